@@ -1,0 +1,56 @@
+"""convnet: Lasagne-style convolutional neural networks on PyTensor.
+
+The core modules (layers, init, nonlinearities, objectives, regularization, updates, utils,
+random, ops) are imported eagerly, as in Lasagne. The rest (training, io, datasets,
+preprocessing, augmentation, visualize, interpret, ensemble, search, transfer) are imported
+on first use, so that ``import convnet`` stays fast and optional dependencies stay optional.
+"""
+
+import importlib
+
+from . import backend, init, nonlinearities, objectives, ops, random, regularization, updates, utils
+from . import layers
+from .backend import function, get_mode
+
+__version__ = "0.1.0"
+
+_LAZY_MODULES = (
+    "augmentation",
+    "datasets",
+    "ensemble",
+    "interpret",
+    "io",
+    "preprocessing",
+    "search",
+    "training",
+    "transfer",
+    "visualize",
+)
+
+__all__ = [
+    "backend",
+    "function",
+    "get_mode",
+    "init",
+    "layers",
+    "nonlinearities",
+    "objectives",
+    "ops",
+    "random",
+    "regularization",
+    "updates",
+    "utils",
+    *_LAZY_MODULES,
+]
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'convnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES))

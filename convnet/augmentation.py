@@ -1,0 +1,3 @@
+"""convnet.augmentation (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,147 @@
+"""Choosing how compiled functions run: the PyTensor mode (linker) behind ``convnet.function``.
+
+convnet's graphs are plain PyTensor graphs, so any PyTensor mode runs them. The default is
+PyTensor's JAX backend: convnet's convolution and pooling operators dispatch to ``jax.lax``
+there, XLA fuses the whole training step, and the same function runs on a GPU when JAX sees
+one. The other modes run the operators' NumPy implementations.
+
+Choose the mode, most specific first:
+
+1. the ``mode`` argument of :func:`function` (a name below or a :class:`pytensor.compile.Mode`);
+2. the ``CONVNET_MODE`` environment variable, read when a function is compiled;
+3. ``"jax"``.
+
+========== ===================================================================
+name       PyTensor mode
+========== ===================================================================
+``jax``    ``Mode(linker="jax")`` with PyTensor's JAX rewrites (``mode="JAX"``)
+``c``      the C virtual machine linker (``linker="cvm"``), PyTensor's C backend
+``numba``  PyTensor's numba backend (``mode="NUMBA"``)
+``py``     the pure-Python virtual machine (``linker="py"``), slow but simple
+========== ===================================================================
+
+Plain ``pytensor.function`` (PyTensor's own default mode) gives the same results; it is only
+slower.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytensor
+from pytensor.compile.mode import Mode, get_mode as _pytensor_get_mode
+
+__all__ = ["MODES", "ENV_VAR", "default_mode_name", "get_mode", "function"]
+
+ENV_VAR = "CONVNET_MODE"
+MODES = ("jax", "c", "numba", "py")
+_ALIASES = {"cvm": "c", "jax": "jax", "numba": "numba", "py": "py", "python": "py", "c": "c"}
+
+
+def default_mode_name() -> str:
+    """The mode name used when none is given: ``$CONVNET_MODE`` or ``"jax"``."""
+    value = os.environ.get(ENV_VAR, "jax")
+    name = _ALIASES.get(value.strip().lower())
+    if name is None:
+        raise ValueError(
+            f"environment variable {ENV_VAR}: expected one of {', '.join(MODES)}, "
+            f"received {value!r}"
+        )
+    return name
+
+
+def get_mode(mode: str | Mode | None = None) -> Mode:
+    """Return the PyTensor :class:`~pytensor.compile.Mode` for a convnet mode name.
+
+    Parameters
+    ----------
+    mode : str, pytensor Mode or None
+        ``"jax"``, ``"c"`` (alias ``"cvm"``), ``"numba"`` or ``"py"``; a Mode is returned
+        unchanged; None means :func:`default_mode_name`.
+
+    Examples
+    --------
+    >>> from convnet.backend import get_mode
+    >>> get_mode("c").linker.__class__.__name__
+    'VMLinker'
+    """
+    if isinstance(mode, Mode):
+        return mode
+    if mode is None:
+        name = default_mode_name()
+    elif isinstance(mode, str):
+        name = _ALIASES.get(mode.strip().lower())
+        if name is None:
+            raise ValueError(
+                f"function(mode=...): expected one of {', '.join(MODES)} or a pytensor Mode, "
+                f"received {mode!r}"
+            )
+    else:
+        raise TypeError(
+            f"function(mode=...): expected a str or a pytensor Mode, received "
+            f"{type(mode).__name__}"
+        )
+    if name == "jax":
+        return _pytensor_get_mode("JAX")
+    if name == "numba":
+        return _pytensor_get_mode("NUMBA")
+    if name == "c":
+        return Mode(linker="cvm", optimizer="fast_run")
+    return Mode(linker="py", optimizer="fast_run")
+
+
+class Function:
+    """A compiled function that returns NumPy arrays whatever the backend.
+
+    Wraps a :class:`pytensor.compile.function.types.Function`; JAX-backed outputs are
+    converted with :func:`numpy.asarray`, which also waits for the computation to finish.
+    The wrapped function is available as ``.fn`` (and its PyTensor attributes through it).
+    """
+
+    def __init__(self, fn, mode_name: str | None):
+        self.fn = fn
+        self.mode_name = mode_name
+
+    def __call__(self, *args, **kwargs):
+        out = self.fn(*args, **kwargs)
+        if isinstance(out, list):
+            return [np.asarray(o) for o in out]
+        if out is None:
+            return None
+        return np.asarray(out)
+
+    def __getattr__(self, name):
+        return getattr(self.fn, name)
+
+    def __repr__(self):
+        return f"<convnet.Function mode={self.mode_name!r} of {self.fn!r}>"
+
+
+def function(
+    inputs: Sequence[Any],
+    outputs: Any = None,
+    mode: str | Mode | None = None,
+    updates: Any = None,
+    **kwargs: Any,
+) -> Function:
+    """Compile a PyTensor function with convnet's default mode.
+
+    Same arguments as :func:`pytensor.function`, with ``mode`` accepting convnet's mode
+    names (see the module docstring). Outputs come back as NumPy arrays.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as T
+    >>> import convnet
+    >>> x = T.dvector("x")
+    >>> f = convnet.function([x], 2 * x, mode="py")
+    >>> f([1.0, 2.0])
+    array([2., 4.])
+    """
+    pt_mode = get_mode(mode)
+    name = mode if isinstance(mode, str) else (None if isinstance(mode, Mode) else default_mode_name())
+    fn = pytensor.function(inputs, outputs, mode=pt_mode, updates=updates, **kwargs)
+    return Function(fn, name)

@@ -1,0 +1,3 @@
+"""convnet.ensemble (to be written)."""
+
+__all__: list[str] = []

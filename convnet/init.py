@@ -1,0 +1,3 @@
+"""convnet.init (to be written)."""
+
+__all__: list[str] = []

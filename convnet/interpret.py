@@ -1,0 +1,3 @@
+"""convnet.interpret (to be written)."""
+
+__all__: list[str] = []

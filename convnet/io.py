@@ -1,0 +1,3 @@
+"""convnet.io (to be written)."""
+
+__all__: list[str] = []

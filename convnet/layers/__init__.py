@@ -1,0 +1,28 @@
+"""The layer graph: Lasagne 0.2's layers and helpers, on PyTensor."""
+
+from .base import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .dense import *  # noqa: F403
+from .helper import *  # noqa: F403
+from .input import *  # noqa: F403
+from .merge import *  # noqa: F403
+from .noise import *  # noqa: F403
+from .normalization import *  # noqa: F403
+from .pool import *  # noqa: F403
+from .shape import *  # noqa: F403
+from .special import *  # noqa: F403
+from . import base, conv, dense, helper, input, merge, noise, normalization, pool, shape, special
+
+__all__ = (
+    base.__all__
+    + conv.__all__
+    + dense.__all__
+    + helper.__all__
+    + input.__all__
+    + merge.__all__
+    + noise.__all__
+    + normalization.__all__
+    + pool.__all__
+    + shape.__all__
+    + special.__all__
+)

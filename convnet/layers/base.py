@@ -1,0 +1,3 @@
+"""convnet.layers.base (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.layers.conv (to be written)."""
+
+__all__: list[str] = []

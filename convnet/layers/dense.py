@@ -1,0 +1,3 @@
+"""convnet.layers.dense (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.layers.helper (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.layers.input (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.layers.merge (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.layers.noise (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.layers.normalization (to be written)."""
+
+__all__: list[str] = []

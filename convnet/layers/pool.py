@@ -1,0 +1,3 @@
+"""convnet.layers.pool (to be written)."""
+
+__all__: list[str] = []

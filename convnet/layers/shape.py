@@ -1,0 +1,3 @@
+"""convnet.layers.shape (to be written)."""
+
+__all__: list[str] = []

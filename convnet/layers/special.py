@@ -1,0 +1,3 @@
+"""convnet.layers.special (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.nonlinearities (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.objectives (to be written)."""
+
+__all__: list[str] = []

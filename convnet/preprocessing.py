@@ -1,0 +1,3 @@
+"""convnet.preprocessing (to be written)."""
+
+__all__: list[str] = []

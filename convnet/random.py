@@ -1,0 +1,3 @@
+"""convnet.random (to be written)."""
+
+__all__: list[str] = []

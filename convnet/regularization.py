@@ -1,0 +1,3 @@
+"""convnet.regularization (to be written)."""
+
+__all__: list[str] = []

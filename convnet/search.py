@@ -1,0 +1,3 @@
+"""convnet.search (to be written)."""
+
+__all__: list[str] = []

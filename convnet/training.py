@@ -1,0 +1,3 @@
+"""convnet.training (to be written)."""
+
+__all__: list[str] = []

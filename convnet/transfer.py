@@ -1,0 +1,3 @@
+"""convnet.transfer (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""convnet.updates (to be written)."""
+
+__all__: list[str] = []

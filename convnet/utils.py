@@ -1,0 +1,3 @@
+"""convnet.utils (to be written)."""
+
+__all__: list[str] = []

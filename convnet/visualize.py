@@ -1,0 +1,3 @@
+"""convnet.visualize (to be written)."""
+
+__all__: list[str] = []
