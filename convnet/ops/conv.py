@@ -423,7 +423,7 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
     --------
     >>> import numpy as np, pytensor.tensor as T, convnet
     >>> x, w = T.tensor4("x"), T.tensor4("w")
-    >>> f = convnet.function([x, w], conv(x, w, padding="same"), mode="py")
+    >>> f = convnet.function([x, w], conv(x, w, padding=1), mode="py")
     >>> f(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)))[0, 0]
     array([[4., 6., 4.],
            [6., 9., 6.],
