@@ -160,7 +160,7 @@ class NINLayer(Layer):
 
     References
     ----------
-    .. [1] Min Lin, Qiang Chen, Shuicheng Yan (2013): Network in network. arXiv:1312.4400.
+    Min Lin, Qiang Chen, Shuicheng Yan (2013): Network in network. arXiv:1312.4400.
 
     Examples
     --------
