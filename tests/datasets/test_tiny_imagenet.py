@@ -1,5 +1,5 @@
 import hashlib
-import threading
+import subprocess
 import tracemalloc
 import zipfile
 
@@ -153,27 +153,65 @@ def test_workers_validation(tiny_tree):
         load_tiny_imagenet(root, workers=0)
 
 
-def test_decoding_is_spread_over_threads_into_one_array(tmp_path, monkeypatch):
-    # 64 images in chunks of 4: every chunk is decoded by a pool thread, into the output.
+@pytest.fixture
+def numbered_jpegs(tmp_path):
     paths = []
-    for i in range(64):
+    for i in range(40):
         path = tmp_path / f"img_{i}.JPEG"
-        save_jpeg(path, (i, 2 * i, 3 * i))
+        save_jpeg(path, 7 if i == 7 else (i, 2 * i, 3 * i), mode="L" if i == 7 else "RGB")
         paths.append(str(path))
-    monkeypatch.setattr(tiny_imagenet, "_CHUNK", 4)
-    threads = set()
-    decode = tiny_imagenet._decode_chunk
+    colours = [(i, 2 * i, 3 * i) if i != 7 else (7, 7, 7) for i in range(40)]
+    return paths, colours
 
-    def recording(*args):
-        threads.add(threading.current_thread().name)
-        decode(*args)
 
-    monkeypatch.setattr(tiny_imagenet, "_decode_chunk", recording)
+def test_in_process_decoding_allocates_little_beyond_the_output(numbered_jpegs):
+    paths, colours = numbered_jpegs
     tracemalloc.start()
-    X = tiny_imagenet._decode_all("test", paths, 2, False, "x")
+    X = tiny_imagenet._decode_all("test", paths, 1, False, "x")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert_uniform_colours(X, [(i, 2 * i, 3 * i) for i in range(64)])
-    assert threads and all(name.startswith("convnet-jpeg") for name in threads)
-    # Peak Python/NumPy allocations: the output (786 kB) plus small per-image buffers.
-    assert peak < 1.5 * X.nbytes, (peak, X.nbytes)
+    assert_uniform_colours(X, colours)
+    # Peak Python/NumPy allocations: the output (492 kB) plus small per-image buffers.
+    assert peak < 1.2 * X.nbytes, (peak, X.nbytes)
+
+
+def test_subprocess_decoding(numbered_jpegs, monkeypatch):
+    paths, colours = numbered_jpegs
+    started = []
+
+    class RecordingPopen(subprocess.Popen):
+        def __init__(self, args, **kwargs):
+            started.append(args)
+            super().__init__(args, **kwargs)
+
+    monkeypatch.setattr(tiny_imagenet.subprocess, "Popen", RecordingPopen)
+    monkeypatch.setattr(tiny_imagenet, "_MIN_PER_PROCESS", 5)
+    X = tiny_imagenet._decode_all("test", paths, 3, False, "x")
+    assert_uniform_colours(X, colours)
+    assert len(started) == 3 and started[0][-2:] == [tiny_imagenet._WORKER, "64"]
+    # Fewer than _MIN_PER_PROCESS images per worker: in-process, no subprocess.
+    X = tiny_imagenet._decode_all("test", paths[:9], 2, False, "x")
+    assert_uniform_colours(X, colours[:9])
+    assert len(started) == 3
+
+
+def test_subprocess_decoding_errors(numbered_jpegs, monkeypatch):
+    paths, _ = numbered_jpegs
+    monkeypatch.setattr(tiny_imagenet, "_MIN_PER_PROCESS", 5)
+    with open(paths[33], "r+b") as f:
+        f.truncate(300)
+    with pytest.raises(ValueError, match=f"^load_x: cannot decode '{paths[33]}' as an image"):
+        tiny_imagenet._decode_all("load_x", paths, 2, False, "x")
+    missing = paths[:20] + [paths[0] + ".gone"] + paths[21:30]
+    with pytest.raises(FileNotFoundError, match=f"^load_x: .*No such file.*'{missing[20]}'"):
+        tiny_imagenet._decode_all("load_x", missing, 2, False, "x")
+
+
+def test_progress_bar_counts_all_images(numbered_jpegs, monkeypatch, capsys):
+    paths, _ = numbered_jpegs
+    monkeypatch.setattr(tiny_imagenet, "_MIN_PER_PROCESS", 5)
+    monkeypatch.setattr(tiny_imagenet, "_CHUNK", 3)
+    tiny_imagenet._decode_all("test", paths, 2, True, "decoding")
+    tiny_imagenet._decode_all("test", paths, 1, True, "decoding")
+    err = capsys.readouterr().err
+    assert err.count("decoding: 100%") == 2 and "40/40" in err
