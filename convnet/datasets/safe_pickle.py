@@ -4,7 +4,8 @@ Pickle files can name any importable callable (``os.system``, ``builtins.eval``.
 have the unpickler call it. :func:`restricted_load` resolves names only from an explicit
 allow-list that maps ``(module, name)`` to the object to use, so a pickle that asks for
 anything else is refused before anything is called. Containers and scalars (dict, list,
-tuple, set, str, bytes, int, float, bool, None) need no globals and always load.
+tuple, str, int, float, bool, None; Python 2 strings; bytes and sets from protocol 3 and 4
+on) need no globals and always load.
 
 The default allow-list, :data:`NUMPY_ARRAY_GLOBALS`, holds exactly what a pickled
 ``numpy.ndarray`` refers to: ``numpy.core.multiarray._reconstruct`` (also under its

@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -186,13 +187,13 @@ def _decode_in_subprocesses(
     with ExitStack() as stack:
         processes = []
         try:
+            errors = []
             for start, stop in ranges:
+                # stderr goes to a file: a worker printing many warnings must not block.
+                errors.append(stack.enter_context(tempfile.TemporaryFile()))
                 process = stack.enter_context(
                     subprocess.Popen(
-                        command,
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
+                        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors[-1]
                     )
                 )
                 processes.append(process)
@@ -201,10 +202,14 @@ def _decode_in_subprocesses(
                 process.stdin.close()
             with ThreadPoolExecutor(max_workers=n_processes) as pool:
                 done = list(pool.map(read, processes, *zip(*ranges, strict=True)))
-            for process, (start, stop), count in zip(processes, ranges, done, strict=True):
-                error = process.stderr.read().decode("utf-8", "replace").strip()
+            for process, stderr, (start, stop), count in zip(
+                processes, errors, ranges, done, strict=True
+            ):
                 status = process.wait()
-                kind, _, message = error.partition("\t")
+                stderr.seek(0)
+                error = stderr.read().decode("utf-8", "replace").strip()
+                # The worker's last line says which image failed and why.
+                kind, _, message = error.rpartition("\n")[2].partition("\t")
                 if status == 3 and kind in ("ValueError", "FileNotFoundError"):
                     exc_type = FileNotFoundError if kind == "FileNotFoundError" else ValueError
                     raise exc_type(f"{who}: {message}")

@@ -5,7 +5,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import py2_pickle, write_tar
+from dataset_builders import py2_pickle, write_tar
 
 from convnet.datasets import cifar
 from convnet.datasets.cifar import load_cifar10, load_cifar100

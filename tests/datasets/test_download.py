@@ -3,7 +3,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import write_tar
+from dataset_builders import write_tar
 
 from convnet.datasets.download import download_file, extract_archive, file_checksum, get_data_dir
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import idx_bytes
+from dataset_builders import idx_bytes
 
 from convnet.datasets import mnist
 from convnet.datasets.mnist import load_fashion_mnist, load_mnist, read_idx

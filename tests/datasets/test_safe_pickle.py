@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import py2_pickle
+from dataset_builders import py2_pickle
 
 from convnet.datasets.safe_pickle import NUMPY_ARRAY_GLOBALS, UnsafePickleError, restricted_load
 

@@ -5,7 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import TINY_WNIDS, save_jpeg, tiny_color
+from dataset_builders import TINY_WNIDS, save_jpeg, tiny_color
 
 from convnet.datasets import class_names, tiny_imagenet
 from convnet.datasets.tiny_imagenet import (
