@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+from pytensor.graph.basic import Constant
 from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.tensor.basic import ARange
+from pytensor.tensor.shape import Shape_i
 
 from .conv import Conv, ConvGradInput, ConvGradWeights
 from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
@@ -187,3 +191,32 @@ def _jax_max_pool_gather(op, **kwargs):
         return transpose(g)[0]
 
     return gather
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX ``ARange`` passes NumPy scalar constants (e.g. an int8 ``0``) to
+# ``jnp.arange``, whose length arithmetic then overflows under NumPy 2's promotion rules once
+# ``stop`` exceeds the constant's dtype (``take_along_axis`` on a batch of 128 fails). Same
+# semantics, with the constants turned into Python numbers first.
+# --------------------------------------------------------------------------------------------
+
+
+@jax_funcify.register(ARange)
+def _jax_arange(op, node, **kwargs):
+    constants = []
+    for arg in node.inputs:
+        if arg.owner and isinstance(arg.owner.op, Shape_i):
+            constants.append(None)
+        elif isinstance(arg, Constant):
+            constants.append(np.asarray(arg.value).item())
+        else:
+            raise NotImplementedError(
+                "convnet: under the JAX backend arange needs constant arguments or array "
+                "lengths (JAX arrays have static shapes)"
+            )
+
+    def arange(start, stop, step):
+        values = [v if c is None else c for v, c in zip((start, stop, step), constants)]
+        return jnp.arange(*values, dtype=op.dtype)
+
+    return arange
