@@ -108,7 +108,8 @@ def bench_augmentation(args):
     )
     header = f"{'size':>9} {'augmentation':>12} {'1 thread':>9}"
     for backend in backends:
-        header += f" {f'{args.workers} {backend}s':>12}"
+        plural = {"thread": "threads", "process": "processes"}[backend]
+        header += f" {f'{args.workers} {plural}':>12}"
     if args.train_img_per_s:
         header += f" {'best/train':>10}"
     print(header)
@@ -212,7 +213,7 @@ def main(argv=None):
         default=None,
         help="training throughput to compare with (e.g. 3000)",
     )
-    parser.add_argument("--images", type=int, default=2048)
+    parser.add_argument("--images", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(

@@ -797,6 +797,21 @@ def iterate_minibatches(
     return batches()
 
 
+# The augmentation of a worker process, set once by the pool's initializer so that it is not
+# pickled with every batch (it may hold large arrays, e.g. a fitted ZCA's matrices). Each
+# spawned worker process has its own copy; the parent process never sets it.
+_process_worker_augment: Any = None
+
+
+def _init_process_worker(augment):
+    global _process_worker_augment
+    _process_worker_augment = augment
+
+
+def _process_worker_task(Xb, entropy, epoch, index):
+    return _augment_batch(_process_worker_augment, Xb, entropy, epoch, index)
+
+
 def _augment_batch(augment, Xb, entropy, epoch, index):
     """Work done by a worker: augment one batch with the batch's own generator."""
     if augment is None:
@@ -835,7 +850,8 @@ class AugmentedIterator:
     augment : Augmentation or callable or None, default None
         Applied to each input batch; an :class:`Augmentation` (or :class:`Compose`) gets the
         batch's own generator, another callable is called as ``augment(X_batch)`` (and is
-        deterministic only if it is). With ``backend="process"`` it must be picklable.
+        deterministic only if it is). With ``backend="process"`` it must be picklable; it is
+        sent to each worker process once per epoch.
     shuffle : bool, default True
         Visit the samples in a new random order every epoch.
     seed : int or None, default None
@@ -956,7 +972,12 @@ class AugmentedIterator:
     def _make_executor(self) -> Executor:
         if self.backend == "thread":
             return ThreadPoolExecutor(self.workers, thread_name_prefix="AugmentedIterator")
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_process_worker,
+            initargs=(self.augment,),
+        )
 
     def _submit(self, executor, epoch, i, indices):
         idx = indices(i)
@@ -966,7 +987,7 @@ class AugmentedIterator:
                 return _augment_batch(self.augment, self.X[idx], self.seed, epoch, i)
 
             return executor.submit(task)
-        return executor.submit(_augment_batch, self.augment, self.X[idx], self.seed, epoch, i)
+        return executor.submit(_process_worker_task, self.X[idx], self.seed, epoch, i)
 
     def _background(self, epoch, n_batches, indices):
         executor = self._make_executor()

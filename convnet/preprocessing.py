@@ -207,7 +207,8 @@ class Preprocessor:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        Preprocessor._registry[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):
+            Preprocessor._registry[cls.__name__] = cls
 
     def __init__(self, *, dtype: Any = "float32", batch_size: int = 1024):
         name = type(self).__name__
@@ -836,6 +837,7 @@ class PCA(_CovarianceMixin, Preprocessor):
         self.epsilon = _check_nonnegative(epsilon, "epsilon", name)
         self.mean_ = self.components_ = self.explained_variance_ = None
         self.total_variance_ = None
+        self._matrices = None
 
     def _check_fit_shape(self, feature_shape: tuple[int, ...], where: str) -> None:
         d = int(np.prod(feature_shape))
