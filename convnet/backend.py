@@ -27,17 +27,23 @@ slower.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytensor
-from pytensor.compile.mode import Mode, get_mode as _pytensor_get_mode
+from pytensor.compile.mode import Mode
+from pytensor.compile.mode import get_mode as _pytensor_get_mode
 
 __all__ = ["MODES", "ENV_VAR", "default_mode_name", "get_mode", "function"]
 
 ENV_VAR = "CONVNET_MODE"
 MODES = ("jax", "c", "numba", "py")
+_NUMBA_OBJECT_MODE = (
+    r"Numba will use object mode to run (Conv|ConvGradInput|ConvGradWeights|Pool|PoolGrad|"
+    r"MaxPoolGather)\{"
+)
 _ALIASES = {"cvm": "c", "jax": "jax", "numba": "numba", "py": "py", "python": "py", "c": "c"}
 
 
@@ -81,8 +87,7 @@ def get_mode(mode: str | Mode | None = None) -> Mode:
             )
     else:
         raise TypeError(
-            f"function(mode=...): expected a str or a pytensor Mode, received "
-            f"{type(mode).__name__}"
+            f"function(mode=...): expected a str or a pytensor Mode, received {type(mode).__name__}"
         )
     if name == "jax":
         return _pytensor_get_mode("JAX")
@@ -142,6 +147,12 @@ def function(
     array([2., 4.])
     """
     pt_mode = get_mode(mode)
-    name = mode if isinstance(mode, str) else (None if isinstance(mode, Mode) else default_mode_name())
-    fn = pytensor.function(inputs, outputs, mode=pt_mode, updates=updates, **kwargs)
+    if isinstance(mode, Mode):
+        name = None
+    else:
+        name = default_mode_name() if mode is None else _ALIASES[mode.strip().lower()]
+    with warnings.catch_warnings():
+        # Under numba, convnet's operators run their NumPy perform() in object mode by design.
+        warnings.filterwarnings("ignore", message=_NUMBA_OBJECT_MODE, category=UserWarning)
+        fn = pytensor.function(inputs, outputs, mode=pt_mode, updates=updates, **kwargs)
     return Function(fn, name)

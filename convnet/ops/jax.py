@@ -1,0 +1,239 @@
+"""JAX implementations of convnet's operators for PyTensor's JAX backend.
+
+Registered with :func:`pytensor.link.jax.dispatch.jax_funcify` when this module is imported
+(``convnet.ops`` does so when JAX is installed). Convolutions call
+``jax.lax.conv_general_dilated``; their gradients are its exact transposes
+(``jax.linear_transpose``), which XLA lowers to its own transposed-convolution kernels.
+Pooling whose windows tile the input exactly is a reshape and a reduction; its max gradient
+is routed through a one-hot of the first argmax of each window. Other pooling geometries use
+``lax.reduce_window`` and JAX's own gradient (``select_and_scatter_add``, which also picks the
+first maximum).
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from pytensor.graph.basic import Constant
+from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.tensor.basic import ARange
+from pytensor.tensor.shape import Shape_i
+
+from .conv import Conv, ConvGradInput, ConvGradWeights
+from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
+
+__all__: list[str] = []
+
+
+# XLA's CPU convolutions run faster with channels last: NCHW inputs are transposed around
+# each 2-D convolution (XLA merges the transposes of neighbouring operations). The variable
+# exists for benchmarking the choice (``CONVNET_JAX_CONV_LAYOUT=NCHW``), not as an API.
+_CHANNELS_LAST = os.environ.get("CONVNET_JAX_CONV_LAYOUT", "NHWC").upper() == "NHWC"
+
+
+def _conv_fn(op):
+    common = dict(
+        window_strides=op.stride,
+        padding=op.pads,
+        rhs_dilation=op.dilation,
+        feature_group_count=op.groups,
+    )
+    if _CHANNELS_LAST and op.nd == 2:
+
+        def fn(x, w):
+            y = lax.conv_general_dilated(
+                x.transpose(0, 2, 3, 1), w, dimension_numbers=("NHWC", "OIHW", "NHWC"), **common
+            )
+            return y.transpose(0, 3, 1, 2)
+
+        return fn
+
+    def fn(x, w):
+        return lax.conv_general_dilated(x, w, **common)
+
+    return fn
+
+
+@jax_funcify.register(Conv)
+def _jax_conv(op, **kwargs):
+    fwd = _conv_fn(op)
+
+    def conv(x, w):
+        dtype = jnp.result_type(x, w)
+        return fwd(x.astype(dtype), w.astype(dtype))
+
+    return conv
+
+
+@jax_funcify.register(ConvGradInput)
+def _jax_conv_grad_input(op, **kwargs):
+    fwd = _conv_fn(op)
+
+    def grad_input(gz, w, *like):
+        dtype = jnp.result_type(gz, w)
+        gz, w = gz.astype(dtype), w.astype(dtype)
+        if like:
+            spatial = like[0].shape[2:]
+        else:
+            spatial = tuple(
+                (o - 1) * s - lo - hi + d * (k - 1) + 1 + p
+                for o, k, s, (lo, hi), d, p in zip(
+                    gz.shape[2:], w.shape[2:], op.stride, op.pads, op.dilation, op.output_padding
+                )
+            )
+        shape = (gz.shape[0], w.shape[1] * op.groups) + tuple(spatial)
+        transpose = jax.linear_transpose(lambda x: fwd(x, w), jax.ShapeDtypeStruct(shape, dtype))
+        return transpose(gz)[0]
+
+    return grad_input
+
+
+@jax_funcify.register(ConvGradWeights)
+def _jax_conv_grad_weights(op, **kwargs):
+    fwd = _conv_fn(op)
+
+    def grad_weights(x, gz, like):
+        dtype = jnp.result_type(x, gz)
+        x, gz = x.astype(dtype), gz.astype(dtype)
+        transpose = jax.linear_transpose(
+            lambda w: fwd(x, w), jax.ShapeDtypeStruct(like.shape, dtype)
+        )
+        return transpose(gz)[0]
+
+    return grad_weights
+
+
+def _tiles_exactly(op, spatial):
+    return (
+        op.ws == op.stride and not any(op.pad) and all(i % w == 0 for i, w in zip(spatial, op.ws))
+    )
+
+
+def _blocks(x, ws):
+    """(..., H, W) -> (..., H/p, W/p, p*q): every window's elements on the last axis."""
+    n = len(ws)
+    lead = x.shape[:-n]
+    split = []
+    for i, w in zip(x.shape[-n:], ws):
+        split += [i // w, w]
+    xr = x.reshape(lead + tuple(split))
+    k = len(lead)
+    perm = (
+        tuple(range(k))
+        + tuple(k + 2 * j for j in range(n))
+        + tuple(k + 2 * j + 1 for j in range(n))
+    )
+    xr = xr.transpose(perm)
+    return xr.reshape(xr.shape[: k + n] + (-1,))
+
+
+def _unblocks(b, ws, in_shape):
+    """Inverse of :func:`_blocks`."""
+    n = len(ws)
+    lead = b.shape[: -n - 1]
+    out_sp = b.shape[-n - 1 : -1]
+    b = b.reshape(lead + tuple(out_sp) + tuple(ws))
+    k = len(lead)
+    perm = tuple(range(k))
+    for j in range(n):
+        perm += (k + j, k + n + j)
+    return b.transpose(perm).reshape(lead + tuple(in_shape))
+
+
+def _window_args(op, ndim):
+    lead = ndim - op.nd
+    return lead, (1,) * lead + op.ws, (1,) * lead + op.stride
+
+
+def _reduce_window_pool(op, x):
+    n = op.nd
+    in_shape = x.shape[-n:]
+    out_shape, pads = _geometry(in_shape, op.ws, op.stride, op.pad, op.ignore_border)
+    lead, dims, strides = _window_args(op, x.ndim)
+    padding = ((0, 0),) * lead + pads
+    if op.mode == "max":
+        return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding)
+    total = lax.reduce_window(x, 0.0, lax.add, dims, strides, padding)
+    counts = _counts(in_shape, out_shape, op.ws, op.stride, pads, op.mode == "average_exc_pad")
+    return total / jnp.asarray(counts, dtype=x.dtype)
+
+
+@jax_funcify.register(Pool)
+def _jax_pool(op, **kwargs):
+    def pool(x):
+        if _tiles_exactly(op, x.shape[-op.nd :]):
+            b = _blocks(x, op.ws)
+            return b.max(axis=-1) if op.mode == "max" else b.mean(axis=-1)
+        return _reduce_window_pool(op, x)
+
+    return pool
+
+
+@jax_funcify.register(PoolGrad)
+def _jax_pool_grad(op, **kwargs):
+    def pool_grad(x, gz):
+        dtype = jnp.result_type(x, gz)
+        gz = gz.astype(dtype)
+        n = op.nd
+        if _tiles_exactly(op, x.shape[-n:]):
+            b = _blocks(x, op.ws)
+            size = b.shape[-1]
+            if op.mode == "max":
+                onehot = jax.nn.one_hot(jnp.argmax(b, axis=-1), size, dtype=dtype)
+                gb = onehot * gz[..., None]
+            else:
+                gb = jnp.broadcast_to(gz[..., None] / size, b.shape)
+            return _unblocks(gb, op.ws, x.shape[-n:])
+        _, vjp = jax.vjp(lambda v: _reduce_window_pool(op, v), x.astype(dtype))
+        return vjp(gz)[0]
+
+    return pool_grad
+
+
+@jax_funcify.register(MaxPoolGather)
+def _jax_max_pool_gather(op, **kwargs):
+    def gather(x, g):
+        n = op.nd
+        if _tiles_exactly(op, x.shape[-n:]):
+            arg = jnp.argmax(_blocks(x, op.ws), axis=-1)
+            return jnp.take_along_axis(_blocks(g, op.ws), arg[..., None], axis=-1)[..., 0]
+        # The gather is the transpose of the (linear in gz) max-pool gradient.
+        _, vjp = jax.vjp(lambda v: _reduce_window_pool(op, v), x)
+        zero = jnp.zeros(_reduce_window_pool(op, x).shape, dtype=g.dtype)
+        transpose = jax.linear_transpose(lambda gz: vjp(gz)[0], zero)
+        return transpose(g)[0]
+
+    return gather
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX ``ARange`` passes NumPy scalar constants (e.g. an int8 ``0``) to
+# ``jnp.arange``, whose length arithmetic then overflows under NumPy 2's promotion rules once
+# ``stop`` exceeds the constant's dtype (``take_along_axis`` on a batch of 128 fails). Same
+# semantics, with the constants turned into Python numbers first.
+# --------------------------------------------------------------------------------------------
+
+
+@jax_funcify.register(ARange)
+def _jax_arange(op, node, **kwargs):
+    constants = []
+    for arg in node.inputs:
+        if arg.owner and isinstance(arg.owner.op, Shape_i):
+            constants.append(None)
+        elif isinstance(arg, Constant):
+            constants.append(np.asarray(arg.value).item())
+        else:
+            raise NotImplementedError(
+                "convnet: under the JAX backend arange needs constant arguments or array "
+                "lengths (JAX arrays have static shapes)"
+            )
+
+    def arange(start, stop, step):
+        values = [v if c is None else c for v, c in zip((start, stop, step), constants)]
+        return jnp.arange(*values, dtype=op.dtype)
+
+    return arange

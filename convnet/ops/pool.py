@@ -1,0 +1,274 @@
+"""N-d max and average pooling as PyTensor operations.
+
+Semantics (the same under every linker):
+
+* Windows of ``pool_size`` move by ``stride`` over the trailing N axes, after ``pad`` zeros
+  (average) or ``-inf`` (max) on both sides. With ``ignore_border=False`` (no padding
+  allowed, as in Lasagne/Theano) a last window that runs past the end is kept and covers
+  only the elements that exist.
+* ``max``: the gradient of a window goes to ONE element, the first maximum in row-major
+  order within the window (as PyTorch and ``jax.lax`` do). PyTensor's own ``max`` reduction
+  would give every tied element the full gradient, which is not a subgradient.
+* ``average_inc_pad`` divides by the number of window elements inside the padded input
+  (padding counts); ``average_exc_pad`` by the number inside the unpadded input.
+
+:class:`Pool` computes the pooling, :class:`PoolGrad` its gradient with respect to the input
+(linear in the output gradient, so its own gradient is a pooling again).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import grad_not_implemented
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from pytensor.scalar import upcast
+
+from ._args import as_int_tuple, pool_output_length
+from .conv import _windows
+
+__all__ = ["Pool", "PoolGrad", "pool", "MODES"]
+
+MODES = ("max", "average_inc_pad", "average_exc_pad")
+
+
+def _geometry(in_shape, ws, stride, pad, ignore_border):
+    """Output shape and (lo, hi) padding so that every window lies inside the padded array."""
+    out_shape, pads = [], []
+    for i, w, s, p in zip(in_shape, ws, stride, pad):
+        o = pool_output_length(i, w, s, p, ignore_border)
+        out_shape.append(o)
+        hi = max(p, (o - 1) * s + w - i - p)
+        pads.append((p, hi))
+    return tuple(out_shape), tuple(pads)
+
+
+def _counts(in_shape, out_shape, ws, stride, pads, exclude_pad):
+    """Number of counted elements of every window, shape out_shape (outer product of 1-D)."""
+    result = np.ones((), dtype=np.float64)
+    for i, o, w, s, (lo, _hi) in zip(in_shape, out_shape, ws, stride, pads):
+        start = np.arange(o) * s - lo  # window start in unpadded coordinates
+        end = start + w
+        if exclude_pad:
+            c = np.minimum(end, i) - np.maximum(start, 0)
+        else:
+            c = np.minimum(end, i + lo) - np.maximum(start, -lo)
+        result = np.multiply.outer(result, c.astype(np.float64))
+    return result
+
+
+def pool_np(x, ws, stride, pad, ignore_border, mode):
+    """Pooling in NumPy; returns the output and, for max, the flat in-window argmax."""
+    n = len(ws)
+    in_shape = x.shape[-n:]
+    out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
+    lead = x.shape[:-n]
+    xr = x.reshape((-1, 1) + in_shape)
+    fill = -np.inf if mode == "max" else 0
+    xp = np.pad(xr, [(0, 0), (0, 0)] + list(pads), constant_values=fill)
+    win = _windows(xp, out_shape, ws, stride, (1,) * n)  # (B, 1, *O, *K)
+    win = win.reshape(win.shape[: 2 + n] + (-1,))
+    if mode == "max":
+        arg = np.argmax(win, axis=-1)
+        out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        return out.reshape(lead + out_shape).astype(x.dtype, copy=False), arg
+    counts = _counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
+    out = win.sum(axis=-1) / counts
+    return out.reshape(lead + out_shape).astype(x.dtype, copy=False), None
+
+
+def pool_grad_np(x, gz, ws, stride, pad, ignore_border, mode):
+    """Gradient of :func:`pool_np` with respect to x."""
+    n = len(ws)
+    in_shape = x.shape[-n:]
+    out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
+    g = gz.reshape((-1,) + out_shape).astype(np.result_type(x.dtype, gz.dtype), copy=False)
+    padded = tuple(i + lo + hi for i, (lo, hi) in zip(in_shape, pads))
+    dxp = np.zeros((g.shape[0],) + padded, dtype=g.dtype)
+    if mode == "max":
+        _, arg = pool_np(x, ws, stride, pad, ignore_border, mode)
+        arg = arg.reshape(g.shape)
+    else:
+        counts = _counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
+        g = g / counts
+    for flat, offset in enumerate(np.ndindex(*ws)):
+        index = (slice(None),) + tuple(
+            slice(k, k + (o - 1) * s + 1, s) for k, o, s in zip(offset, out_shape, stride)
+        )
+        dxp[index] += np.where(arg == flat, g, 0) if mode == "max" else g
+    crop = (slice(None),) + tuple(slice(lo, lo + i) for i, (lo, _hi) in zip(in_shape, pads))
+    return dxp[crop].reshape(x.shape)
+
+
+class _PoolBase(Op):
+    __props__ = ("ws", "stride", "pad", "ignore_border", "mode")
+
+    def __init__(self, ws, stride, pad, ignore_border, mode):
+        self.ws = tuple(int(v) for v in ws)
+        self.stride = tuple(int(v) for v in stride)
+        self.pad = tuple(int(v) for v in pad)
+        self.ignore_border = bool(ignore_border)
+        self.mode = mode
+
+    @property
+    def nd(self):
+        return len(self.ws)
+
+    def _out_static(self, shape):
+        lead, spatial = shape[: -self.nd], shape[-self.nd :]
+        return tuple(lead) + tuple(
+            pool_output_length(i, w, s, p, self.ignore_border)
+            for i, w, s, p in zip(spatial, self.ws, self.stride, self.pad)
+        )
+
+    def _params(self):
+        return dict(
+            ws=self.ws,
+            stride=self.stride,
+            pad=self.pad,
+            ignore_border=self.ignore_border,
+            mode=self.mode,
+        )
+
+    def __str__(self):
+        return (
+            f"{type(self).__name__}{{{self.mode}, ws={self.ws}, stride={self.stride}, "
+            f"pad={self.pad}, ignore_border={self.ignore_border}}}"
+        )
+
+
+class Pool(_PoolBase):
+    """Pooling over the last ``len(ws)`` axes of its input."""
+
+    def make_node(self, x):
+        x = pt.as_tensor_variable(x)
+        if x.type.ndim < self.nd:
+            raise ValueError(
+                f"Pool: input must have at least {self.nd} dimensions, received {x.type.ndim}"
+            )
+        out = pt.tensor(dtype=x.type.dtype, shape=self._out_static(x.type.shape))
+        return Apply(self, [x], [out])
+
+    def perform(self, node, inputs, outputs):
+        (x,) = inputs
+        out, _ = pool_np(x, self.ws, self.stride, self.pad, self.ignore_border, self.mode)
+        outputs[0][0] = out
+
+    def pullback(self, inputs, outputs, output_grads):
+        (x,) = inputs
+        (gz,) = output_grads
+        return [PoolGrad(**self._params())(x, gz)]
+
+
+class PoolGrad(_PoolBase):
+    """Gradient of :class:`Pool` with respect to its input; inputs ``x`` and ``gz``."""
+
+    def make_node(self, x, gz):
+        x = pt.as_tensor_variable(x)
+        gz = pt.as_tensor_variable(gz)
+        out = pt.tensor(dtype=upcast(x.type.dtype, gz.type.dtype), shape=x.type.shape)
+        return Apply(self, [x, gz], [out])
+
+    def perform(self, node, inputs, outputs):
+        x, gz = inputs
+        out = pool_grad_np(x, gz, self.ws, self.stride, self.pad, self.ignore_border, self.mode)
+        outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0]]
+
+    def pullback(self, inputs, outputs, output_grads):
+        x, gz = inputs
+        (g,) = output_grads
+        if self.mode == "max":
+            # Linear in gz: the gradient w.r.t. gz gathers g at each window's argmax.
+            return [
+                pt.zeros_like(x),
+                MaxPoolGather(**self._params())(x, g).astype(gz.type.dtype),
+            ]
+        return [pt.zeros_like(x), Pool(**self._params())(g).astype(gz.type.dtype)]
+
+
+class MaxPoolGather(_PoolBase):
+    """``g`` read at each window's argmax of ``x`` (the transpose of max-pool's gradient)."""
+
+    def make_node(self, x, g):
+        x = pt.as_tensor_variable(x)
+        g = pt.as_tensor_variable(g)
+        out = pt.tensor(dtype=g.type.dtype, shape=self._out_static(x.type.shape))
+        return Apply(self, [x, g], [out])
+
+    def perform(self, node, inputs, outputs):
+        x, g = inputs
+        n = self.nd
+        out_shape, pads = _geometry(
+            x.shape[-n:], self.ws, self.stride, self.pad, self.ignore_border
+        )
+        _, arg = pool_np(x, self.ws, self.stride, self.pad, self.ignore_border, "max")
+        gp = np.pad(g.reshape((-1, 1) + g.shape[-n:]), [(0, 0), (0, 0)] + list(pads))
+        win = _windows(gp, out_shape, self.ws, self.stride, (1,) * n)
+        win = win.reshape(win.shape[: 2 + n] + (-1,))
+        out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        outputs[0][0] = out.reshape(x.shape[:-n] + out_shape).astype(g.dtype, copy=False)
+
+    def pullback(self, inputs, outputs, output_grads):
+        x, g = inputs
+        return [grad_not_implemented(self, 0, x), PoolGrad(**self._params())(x, output_grads[0])]
+
+
+def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max"):
+    """Symbolic N-d pooling over the last ``len(pool_size)`` axes (N = 1 for an int).
+
+    Parameters
+    ----------
+    input : tensor with at least N dimensions
+    pool_size : int or tuple of ints
+    stride : int, tuple or None
+        None means ``pool_size`` (non-overlapping windows).
+    padding : int or tuple
+        Symmetric padding; must be smaller than ``pool_size`` and 0 when
+        ``ignore_border=False``.
+    ignore_border : bool
+        False keeps a last partial window (Lasagne's/Theano's rule).
+    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
+
+    Returns
+    -------
+    tensor with the pooled axes of length ``pool_output_length(...)``.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor.tensor as T, convnet
+    >>> x = T.matrix("x")
+    >>> f = convnet.function([x], pool(x, (2, 2)), mode="py")
+    >>> f(np.arange(16.0).reshape(4, 4))
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    input = pt.as_tensor_variable(input)
+    where = "convnet.ops.pool"
+    if isinstance(pool_size, int) and not isinstance(pool_size, bool):
+        pool_size = (pool_size,)
+    n = len(pool_size) if hasattr(pool_size, "__len__") else 0
+    ws = as_int_tuple(pool_size, n, "pool_size", minimum=1, where=where)
+    stride = ws if stride is None else as_int_tuple(stride, n, "stride", minimum=1, where=where)
+    pad = as_int_tuple(padding, n, "pad", minimum=0, where=where)
+    if mode not in MODES:
+        raise ValueError(f"{where}: mode must be one of {', '.join(MODES)}, received {mode!r}")
+    if not ignore_border and any(pad):
+        raise ValueError(
+            f"{where}: padding requires ignore_border=True, received pad={pad} with "
+            f"ignore_border=False"
+        )
+    if any(p >= w for p, w in zip(pad, ws)):
+        raise ValueError(
+            f"{where}: pad must be smaller than pool_size in every dimension, received "
+            f"pad={pad}, pool_size={ws}"
+        )
+    if input.type.ndim < n:
+        raise ValueError(
+            f"{where}: input must have at least {n} dimensions for pool_size {ws}, received "
+            f"{input.type.ndim}"
+        )
+    return Pool(ws, stride, pad, ignore_border, mode)(input)
