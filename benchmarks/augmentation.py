@@ -2,7 +2,7 @@
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/augmentation.py [--train-img-per-s 3000] [--zca]
+    python benchmarks/augmentation.py [--train-img-per-s 3000] [--zca]
 
 Augmentation: for CIFAR-sized (3x32x32) and tiny-ImageNet-sized (3x64x64) float32 batches
 it measures images/s of
@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
 
-from convnet.augmentation import (
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from convnet.augmentation import (  # noqa: E402
     AffineAugmentation,
     AugmentedIterator,
     Compose,
