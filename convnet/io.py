@@ -446,7 +446,16 @@ def _read_npz(path: str, func: str) -> list[np.ndarray]:
                     f"{func}: {path!r} is not a Lasagne-style parameter file: expected "
                     f"arrays named arr_0, arr_1, ..., found {other}"
                 )
-            return [np.asarray(f[k]) for k in sorted(keys, key=lambda k: int(k[4:]))]
+            values = []
+            for k in sorted(keys, key=lambda k: int(k[4:])):
+                try:
+                    values.append(np.asarray(f[k]))
+                except ValueError as exc:  # an object array: would need unpickling
+                    raise ValueError(
+                        f"{func}: {path!r} holds pickled Python objects in {k!r}; convnet "
+                        f"never unpickles parameter files (expected numeric arrays)"
+                    ) from exc
+            return values
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise ValueError(
             f"{func}: {path!r} is not a readable npz file: it is truncated, corrupt or of "
@@ -502,21 +511,19 @@ def _param_label(i: int, p: Any, layer: Any) -> str:
     return f"parameter {i} {pname}" + (f" of {owner}" if owner else "")
 
 
-def set_param_values(
+def check_param_values(
     network: Any,
     values: Sequence[np.ndarray],
     source: str,
     func: str,
     saved_architecture: list[dict] | None = None,
     exact: bool = False,
-) -> None:
-    """Check ``values`` against ``network``'s parameters, then set them all.
+) -> list[tuple[Any, np.ndarray]]:
+    """Check ``values`` against ``network``'s parameters; return (param, value) pairs.
 
-    Nothing is changed unless every value fits; a mismatch raises a ValueError naming the
-    first mismatching parameter with both shapes (and the first differing layer when the
-    saved architecture is known). Values are cast to each parameter's dtype, unless
-    ``exact``: then they are stored as they are (training checkpoints use this to put
-    back exactly the arrays a compiled function held).
+    A mismatch raises a ValueError naming the first mismatching parameter with both
+    shapes (and the first differing layer when the saved architecture is known). Values
+    are cast to each parameter's dtype, unless ``exact``.
     """
     records = _param_records(network)
     hint = ""
@@ -529,23 +536,40 @@ def set_param_values(
             f"{func}: {source!r} holds {len(values)} parameter arrays but the network has "
             f"{len(records)} parameters{hint}"
         )
-    converted = []
+    pairs = []
     for i, ((p, layer, _), value) in enumerate(zip(records, values)):
-        current = p.get_value(borrow=True)
-        want = tuple(np.shape(current))
+        value = np.asarray(value)
+        want = tuple(np.shape(p.get_value(borrow=True)))
         if tuple(value.shape) != want:
             raise ValueError(
                 f"{func}: {_param_label(i, p, layer)} has shape {want} in the network but "
                 f"{tuple(value.shape)} in {source!r}{hint}"
             )
-        dtype = np.asarray(current).dtype
+        dtype = np.dtype(p.dtype)
         if value.dtype != dtype and not np.can_cast(value.dtype, dtype, casting="same_kind"):
             raise ValueError(
                 f"{func}: {_param_label(i, p, layer)} has dtype {dtype} in the network but "
                 f"{value.dtype} in {source!r}"
             )
-        converted.append(value if exact else np.asarray(value, dtype=dtype))
-    for (p, _, _), value in zip(records, converted):
+        pairs.append((p, value if exact else np.asarray(value, dtype=dtype)))
+    return pairs
+
+
+def set_param_values(
+    network: Any,
+    values: Sequence[np.ndarray],
+    source: str,
+    func: str,
+    saved_architecture: list[dict] | None = None,
+    exact: bool = False,
+) -> None:
+    """Check ``values`` against ``network``'s parameters (see :func:`check_param_values`),
+    then set them all; nothing is changed unless every value fits.
+
+    With ``exact`` the arrays are stored as they are, dtype included (training
+    checkpoints use this to put back exactly the arrays a compiled function held).
+    """
+    for p, value in check_param_values(network, values, source, func, saved_architecture, exact):
         if exact:
             p.container.storage[0] = value
         else:

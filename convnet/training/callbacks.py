@@ -216,7 +216,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self):
         if self.restore_best_weights and self.best_weights is not None:
-            self.trainer.set_param_values(self.best_weights)
+            self.trainer.set_param_values(self.best_weights, exact=True)
 
     def get_state(self):
         return {
@@ -484,9 +484,11 @@ class CosineDecay(LearningRateScheduler):
 class OneCycle(LearningRateScheduler):
     """The one-cycle policy: rise from ``max_lr / div_factor`` to ``max_lr``, then anneal.
 
-    Over the first ``pct_start`` of training the rate rises (cosine) from
-    ``max_lr / div_factor`` to ``max_lr``; over the rest it falls (cosine) to
-    ``max_lr / (div_factor * final_div_factor)``. Updated every step.
+    Updated before every step ``s`` (0-based, over the whole run of ``S = epochs *
+    steps_per_epoch`` steps): the rate rises along a half cosine from
+    ``max_lr / div_factor`` at step 0 to ``max_lr`` at step ``pct_start * S - 1``, then
+    falls along a half cosine to ``max_lr / (div_factor * final_div_factor)`` at the last
+    step ``S - 1`` (the convention of PyTorch's ``OneCycleLR``).
 
     Parameters
     ----------
@@ -507,10 +509,10 @@ class OneCycle(LearningRateScheduler):
     Examples
     --------
     >>> from convnet.training import OneCycle
-    >>> s = OneCycle(max_lr=1.0, epochs=10, pct_start=0.3)
+    >>> s = OneCycle(max_lr=1.0, epochs=1, pct_start=0.6)
     >>> s.base_lr = 1.0
-    >>> [round(s.lr_at(t), 5) for t in (0, 3, 10)]
-    [0.04, 1.0, 0.0]
+    >>> [round(s.lr_at_step(k, total=5), 4) for k in range(5)]
+    [0.04, 0.52, 1.0, 0.5, 0.0]
     """
 
     def __init__(
@@ -527,20 +529,31 @@ class OneCycle(LearningRateScheduler):
         self.div_factor, self.final_div_factor = div_factor, final_div_factor
         super().__init__(self._lr, per_batch=True)
 
-    def _lr(self, t: float, base: float) -> float:
-        peak = self.max_lr if self.max_lr is not None else base
+    def lr_at_step(self, step: int, total: int) -> float:
+        """The rate before step ``step`` of ``total``."""
+        peak = self.max_lr if self.max_lr is not None else self.base_lr
         start = peak / self.div_factor
         end = start / self.final_div_factor
-        rise = self.pct_start * self.epochs
-        if t < rise:
-            a, b, frac = start, peak, t / rise
+        rise_end = self.pct_start * total - 1
+        if step <= rise_end:
+            a, b, frac = start, peak, step / rise_end if rise_end > 0 else 1.0
         else:
-            a, b, frac = peak, end, min((t - rise) / (self.epochs - rise), 1.0)
+            a, b, frac = peak, end, min((step - rise_end) / (total - 1 - rise_end), 1.0)
         return b + (a - b) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+    def _lr(self, t: float, base: float) -> float:
+        steps = self.trainer.steps_per_epoch
+        return self.lr_at_step(round(t * steps), self.epochs * steps)
 
 
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when a metric has stopped improving.
+
+    After each epoch: an improvement (by more than ``min_delta``) resets the count of
+    bad epochs, anything else adds one; during the ``cooldown`` epochs after a reduction
+    the count stays at zero; when it exceeds ``patience`` the rate is reduced (not below
+    ``min_lr``) and the count restarts (the rules of PyTorch's ``ReduceLROnPlateau`` with
+    ``threshold_mode="abs"``).
 
     Parameters
     ----------
@@ -549,11 +562,11 @@ class ReduceLROnPlateau(Callback):
     factor : float
         The multiplier, in (0, 1) (default 0.1).
     patience : int
-        Epochs without improvement before reducing (default 10).
+        Bad epochs tolerated before reducing (default 10).
     min_delta : float
         The smallest change that counts as an improvement (default 1e-4).
     cooldown : int
-        Epochs to wait after a reduction before counting again (default 0).
+        Epochs after a reduction during which bad epochs are not counted (default 0).
     min_lr : float
         The rate is never reduced below this.
     mode : {"auto", "min", "max"}
@@ -587,21 +600,17 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, epoch, logs):
         value = self._monitor.value(logs)
-        if self.cooldown_left > 0:
-            self.cooldown_left -= 1
-            self.wait = 0
         if self._monitor.improved(value):
             self._monitor.best = value
             self.wait = 0
-            return
+        else:
+            self.wait += 1
         if self.cooldown_left > 0:
-            return
-        self.wait += 1
+            self.cooldown_left -= 1
+            self.wait = 0
         if self.wait > self.patience:
             lr = self.trainer.learning_rate
-            new = max(lr * self.factor, self.min_lr)
-            if new < lr:
-                self.trainer.learning_rate = new
+            self.trainer.learning_rate = max(lr * self.factor, self.min_lr)
             self.cooldown_left = self.cooldown
             self.wait = 0
 

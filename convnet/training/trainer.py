@@ -420,9 +420,15 @@ class Trainer:
         """Copies of all parameter values (trainable or not), in get_all_params order."""
         return [np.array(p.get_value(borrow=True), copy=True) for p in self.params]
 
-    def set_param_values(self, values: Sequence[np.ndarray]) -> None:
-        """Set all parameters from :meth:`get_param_values`' output (shapes are checked)."""
-        _cio.set_param_values(self.network, list(values), "values", "Trainer.set_param_values")
+    def set_param_values(self, values: Sequence[np.ndarray], exact: bool = False) -> None:
+        """Set all parameters from :meth:`get_param_values`' output (shapes are checked).
+
+        Values are cast to the parameters' dtypes, unless ``exact``: then the arrays are
+        put back as they are, to continue exactly from the state they were taken from.
+        """
+        _cio.set_param_values(
+            self.network, list(values), "values", "Trainer.set_param_values", exact=exact
+        )
 
     def _containers(self) -> list[Any]:
         c = self._compiled
@@ -507,12 +513,14 @@ class Trainer:
             do not match this network and trainer (naming the first that differs).
         """
         values, arch, state = read_checkpoint(path)
-        # Arrays go back exactly as saved, dtype included, so the resumed steps run the
-        # same compiled computation as the uninterrupted ones would have.
-        _cio.set_param_values(self.network, values, str(path), "load_checkpoint", arch, exact=True)
+        # Compile before touching any value: update rules size (and type) their state
+        # from the parameters' current values.
         target = state["target"]
         self.compile(target["dtype"], int(target["ndim"]))
         c = self._compiled
+        pairs = _cio.check_param_values(
+            self.network, values, str(path), "load_checkpoint", arch, exact=True
+        )
         if (c.target_dtype, c.target_ndim) != (target["dtype"], int(target["ndim"])):
             raise ValueError(
                 f"load_checkpoint: {str(path)!r} was written for targets of dtype "
@@ -534,6 +542,10 @@ class Trainer:
                     f"{entry['name']!r} in {str(path)!r} but {kind} {var.name!r} in this "
                     f"trainer"
                 )
+        # Arrays go back exactly as saved, dtype included, so the resumed steps run the
+        # same compiled computation as the uninterrupted ones would have.
+        for p, value in pairs:
+            p.container.storage[0] = value
         for entry, (var, cont, _) in zip(saved, c.entries):
             _put_value(cont, var, entry["value"], str(path))
         self.epoch = int(state["epoch"])
@@ -853,9 +865,9 @@ class Trainer:
     def predict(self, X: Any, batch_size: int = 128) -> np.ndarray:
         """Predicted class labels (argmax over axis 1) for classifiers, else the output.
 
-        A network counts as a classifier when its loss is a cross-entropy (the default
-        for integer targets) and its output has two dimensions with more than one unit;
-        a single sigmoid unit gives labels ``output >= 0.5``.
+        A network counts as a classifier when its targets are integer class labels or its
+        loss is a cross-entropy; its labels are the argmax of a 2-D output over the units,
+        or ``output >= 0.5`` for a single unit.
         """
         out = self.predict_proba(X, batch_size)
         if not self._is_classifier():
@@ -869,13 +881,10 @@ class Trainer:
     def _is_classifier(self) -> bool:
         if self.loss in ("categorical_crossentropy", "binary_crossentropy"):
             return True
-        if self.loss is None:
-            c = self._compiled
-            if c is not None:
-                return c.target_dtype.startswith("int")
-            t = self.target_var
-            return t is None or t.dtype.startswith("int")
-        return False
+        t = self.target_var
+        if t is not None:  # integer targets are class labels
+            return t.dtype.startswith("int")
+        return self.loss is None
 
     def __repr__(self) -> str:
         rule = getattr(self.update, "__name__", repr(self.update))
