@@ -437,30 +437,44 @@ def _read_group_params(group: Any, path: str, func: str) -> tuple[list[np.ndarra
 def _read_npz(path: str, func: str) -> list[np.ndarray]:
     import zipfile
 
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{func}: no such file: {path!r}")
+    unreadable = (
+        f"{func}: {path!r} is not a readable npz file: it is truncated, corrupt or of "
+        f"another format"
+    )
     try:
-        with np.load(path, allow_pickle=False) as f:
-            keys = [k for k in f.files if k.startswith("arr_") and k[4:].isdigit()]
-            if len(keys) != len(f.files):
-                other = sorted(set(f.files) - set(keys))
-                raise ValueError(
-                    f"{func}: {path!r} is not a Lasagne-style parameter file: expected "
-                    f"arrays named arr_0, arr_1, ..., found {other}"
-                )
-            values = []
-            for k in sorted(keys, key=lambda k: int(k[4:])):
-                try:
-                    values.append(np.asarray(f[k]))
-                except ValueError as exc:  # an object array: would need unpickling
-                    raise ValueError(
-                        f"{func}: {path!r} holds pickled Python objects in {k!r}; convnet "
-                        f"never unpickles parameter files (expected numeric arrays)"
-                    ) from exc
-            return values
+        with open(path, "rb") as fh:
+            try:
+                f = np.load(fh, allow_pickle=False)
+            except ValueError as exc:  # neither zip nor .npy: NumPy would try unpickling
+                raise ValueError(f"{unreadable} ({exc})") from exc
+            if not hasattr(f, "files"):
+                raise ValueError(f"{unreadable} (a single .npy array, not an npz archive)")
+            with f:
+                return _npz_arrays(f, path, func)
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from exc
+
+
+def _npz_arrays(f: Any, path: str, func: str) -> list[np.ndarray]:
+    keys = [k for k in f.files if k.startswith("arr_") and k[4:].isdigit()]
+    if len(keys) != len(f.files):
+        other = sorted(set(f.files) - set(keys))
         raise ValueError(
-            f"{func}: {path!r} is not a readable npz file: it is truncated, corrupt or of "
-            f"another format ({type(exc).__name__}: {exc})"
-        ) from exc
+            f"{func}: {path!r} is not a Lasagne-style parameter file: expected arrays named "
+            f"arr_0, arr_1, ..., found {other}"
+        )
+    values = []
+    for k in sorted(keys, key=lambda k: int(k[4:])):
+        try:
+            values.append(np.asarray(f[k]))
+        except ValueError as exc:  # an object array: would need unpickling
+            raise ValueError(
+                f"{func}: {path!r} holds pickled Python objects in {k!r}; convnet never "
+                f"unpickles parameter files (expected numeric arrays)"
+            ) from exc
+    return values
 
 
 def read_params(path: str | os.PathLike, format: str | None = None) -> list[np.ndarray]:
