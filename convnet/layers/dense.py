@@ -117,14 +117,12 @@ class DenseLayer(Layer):
         if input.ndim == 2 and num_leading_axes == 1:
             activation = T.dot(input, self.W)
         else:
-            # A 2-d product on (-1, num_inputs), reshaped back: with at most one unknown
-            # leading size (-1), all target shapes are static (as PyTensor's JAX backend needs)
-            leading = list(self.input_shape[:num_leading_axes])
-            if len(leading) != num_leading_axes or leading.count(None) > 1:
-                leading = [input.shape[i] for i in range(num_leading_axes)]
-            else:
-                leading = [-1 if s is None else s for s in leading]
-            flat = input.reshape((-1, self.W.shape[0]))
+            # A 2-d product on (-1, num_inputs), reshaped back to the input's own leading
+            # sizes: every size is a constant or read off the input, never computed, as
+            # PyTensor's JAX backend needs.
+            num_inputs = int(np.prod(self.input_shape[self.num_leading_axes :]))
+            leading = [input.shape[i] for i in range(num_leading_axes)]
+            flat = input.reshape((-1, num_inputs))
             activation = T.dot(flat, self.W).reshape(leading + [self.num_units])
         if self.b is not None:
             activation = activation + self.b

@@ -29,6 +29,14 @@ __all__ = [
 ]
 
 
+def _static_sizes(input, input_shape) -> list:
+    """The sizes of ``input``: the known ones of ``input_shape`` as constants (as Lasagne
+    does), the others read off the input (random draws under JAX need such sizes)."""
+    if len(input_shape) != input.ndim:
+        return [input.shape[i] for i in range(input.ndim)]
+    return [input.shape[i] if s is None else s for i, s in enumerate(input_shape)]
+
+
 class DropoutLayer(Layer):
     """Dropout: set each input to zero with probability ``p`` (during training).
 
@@ -111,7 +119,7 @@ class DropoutLayer(Layer):
             retain_prob = T.constant(np.asarray(1 - self.p, dtype=dtype))
         if self.rescale:
             input = input / retain_prob
-        mask_shape = [input.shape[i] for i in range(input.ndim)]
+        mask_shape = _static_sizes(input, self.input_shape)
         shared_axes = tuple(a % input.ndim for a in self.shared_axes)
         for a in shared_axes:
             mask_shape[a] = 1
@@ -207,5 +215,6 @@ class GaussianNoiseLayer(Layer):
             return input
         dtype = input.dtype
         sigma = T.cast(self.sigma, dtype) if isinstance(self.sigma, Variable) else self.sigma
-        noise = self._srng.normal(input.shape, avg=0.0, std=sigma, dtype=dtype)
+        size = tuple(_static_sizes(input, self.input_shape))
+        noise = self._srng.normal(size, avg=0.0, std=sigma, dtype=dtype)
         return input + noise

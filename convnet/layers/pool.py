@@ -489,9 +489,17 @@ class GlobalPoolLayer(Layer):
         return tuple(input_shape[:2])
 
     def get_output_for(self, input, **kwargs):
-        if self.pool_function is T.mean:  # keep float32 float32 under JAX too
-            return _mean(input.flatten(3), axis=2)
-        return self.pool_function(input.flatten(3), axis=2)
+        if self.pool_function is T.mean:  # accumulate in the input dtype (float32 under JAX)
+            return _mean(input, axis=tuple(range(2, input.ndim)))
+        # (batch, channels, -1) with the flattened size as a constant when it is known: no
+        # size computed at run time (PyTensor's JAX backend needs sizes it can read off)
+        spatial = self.input_shape[2:]
+        if len(self.input_shape) == input.ndim and all(s is not None for s in spatial):
+            size = int(np.prod(spatial))
+        else:
+            size = -1
+        flat = input.reshape([input.shape[0], input.shape[1], size])
+        return self.pool_function(flat, axis=2)
 
 
 class FeaturePoolLayer(Layer):
