@@ -245,12 +245,19 @@ class Conv(_ConvBase):
         return [gx.astype(x.type.dtype), gw.astype(w.type.dtype)]
 
 
+def _fold_output_padding(pads, output_padding):
+    """(lo, hi - output_padding): equivalent padding without output padding (hi may be < 0)."""
+    return tuple((lo, hi - op) for (lo, hi), op in zip(pads, output_padding))
+
+
 class ConvGradInput(_ConvBase):
     """Transpose of :class:`Conv` with respect to its input.
 
     Inputs ``gz (N, F, *O)``, ``w (F, C // groups, *K)`` and optionally ``like``, a tensor
     whose spatial shape the result takes (the forward input). Without ``like`` the spatial
     shape is ``(O - 1) * stride - lo - hi + dilation * (K - 1) + 1 + output_padding``.
+    Output padding is the same as padding ``(lo, hi - output_padding)`` (a negative ``hi``
+    crops), which is how :func:`conv_transpose` builds this operation.
     """
 
     __props__ = ("stride", "pads", "dilation", "groups", "output_padding")
@@ -322,7 +329,14 @@ class ConvGradInput(_ConvBase):
     def pullback(self, inputs, outputs, output_grads):
         gz, w = inputs[:2]
         (g,) = output_grads
-        p = dict(stride=self.stride, pads=self.pads, dilation=self.dilation, groups=self.groups)
+        # The transpose of a convolution with output padding op is the convolution with
+        # padding (lo, hi - op): that one maps the (longer) output back to exactly gz's shape.
+        p = dict(
+            stride=self.stride,
+            pads=_fold_output_padding(self.pads, self.output_padding),
+            dilation=self.dilation,
+            groups=self.groups,
+        )
         d_gz = Conv(**p)(g, w)
         d_w = ConvGradWeights(**p)(g, gz, w)
         grads = [d_gz.astype(gz.type.dtype), d_w.astype(w.type.dtype)]
@@ -503,4 +517,8 @@ def conv_transpose(
         )
     if flip_filters:
         filters = _flip(filters, n)
-    return ConvGradInput(stride, pads, dilation, groups, output_padding)(input, filters)
+    # Fold the output padding into the trailing padding: the operation is then exactly the
+    # transpose of a Conv (with hi - output_padding, possibly negative, as its padding), so its
+    # gradients and the JAX implementation need no special case.
+    pads = _fold_output_padding(pads, output_padding)
+    return ConvGradInput(stride, pads, dilation, groups)(input, filters)
