@@ -193,6 +193,15 @@ class _ConvBase(Op):
         )
 
 
+def _check_divisible(where, name, w_shape, groups):
+    """The first filter axis (output channels of a conv) must split into ``groups`` blocks."""
+    if w_shape[0] is not None and w_shape[0] % groups:
+        raise ValueError(
+            f"{where}: {name} of shape {tuple(w_shape)} have {w_shape[0]} channels on their "
+            f"first axis, which is not divisible by groups={groups}"
+        )
+
+
 def _static_out(in_shape, kernel, stride, pads, dilation):
     return tuple(
         None if i is None or k is None else (i + lo + hi - d * (k - 1) - 1) // s + 1
@@ -225,6 +234,7 @@ class Conv(_ConvBase):
                 f"{w.shape[1]} x {self.groups} groups = {w.shape[1] * self.groups} "
                 f"(input shape {x.shape}, filter shape {w.shape})"
             )
+        _check_divisible("Conv", "filters", w.shape, self.groups)
         out = corr_np(x, w, self.stride, self.pads, self.dilation, self.groups)
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
@@ -306,6 +316,12 @@ class ConvGradInput(_ConvBase):
 
     def perform(self, node, inputs, outputs):
         gz, w = inputs[:2]
+        if gz.shape[1] != w.shape[0]:
+            raise ValueError(
+                f"ConvGradInput: input has {gz.shape[1]} channels but the filters expect "
+                f"{w.shape[0]} (input shape {gz.shape}, filter shape {w.shape})"
+            )
+        _check_divisible("ConvGradInput", "filters", w.shape, self.groups)
         like_shape = inputs[2].shape if len(inputs) == 3 else None
         in_shape = self._in_shape(gz.shape, w.shape[2:], like_shape)
         out = corr_grad_input_np(
@@ -460,6 +476,7 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
             f"convnet.ops.conv: input has {cin} channels, filters expect {cf} x {groups} "
             f"groups = {cf * groups}"
         )
+    _check_divisible("convnet.ops.conv", "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
     return Conv(stride, pads, dilation, groups)(input, filters)
@@ -515,6 +532,7 @@ def conv_transpose(
         raise ValueError(
             f"{where}: input has {cin} channels, filters of shape {filters.type.shape} expect {cf}"
         )
+    _check_divisible(where, "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
     # Fold the output padding into the trailing padding: the operation is then exactly the
