@@ -424,7 +424,9 @@ def _normalise(filters, n_name, stride, padding, dilation, groups, where):
     dilation = as_int_tuple(dilation, n, "dilation", minimum=1, where=where)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{where}: groups must be a positive int, received {groups!r}")
-    pads = as_pad_pairs(padding, n, kernel=filters.type.shape[2:], dilation=dilation, where=where)
+    pads = as_pad_pairs(
+        padding, n, kernel=filters.type.shape[2:], dilation=dilation, name="padding", where=where
+    )
     return n, stride, pads, dilation
 
 
