@@ -122,6 +122,19 @@ class _PoolBase(Op):
             for i, w, s, p in zip(spatial, self.ws, self.stride, self.pad)
         )
 
+    def _infer_out(self, xs):
+        """Symbolic output shape for an input of (symbolic) shape ``xs``."""
+        lead, spatial = xs[: -self.nd], xs[-self.nd :]
+        out = []
+        for i, w, s, p in zip(spatial, self.ws, self.stride, self.pad):
+            if self.ignore_border:
+                out.append((i + 2 * p - w) // s + 1)
+            elif s >= w:
+                out.append((i + s - 1) // s)
+            else:
+                out.append(pt.maximum(0, (i - w + s - 1) // s) + 1)
+        return tuple(lead) + tuple(out)
+
     def _params(self):
         return dict(
             ws=self.ws,
@@ -156,17 +169,7 @@ class Pool(_PoolBase):
         outputs[0][0] = out
 
     def infer_shape(self, fgraph, node, shapes):
-        (xs,) = shapes
-        lead, spatial = xs[: -self.nd], xs[-self.nd :]
-        out = []
-        for i, w, s, p in zip(spatial, self.ws, self.stride, self.pad):
-            if self.ignore_border:
-                out.append((i + 2 * p - w) // s + 1)
-            elif s >= w:
-                out.append((i + s - 1) // s)
-            else:
-                out.append(pt.maximum(0, (i - w + s - 1) // s) + 1)
-        return [tuple(lead) + tuple(out)]
+        return [self._infer_out(shapes[0])]
 
     def pullback(self, inputs, outputs, output_grads):
         (x,) = inputs
@@ -224,6 +227,9 @@ class MaxPoolGather(_PoolBase):
         win = win.reshape(win.shape[: 2 + n] + (-1,))
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         outputs[0][0] = out.reshape(x.shape[:-n] + out_shape).astype(g.dtype, copy=False)
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [self._infer_out(shapes[0])]
 
     def pullback(self, inputs, outputs, output_grads):
         x, g = inputs
