@@ -48,11 +48,11 @@ OTHER_CASES = tuple(
 ALL_CASES = GRID_2D + OTHER_CASES
 
 # JAX compiles each case (reduce_window and its gradient): a spread covering every rule
-JAX_CASES = tuple(GRID_2D[i] for i in (4, 8, 13, 22, 29, 40, 47)) + tuple(
-    OTHER_CASES[i] for i in (0, 5, 6, 9, 14, 16, 21, 23)
+JAX_CASES = tuple(GRID_2D[i] for i in (4, 8, 29, 40, 47)) + tuple(
+    OTHER_CASES[i] for i in (0, 5, 6, 9, 14, 16, 21)
 )
 PY_CASES = GRID_2D[5::9] + OTHER_CASES[1::3]
-NUMBA_CASES = (GRID_2D[5], OTHER_CASES[18])
+NUMBA_CASES = (GRID_2D[5],)
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
