@@ -435,8 +435,8 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
 
     Parameters
     ----------
-    input : tensor of shape (batch, in_channels, *spatial)
-    filters : tensor of shape (out_channels, in_channels // groups, *kernel)
+    input : tensor of shape ``(batch, in_channels, *spatial)``
+    filters : tensor of shape ``(out_channels, in_channels // groups, *kernel)``
     stride, dilation : int or tuple of N ints
     padding : int, tuple of N ints, tuple of N (lo, hi) pairs, or 'valid', 'full', 'same'
         Zero padding; ``'same'`` puts ``dilation * (k - 1) // 2`` before and the rest after.
@@ -448,7 +448,7 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
 
     Returns
     -------
-    tensor of shape (batch, out_channels, *out), with
+    tensor of shape ``(batch, out_channels, *out)``, with
     ``out = (in + lo + hi - dilation * (k - 1) - 1) // stride + 1``.
 
     Examples
@@ -491,8 +491,8 @@ def conv_transpose(
 
     Parameters
     ----------
-    input : tensor of shape (batch, in_channels, *spatial)
-    filters : tensor of shape (in_channels, out_channels // groups, *kernel)
+    input : tensor of shape ``(batch, in_channels, *spatial)``
+    filters : tensor of shape ``(in_channels, out_channels // groups, *kernel)``
         The filters of the forward convolution this transposes.
     stride, padding, dilation, groups, flip_filters
         Those of the forward convolution (``padding`` crops the output here).
@@ -502,7 +502,7 @@ def conv_transpose(
 
     Returns
     -------
-    tensor of shape (batch, out_channels, *out), with
+    tensor of shape ``(batch, out_channels, *out)``, with
     ``out = (in - 1) * stride - lo - hi + dilation * (k - 1) + 1 + output_padding``.
 
     Examples
