@@ -65,7 +65,9 @@ def pool_np(x, ws, stride, pad, ignore_border, mode):
     out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
     lead = x.shape[:-n]
     xr = x.reshape((-1, 1) + in_shape)
-    fill = -np.inf if mode == "max" else 0
+    fill = 0
+    if mode == "max":  # padding never wins a maximum
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = np.pad(xr, [(0, 0), (0, 0)] + list(pads), constant_values=fill)
     win = _windows(xp, out_shape, ws, stride, (1,) * n)  # (B, 1, *O, *K)
     win = win.reshape(win.shape[: 2 + n] + (-1,))
