@@ -481,7 +481,14 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
     _check_divisible("convnet.ops.conv", "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
-    return Conv(stride, pads, dilation, groups)(input, filters)
+    out = Conv(stride, pads, dilation, groups)(input, filters)
+    if any(o is not None and o < 1 for o in out.type.shape[2:]):
+        raise ValueError(
+            f"convnet.ops.conv: input spatial shape {input.type.shape[2:]} is smaller than the "
+            f"dilated filter {filters.type.shape[2:]} (dilation {dilation}) with padding "
+            f"{pads}: the output shape would be {out.type.shape}"
+        )
+    return out
 
 
 def conv_transpose(
