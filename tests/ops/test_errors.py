@@ -144,6 +144,20 @@ X4, W4 = _t(4, name="x"), _t(4, (4, 2, 3, 3), "w")
             "convnet.ops.pool: stride must be >= 1 in every dimension, received (0, 1)",
         ),
         (
+            lambda: pool(_t(4, (None, 3, 2, 5)), (3, 3)),
+            ValueError,
+            "convnet.ops.pool: input spatial shape (2, 5) is smaller than pool_size (3, 3) "
+            "with padding (0, 0): no whole window fits (output shape (0, 1)); use "
+            "ignore_border=False to keep partial windows",
+        ),
+        (
+            lambda: conv(_t(4, (None, 2, 2, 5)), W4, dilation=(1, 2)),
+            ValueError,
+            "convnet.ops.conv: input spatial shape (2, 5) is smaller than the dilated filter "
+            "(3, 3) (dilation (1, 2)) with padding ((0, 0), (0, 0)): the output shape would be "
+            "(None, 4, 0, 1)",
+        ),
+        (
             lambda: convnet.function([X4], pool(X4, 2), mode="cuda"),
             ValueError,
             "function(mode=...): expected one of jax, c, numba, py or a pytensor Mode, "
@@ -191,12 +205,17 @@ def test_numpy_int_pool_size_pools_the_last_axis():
             ((1, 2, 2, 5), (4, 2, 3, 3)),
             "convolution: input spatial shape (2, 5) is smaller than the dilated filter (3, 3)",
         ),
+        (
+            lambda x, w: pool(x, (3, 3)),
+            ((1, 3, 2, 5), (1, 1, 1, 1)),
+            "Pool: input spatial shape (2, 5) is smaller than pool_size (3, 3)",
+        ),
     ],
-    ids=["channels", "groups", "transpose-channels", "too-small"],
+    ids=["channels", "groups", "transpose-channels", "too-small", "pool-too-small"],
 )
 def test_bad_inputs_at_run_time(mode, build, values, message):
     """Shapes only known when the function runs (NumPy implementations)."""
     x, w = _t(4, name="x"), _t(4, name="w")
-    f = convnet.function([x, w], build(x, w), mode=mode)
+    f = convnet.function([x, w], build(x, w), mode=mode, on_unused_input="ignore")
     with pytest.raises(ValueError, match=re.escape(message)):
         f(*(np.ones(v) for v in values))
