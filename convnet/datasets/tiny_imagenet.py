@@ -11,8 +11,8 @@ The official zip unpacks to::
         val/val_annotations.txt       file name <TAB> wnid <TAB> box
         test/images/*.JPEG            10000 images without labels
 
-The JPEGs are decoded with Pillow by one subprocess per CPU, whose output is read straight
-into one preallocated uint8 array, so loading needs little more memory than the result
+The JPEGs are decoded with Pillow, by this process and one subprocess per further CPU,
+straight into one preallocated uint8 array, so loading needs little more memory than the result
 (100000 x 3 x 64 x 64 bytes = 1.2 GB for the training set). Grayscale and CMYK images are
 converted to RGB.
 """
@@ -147,25 +147,27 @@ def _val_files(who: str, root: Path, wnids: list[str]) -> tuple[list[str], np.nd
     return [os.path.join(folder, name) for name in names], labels
 
 
-def _decode_in_process(who: str, paths: list[str], out: np.ndarray, bar) -> None:
+def _decode_in_process(
+    who: str, paths: list[str], out: np.ndarray, bar, lock: threading.Lock
+) -> None:
     for i, path in enumerate(paths):
         try:
             decode_into(path, out[i])
         except (ValueError, FileNotFoundError) as exc:
             raise type(exc)(f"{who}: {exc}") from exc
         if i % _CHUNK == _CHUNK - 1 or i == len(paths) - 1:
-            bar.update(i % _CHUNK + 1)
+            with lock:
+                bar.update(i % _CHUNK + 1)
 
 
-def _decode_in_subprocesses(
-    who: str, paths: list[str], out: np.ndarray, n_processes: int, bar
-) -> None:
-    """Split ``paths`` into contiguous ranges, one decoding subprocess each.
+def _decode_in_parallel(who: str, paths: list[str], out: np.ndarray, n_parts: int, bar) -> None:
+    """Split ``paths`` into ``n_parts`` contiguous ranges and decode them at the same time.
 
-    Each process gets its paths on stdin and streams the pixels back on stdout; a reader
-    thread per process reads them straight into its slice of ``out`` (no extra copy).
+    This thread decodes the first range; each other range goes to a subprocess running
+    ``_jpeg_worker.py``, which gets its paths on stdin and streams the pixels back on
+    stdout, read by one thread per subprocess straight into its slice of ``out``.
     """
-    bounds = np.linspace(0, len(paths), n_processes + 1).astype(int)
+    bounds = np.linspace(0, len(paths), n_parts + 1).astype(int)
     ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
     command = [sys.executable, "-P", _WORKER, str(_SIZE)]
     image_bytes = out[0].nbytes
@@ -185,43 +187,48 @@ def _decode_in_subprocesses(
         return reported
 
     with ExitStack() as stack:
-        processes = []
-        try:
-            errors = []
-            for start, stop in ranges:
-                # stderr goes to a file: a worker printing many warnings must not block.
-                errors.append(stack.enter_context(tempfile.TemporaryFile()))
-                process = stack.enter_context(
-                    subprocess.Popen(
-                        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors[-1]
-                    )
+        processes, errors = [], []
+        for start, stop in ranges[1:]:
+            # stderr goes to a file: a worker printing many warnings must not block.
+            errors.append(stack.enter_context(tempfile.TemporaryFile()))
+            process = stack.enter_context(
+                subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors[-1]
                 )
-                processes.append(process)
-                # The worker reads all of stdin before writing, so this cannot deadlock.
-                process.stdin.write(b"\0".join(os.fsencode(p) for p in paths[start:stop]))
-                process.stdin.close()
-            with ThreadPoolExecutor(max_workers=n_processes) as pool:
-                done = list(pool.map(read, processes, *zip(*ranges, strict=True)))
-            for process, stderr, (start, stop), count in zip(
-                processes, errors, ranges, done, strict=True
-            ):
-                status = process.wait()
-                stderr.seek(0)
-                error = stderr.read().decode("utf-8", "replace").strip()
-                # The worker's last line says which image failed and why.
-                kind, _, message = error.rpartition("\n")[2].partition("\t")
-                if status == 3 and kind in ("ValueError", "FileNotFoundError"):
-                    exc_type = FileNotFoundError if kind == "FileNotFoundError" else ValueError
-                    raise exc_type(f"{who}: {message}")
-                if status != 0 or count != stop - start:
-                    raise RuntimeError(
-                        f"{who}: the JPEG decoding subprocess {command} stopped after "
-                        f"{count} of {stop - start} images with exit status {status}: {error}"
-                    )
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
+            )
+            processes.append(process)
+            # The worker reads all of stdin before writing, so this cannot deadlock.
+            process.stdin.write(b"\0".join(os.fsencode(p) for p in paths[start:stop]))
+            process.stdin.close()
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+            readers = [
+                pool.submit(read, process, start, stop)
+                for process, (start, stop) in zip(processes, ranges[1:], strict=True)
+            ]
+            try:
+                start, stop = ranges[0]
+                _decode_in_process(who, paths[start:stop], out[start:stop], bar, lock)
+            except BaseException:
+                for process in processes:
+                    process.kill()  # the readers then see the end of their pipe
+                raise
+            done = [reader.result() for reader in readers]
+        for process, stderr, (start, stop), count in zip(
+            processes, errors, ranges[1:], done, strict=True
+        ):
+            status = process.wait()
+            stderr.seek(0)
+            error = stderr.read().decode("utf-8", "replace").strip()
+            # The worker's last line says which image failed and why.
+            kind, _, message = error.rpartition("\n")[2].partition("\t")
+            if status == 3 and kind in ("ValueError", "FileNotFoundError"):
+                exc_type = FileNotFoundError if kind == "FileNotFoundError" else ValueError
+                raise exc_type(f"{who}: {message}")
+            if status != 0 or count != stop - start:
+                raise RuntimeError(
+                    f"{who}: the JPEG decoding subprocess {command} stopped after "
+                    f"{count} of {stop - start} images with exit status {status}: {error}"
+                )
 
 
 def _decode_all(
@@ -229,9 +236,9 @@ def _decode_all(
 ) -> np.ndarray:
     """Decode ``paths`` into a new (N, 3, 64, 64) uint8 array.
 
-    With ``workers`` > 1 and at least ``_MIN_PER_PROCESS`` images per worker, the JPEGs are
-    decoded by that many subprocesses (Pillow spends most of its per-image time in Python,
-    holding the GIL, so threads would barely run in parallel); otherwise in this process.
+    With ``workers`` > 1 and at least ``_MIN_PER_PROCESS`` images per worker, this process
+    and ``workers - 1`` subprocesses decode a share each (Pillow spends most of its time per
+    image in Python, holding the GIL, so threads would barely run in parallel).
     """
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -239,13 +246,13 @@ def _decode_all(
     elif not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"{who}: workers must be a positive int or None, got {workers!r}.")
     out = np.empty((len(paths), 3, _SIZE, _SIZE), dtype=np.uint8)
-    n_processes = min(workers, len(paths) // _MIN_PER_PROCESS)
+    n_parts = min(workers, len(paths) // _MIN_PER_PROCESS)
     disable = None if progress is None else not progress
     with tqdm(total=len(paths), unit="img", desc=desc, disable=disable) as bar:
-        if n_processes > 1 and sys.executable:
-            _decode_in_subprocesses(who, paths, out, n_processes, bar)
+        if n_parts > 1 and sys.executable:
+            _decode_in_parallel(who, paths, out, n_parts, bar)
         else:
-            _decode_in_process(who, paths, out, bar)
+            _decode_in_process(who, paths, out, bar, threading.Lock())
     return out
 
 
@@ -276,8 +283,9 @@ def load_tiny_imagenet(
         Server to download from instead of http://cs231n.stanford.edu/; default
         ``$CONVNET_DATA_URL``.
     workers : int, optional
-        Processes decoding JPEGs (default: the number of CPUs this process may use). With
-        1, or fewer than 1000 images per worker, decoding runs in this process.
+        Processes decoding JPEGs: this one and ``workers - 1`` subprocesses (default: the
+        number of CPUs this process may use). With fewer than 1000 images per worker,
+        decoding runs in this process only.
     progress : bool, optional
         Show a progress bar while decoding (default: only when stderr is a terminal).
 

@@ -188,11 +188,12 @@ def test_subprocess_decoding(numbered_jpegs, monkeypatch):
     monkeypatch.setattr(tiny_imagenet, "_MIN_PER_PROCESS", 5)
     X = tiny_imagenet._decode_all("test", paths, 3, False, "x")
     assert_uniform_colours(X, colours)
-    assert len(started) == 3 and started[0][-2:] == [tiny_imagenet._WORKER, "64"]
+    # This process decodes one share, two subprocesses the others.
+    assert len(started) == 2 and started[0][-2:] == [tiny_imagenet._WORKER, "64"]
     # Fewer than _MIN_PER_PROCESS images per worker: in-process, no subprocess.
     X = tiny_imagenet._decode_all("test", paths[:9], 2, False, "x")
     assert_uniform_colours(X, colours[:9])
-    assert len(started) == 3
+    assert len(started) == 2
 
 
 def test_subprocess_decoding_errors(numbered_jpegs, monkeypatch):
@@ -205,6 +206,9 @@ def test_subprocess_decoding_errors(numbered_jpegs, monkeypatch):
     missing = paths[:20] + [paths[0] + ".gone"] + paths[21:30]
     with pytest.raises(FileNotFoundError, match=f"^load_x: .*No such file.*'{missing[20]}'"):
         tiny_imagenet._decode_all("load_x", missing, 2, False, "x")
+    # A failure in this process's share stops the subprocess too.
+    with pytest.raises(ValueError, match=f"^load_x: cannot decode '{paths[33]}'"):
+        tiny_imagenet._decode_all("load_x", paths[20:], 2, False, "x")
 
 
 def test_progress_bar_counts_all_images(numbered_jpegs, monkeypatch, capsys):
