@@ -17,6 +17,7 @@ Adversarial and fooling images (inputs that change or fake a decision):
     :nosignatures:
 
     AttackResult
+    Classifier
     fgsm
     targeted_attack
     fooling_images
@@ -97,6 +98,7 @@ __all__ = [
     "deconvnet",
     "plot_saliency",
     "AttackResult",
+    "Classifier",
     "fgsm",
     "targeted_attack",
     "fooling_images",
@@ -602,6 +604,8 @@ class AttackResult:
         (targeted) or the requested confidence (fooling images).
     clip : tuple of float or None
         The valid pixel range the images were kept in.
+    method : str
+        The attack: ``"fgsm"``, ``"targeted"`` or ``"fooling"``.
     """
 
     original: np.ndarray
@@ -614,6 +618,7 @@ class AttackResult:
     target_confidence: np.ndarray | None
     success: np.ndarray
     clip: tuple[float, float] | None
+    method: str
 
     @property
     def perturbation(self) -> np.ndarray:
@@ -632,11 +637,48 @@ class AttackResult:
         return np.abs(self.perturbation.reshape(len(self.original), -1)).max(axis=1)
 
 
-class _Classifier:
-    """Compiled probabilities, per-image cross-entropy and its input gradient."""
+class Classifier:
+    """A network compiled once for attacks: class probabilities and the loss gradient.
 
-    def __init__(self, layer: Layer, who: str, mode: Any):
-        self.who = who
+    :func:`fgsm`, :func:`targeted_attack` and :func:`fooling_images` accept a Classifier
+    in place of the output layer, so that several attacks on one network compile it once.
+
+    Parameters
+    ----------
+    layer : Layer
+        The network's output layer, giving class scores ``(batch, classes)`` (see the
+        module description); the network must have exactly one
+        :class:`~convnet.layers.InputLayer`.
+    mode : str or pytensor Mode, optional
+        The backend (see :func:`convnet.function`).
+
+    Attributes
+    ----------
+    layer : Layer
+        The output layer.
+    input_layer : InputLayer
+        The network's input layer.
+    num_classes : int or None
+        The number of classes, from the output shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convnet.layers import InputLayer, DenseLayer
+    >>> from convnet.nonlinearities import softmax
+    >>> from convnet.interpret import Classifier
+    >>> l_in = InputLayer((None, 2))
+    >>> net = DenseLayer(l_in, 2, W=np.array([[1.0, -1.0], [-1.0, 1.0]]), nonlinearity=softmax)
+    >>> clf = Classifier(net)
+    >>> clf.predict_proba(np.array([[1.0, 1.0]]))
+    array([[0.5, 0.5]])
+    >>> clf.loss_gradient(np.array([[1.0, 1.0]]), labels=[0])  # d (-log p_0) / dx
+    array([[-1.,  1.]])
+    """
+
+    def __init__(self, layer: Layer, mode: Any = None):
+        who = "Classifier"
+        self.layer = layer
         self.input_layer = _single_input_layer(layer, who)
         self.num_classes = _num_classes(layer, who)
         x = self.input_layer.input_var.type("images")
@@ -647,7 +689,7 @@ class _Classifier:
         self._fn = function([x, target], [T.exp(logp), nll, T.grad(nll.sum(), x)], mode=mode)
 
     def __call__(self, x: np.ndarray, target: np.ndarray | None = None, batch_size=256):
-        """Probabilities, per-image loss and gradient of the loss for ``target``."""
+        """Probabilities, per-image cross-entropy and its gradient for checked arrays."""
         if target is None:
             target = np.zeros(x.shape[0], dtype=np.int64)
         x = x.astype(self.input_layer.input_var.dtype, copy=False)
@@ -657,15 +699,39 @@ class _Classifier:
         probs = self(x, None, batch_size)[0]
         return probs.argmax(axis=1), probs
 
+    def predict_proba(self, images: Any, batch_size: int | None = 256) -> np.ndarray:
+        """Class probabilities ``softmax(logits)``, shape ``(batch, classes)``."""
+        x = _check_images(images, self.input_layer, "Classifier.predict_proba")
+        return self(x, None, batch_size)[0]
+
+    def loss_gradient(self, images: Any, labels: Any, batch_size: int | None = 256):
+        """The gradient of each image's cross-entropy ``-log p[label]``, shape of images."""
+        who = "Classifier.loss_gradient"
+        x = _check_images(images, self.input_layer, who)
+        t = _check_targets(labels, x.shape[0], self.num_classes, who, "labels")
+        if t is None:
+            raise TypeError(f"{who}: labels: expected an int or a sequence of ints, received None")
+        return self(x, t, batch_size)[2]
+
+
+def _classifier(layer: Any, mode: Any, who: str) -> Classifier:
+    if isinstance(layer, Classifier):
+        return layer
+    try:
+        return Classifier(layer, mode)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("Classifier:", f"{who}:", 1)) from None
+
 
 def _result(
-    clf: _Classifier,
+    clf: Classifier,
     original: np.ndarray,
     adversarial: np.ndarray,
     target: np.ndarray | None,
     clip: tuple[float, float] | None,
     success: Callable[[np.ndarray, np.ndarray], np.ndarray],
     batch_size: int | None,
+    method: str,
 ) -> AttackResult:
     label0, probs0 = clf.predict(original, batch_size)
     label, probs = clf.predict(adversarial, batch_size)
@@ -681,6 +747,7 @@ def _result(
         target_confidence=None if target is None else probs[rows, target],
         success=success(label, probs),
         clip=clip,
+        method=method,
     )
 
 
@@ -703,8 +770,8 @@ def fgsm(
 
     Parameters
     ----------
-    layer : Layer
-        The network's output layer (class scores; see the module description).
+    layer : Layer or Classifier
+        The network's output layer, or the network compiled by :class:`Classifier`.
     images : array, shape (batch, channels, \\*spatial)
         The images to attack, within ``clip``.
     labels : int, sequence of int or None
@@ -742,7 +809,7 @@ def fgsm(
     clip = _check_clip(clip, who)
     if not np.isscalar(epsilon) or not float(epsilon) > 0:
         raise ValueError(f"{who}: epsilon: expected a positive number, received {epsilon!r}")
-    clf = _Classifier(layer, who, mode)
+    clf = _classifier(layer, mode, who)
     x = _check_images(images, clf.input_layer, who)
     _check_in_range(x, clip, who, "images")
     n = x.shape[0]
@@ -761,7 +828,7 @@ def fgsm(
         success = lambda label, probs: label != labels  # noqa: E731
     else:
         success = lambda label, probs: label == target  # noqa: E731
-    return _result(clf, x, adv, target, clip, success, batch_size)
+    return _result(clf, x, adv, target, clip, success, batch_size, "fgsm")
 
 
 def targeted_attack(
@@ -771,7 +838,7 @@ def targeted_attack(
     clip: tuple[float, float] | None = (0.0, 1.0),
     initial_const: float = 1.0,
     search_steps: int = 8,
-    max_iter: int = 200,
+    max_iter: int = 100,
     mode: Any = None,
 ) -> AttackResult:
     """A small perturbation that makes the network predict a chosen class (Szegedy et al.).
@@ -782,18 +849,19 @@ def targeted_attack(
     .. math:: \\lVert x' - x \\rVert_2^2 + c \\cdot \\mathrm{CE}(x', t)
 
     over the adversarial image :math:`x'`, where CE is the cross-entropy
-    :math:`-\\log p_t(x')`. A bisection on :math:`c` (starting at ``initial_const``,
-    multiplied by 10 until an attempt succeeds) looks for the smallest weight of the loss,
-    hence the smallest perturbation, for which the network predicts ``t``. The best
-    successful image is returned, or the attempt with the largest :math:`c` if none
-    succeeded.
+    :math:`-\\log p_t(x')`. A bisection on :math:`c`, per image (starting at
+    ``initial_const``, multiplied by 10 until an attempt succeeds), looks for the smallest
+    weight of the loss, hence the smallest perturbation, for which the network predicts
+    ``t``. The best successful image is returned, or the attempt with the largest :math:`c`
+    if none succeeded. The images are optimized together, as one problem whose objective is
+    the sum of theirs (its minimizer is each image's own minimizer).
 
     Parameters
     ----------
-    layer : Layer
-        The network's output layer.
+    layer : Layer or Classifier
+        The network's output layer, or the network compiled by :class:`Classifier`.
     images : array, shape (batch, channels, \\*spatial)
-        The images to attack, within ``clip``; they are attacked one at a time.
+        The images to attack, within ``clip``.
     target : int or sequence of int
         The class each image should be classified as.
     clip : (float, float) or None
@@ -801,9 +869,9 @@ def targeted_attack(
     initial_const : float
         The first :math:`c` tried (default 1).
     search_steps : int
-        How many values of :math:`c` to try per image (default 8).
+        How many values of :math:`c` to try (default 8).
     max_iter : int
-        L-BFGS-B iterations per value of :math:`c` (default 200).
+        L-BFGS-B iterations per value of :math:`c` (default 100).
     mode : str or pytensor Mode, optional
         The backend.
 
@@ -835,50 +903,51 @@ def targeted_attack(
         raise ValueError(
             f"{who}: initial_const: expected a positive number, received {initial_const!r}"
         )
-    clf = _Classifier(layer, who, mode)
+    clf = _classifier(layer, mode, who)
     x = _check_images(images, clf.input_layer, who)
     _check_in_range(x, clip, who, "images")
     if target is None:
         raise TypeError(f"{who}: target: expected an int or a sequence of ints, received None")
     target = _check_targets(target, x.shape[0], clf.num_classes, who, "target")
-    shape = x.shape[1:]
+    n = x.shape[0]
+    x0 = x.astype(np.float64).reshape(n, -1)
     bounds = None if clip is None else Bounds(clip[0], clip[1])
-    adversarial = np.empty_like(x)
-    for i in range(x.shape[0]):
-        x0 = x[i].astype(np.float64).ravel()
-        t = target[i : i + 1]
+    c = np.full(n, float(initial_const))
+    lo, hi = np.zeros(n), np.full(n, np.inf)
+    best, best_norm = x0.copy(), np.full(n, np.inf)
+    last = x0
 
-        def objective(z, c, x0=x0, t=t):
-            _, nll, grad = clf(z.reshape((1,) + shape), t)
-            d = z - x0
-            value = float(d @ d) + c * float(nll[0])
-            return value, 2.0 * d + c * grad.astype(np.float64).ravel()
+    def objective(flat):
+        z = flat.reshape(n, -1)
+        _, nll, grad = clf(z.reshape(x.shape), target, None)
+        d = z - x0
+        value = float((d * d).sum() + (c * nll).sum())
+        return value, (2.0 * d + c[:, None] * grad.reshape(n, -1)).ravel()
 
-        c, lo, hi = float(initial_const), 0.0, np.inf
-        best, best_norm, last = None, np.inf, x0
-        for _ in range(search_steps):
-            res = minimize(
-                objective,
-                x0,
-                args=(c,),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=bounds,
-                options={"maxiter": max_iter},
-            )
-            z = res.x if clip is None else np.clip(res.x, *clip)
-            last = z
-            label = clf.predict(z.reshape((1,) + shape).astype(x.dtype))[0][0]
-            if label == t[0]:
-                norm = float(np.linalg.norm(z - x0))
-                if norm < best_norm:
-                    best, best_norm = z, norm
-                hi = c
-            else:
-                lo = c
-            c = c * 10.0 if hi == np.inf else 0.5 * (lo + hi)
-        adversarial[i] = (best if best is not None else last).reshape(shape)
-    return _result(clf, x, adversarial, target, clip, lambda label, probs: label == target, None)
+    for _ in range(search_steps):
+        res = minimize(
+            objective,
+            x0.ravel(),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iter},
+        )
+        z = res.x.reshape(n, -1)
+        if clip is not None:
+            z = np.clip(z, *clip)
+        last = z
+        ok = clf.predict(z.reshape(x.shape), None)[0] == target
+        norm = np.linalg.norm(z - x0, axis=1)
+        better = ok & (norm < best_norm)
+        best[better], best_norm[better] = z[better], norm[better]
+        hi = np.where(ok, c, hi)
+        lo = np.where(ok, lo, c)
+        c = np.where(np.isinf(hi), 10.0 * c, 0.5 * (lo + hi))
+    found = np.isfinite(best_norm)
+    adversarial = np.where(found[:, None], best, last).reshape(x.shape).astype(x.dtype)
+    success = lambda label, probs: label == target  # noqa: E731
+    return _result(clf, x, adversarial, target, clip, success, None, "targeted")
 
 
 def _gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
@@ -914,8 +983,8 @@ def fooling_images(
 
     Parameters
     ----------
-    layer : Layer
-        The network's output layer.
+    layer : Layer or Classifier
+        The network's output layer, or the network compiled by :class:`Classifier`.
     target : int or sequence of int
         The class each image should be taken for; a sequence gives one image per entry
         (with ``start`` given, an int applies to all its images).
@@ -973,7 +1042,7 @@ def fooling_images(
     for argname, value in (("l2_decay", l2_decay), ("blur_sigma", blur_sigma)):
         if float(value) < 0:
             raise ValueError(f"{who}: {argname}: expected a number >= 0, received {value!r}")
-    clf = _Classifier(layer, who, mode)
+    clf = _classifier(layer, mode, who)
     in_shape = tuple(clf.input_layer.shape)
     if start is not None:
         x = _check_images(start, clf.input_layer, who, "start")
@@ -1023,6 +1092,7 @@ def fooling_images(
         clip,
         lambda label, probs: probs[rows, target] >= confidence,
         None,
+        "fooling",
     )
 
 
@@ -1212,23 +1282,29 @@ def plot_attack(
         raise ValueError(
             f"{who}: expected images of shape (channels, rows, cols), received {before.shape}"
         )
+    fooling = result.method == "fooling"
     fig = _new_figure(who, show, (7.5, 2.9), dpi)
     axes = fig.subplots(1, 3)
     img, cmap = _display_image(before, result.clip)
     axes[0].imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     axes[0].set_title(
-        f"original: {name(result.original_label[index])}\n"
+        f"{'start' if fooling else 'original'}: {name(result.original_label[index])}\n"
         f"({result.original_confidence[index]:.1%})",
         fontsize=9,
     )
     axes[1].imshow(interpolation="nearest", **_display_signed(result.perturbation[index]))
     axes[1].set_title(
-        f"perturbation\nL2 {result.l2[index]:.3g}, Linf {result.linf[index]:.3g}", fontsize=9
+        f"{'change' if fooling else 'perturbation'}\n"
+        f"L2 {result.l2[index]:.3g}, Linf {result.linf[index]:.3g}",
+        fontsize=9,
     )
     img, cmap = _display_image(after, result.clip)
     axes[2].imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-    title = f"adversarial: {name(result.label[index])}\n({result.confidence[index]:.1%})"
-    if result.target is not None:
+    title = (
+        f"{'fooling' if fooling else 'adversarial'}: {name(result.label[index])}\n"
+        f"({result.confidence[index]:.1%})"
+    )
+    if result.target is not None and result.target[index] != result.label[index]:
         title += f", target {name(result.target[index])}"
     axes[2].set_title(title, fontsize=9)
     for ax in axes:
