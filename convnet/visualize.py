@@ -874,8 +874,6 @@ def plot_network(network: Any, path: Any = None, show: bool = False, dpi: int = 
     >>> pathlib.Path(path).read_bytes()[:4]
     b'\\x89PNG'
     """
-    from matplotlib.patches import FancyBboxPatch
-
     who = "plot_network"
     layers, parents = _graph(network, who)
     position = _layout(layers, parents)
@@ -888,6 +886,8 @@ def plot_network(network: Any, path: Any = None, show: bool = False, dpi: int = 
     width = ncols * (box_w + gap_x) + gap_x
     height = nrows * (box_h + gap_y) + gap_y
     fig = _new_figure(who, show, (width, height), dpi)
+    from matplotlib.patches import FancyBboxPatch
+
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-width / 2, width / 2)
     ax.set_ylim(-height + gap_y / 2 + box_h / 2, gap_y + box_h / 2)

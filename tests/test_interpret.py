@@ -396,7 +396,10 @@ def test_plot_attack_and_saliency_write_pngs(trained, tmp_path):
     fig = interpret.plot_attack(r, 1, path, class_names=["A", "B"])
     with Image.open(path) as im:
         assert im.format == "PNG"
-        assert im.size == (int(fig.get_figwidth() * fig.dpi), int(fig.get_figheight() * fig.dpi))
+        assert im.size == (
+            round(fig.get_figwidth() * fig.dpi),
+            round(fig.get_figheight() * fig.dpi),
+        )
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith(f"original: {['A', 'B'][r.original_label[1]]!r}")
     assert f"L2 {r.l2[1]:.3g}" in titles[1]
