@@ -8,7 +8,8 @@ Augmentation: for CIFAR-sized (3x32x32) and tiny-ImageNet-sized (3x64x64) float3
 it measures images/s of
 
 * ``affine``: :class:`~convnet.augmentation.AffineAugmentation` with its defaults (the
-  plankton recipe), bilinear;
+  plankton recipe), bilinear, in the compiled kernel; ``affine/scipy`` the same with
+  ``engine="scipy"`` (:func:`scipy.ndimage.affine_transform` per channel);
 * ``flip+crop``: ``RandomCrop(size, padding=4)`` then ``RandomFlip()``;
 
 single-threaded (the augmentation called in a loop; also per CPU second of that thread,
@@ -50,6 +51,7 @@ from convnet.augmentation import (  # noqa: E402
 def make_augmentations(size):
     return {
         "affine": AffineAugmentation(),
+        "affine/scipy": AffineAugmentation(engine="scipy"),
         "flip+crop": Compose([RandomCrop(size, padding=4), RandomFlip()]),
     }
 
@@ -150,7 +152,7 @@ def bench_augmentation(args):
             )
             plain, augmented = res["no augmentation"], res["augmented in background"]
             print(
-                f"  {name:>10}: {plain:7.0f} img/s without augmentation, {augmented:7.0f} img/s "
+                f"  {name:>12}: {plain:7.0f} img/s without augmentation, {augmented:7.0f} img/s "
                 f"with it ({augmented / plain:.0%})",
                 flush=True,
             )
