@@ -44,6 +44,19 @@ def _check_shape(shape: Any, who: str, what: str) -> tuple:
     return shape
 
 
+def _known_shape(input: Any, shape: tuple) -> Any:
+    """``input`` with the sizes known in ``shape`` declared static (checked at run time).
+
+    Shape arithmetic on static sizes folds to constants, which PyTensor's JAX backend needs
+    for the shapes of allocated arrays.
+    """
+    if input.ndim != len(shape) or all(s is None for s in shape):
+        return input
+    import pytensor.tensor as T
+
+    return T.specify_shape(input, tuple(shape))
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, Layer):
         return f"<{_label(value)}>"

@@ -9,8 +9,8 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
-from ..utils import _set_default_update, int_types
-from .base import Layer, _label
+from ..utils import _mean, _pad_axis, _set_default_update, _var, int_types
+from .base import Layer, _known_shape, _label
 
 __all__ = [
     "LocalResponseNormalization2DLayer",
@@ -86,13 +86,11 @@ class LocalResponseNormalization2DLayer(Layer):
 
     def get_output_for(self, input, **kwargs):
         dtype = input.dtype
+        input = _known_shape(input, self.input_shape)
         half_n = self.n // 2
         ch = input.shape[1]
         input_sqr = T.sqr(input)
-        padded = T.zeros(
-            (input.shape[0], ch + 2 * half_n, input.shape[2], input.shape[3]), dtype=dtype
-        )
-        padded = T.set_subtensor(padded[:, half_n : half_n + ch], input_sqr)
+        padded = _pad_axis(input_sqr, 1, half_n, half_n)
         total = padded[:, 0:ch]
         for i in range(1, self.n):
             total = total + padded[:, i : i + ch]
@@ -243,8 +241,9 @@ class BatchNormLayer(Layer):
         **kwargs,
     ):
         dtype = input.dtype
-        input_mean = input.mean(self.axes)
-        input_inv_std = T.reciprocal(T.sqrt(input.var(self.axes) + _const(self.epsilon, dtype)))
+        input_mean = _mean(input, self.axes)
+        input_var = _var(input, self.axes)
+        input_inv_std = T.reciprocal(T.sqrt(input_var + _const(self.epsilon, dtype)))
 
         if batch_norm_use_averages is None:
             batch_norm_use_averages = deterministic
@@ -381,8 +380,8 @@ class StandardizationLayer(Layer):
         self.epsilon = epsilon
 
     def get_output_for(self, input, **kwargs):
-        mean = input.mean(self.axes, keepdims=True)
-        var = input.var(self.axes, keepdims=True)
+        mean = _mean(input, self.axes, keepdims=True)
+        var = _var(input, self.axes, keepdims=True)
         return (input - mean) / T.sqrt(var + _const(self.epsilon, input.dtype))
 
 

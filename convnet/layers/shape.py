@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytensor.tensor as T
 from pytensor.graph import Variable
 
-from ..utils import int_types
-from .base import Layer, _label
+from ..utils import _pad_axis, int_types
+from .base import Layer, _known_shape, _label
 
 __all__ = [
     "FlattenLayer",
@@ -336,18 +335,10 @@ class PadLayer(Layer):
         return tuple(output_shape)
 
     def get_output_for(self, input, **kwargs):
-        shape = [input.shape[i] for i in range(input.ndim)]
-        indices = [slice(None)] * self.batch_ndim
+        out = _known_shape(input, self.input_shape)
         for k, (lo, hi) in enumerate(self._widths):
-            axis = k + self.batch_ndim
-            indices.append(slice(lo, lo + shape[axis]))
-            shape[axis] = shape[axis] + lo + hi
-        indices += [slice(None)] * (input.ndim - len(indices))
-        if self.val:
-            out = T.full(shape, np.asarray(self.val, dtype=input.dtype), dtype=input.dtype)
-        else:
-            out = T.zeros(shape, dtype=input.dtype)
-        return T.set_subtensor(out[tuple(indices)], input)
+            out = _pad_axis(out, k + self.batch_ndim, lo, hi, self.val)
+        return out
 
 
 pad = PadLayer

@@ -12,6 +12,8 @@ first maximum).
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,16 +29,31 @@ from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
 __all__: list[str] = []
 
 
+# XLA's CPU convolutions run faster with channels last: NCHW inputs are transposed around
+# each 2-D convolution (XLA merges the transposes of neighbouring operations). The variable
+# exists for benchmarking the choice (``CONVNET_JAX_CONV_LAYOUT=NCHW``), not as an API.
+_CHANNELS_LAST = os.environ.get("CONVNET_JAX_CONV_LAYOUT", "NHWC").upper() == "NHWC"
+
+
 def _conv_fn(op):
+    common = dict(
+        window_strides=op.stride,
+        padding=op.pads,
+        rhs_dilation=op.dilation,
+        feature_group_count=op.groups,
+    )
+    if _CHANNELS_LAST and op.nd == 2:
+
+        def fn(x, w):
+            y = lax.conv_general_dilated(
+                x.transpose(0, 2, 3, 1), w, dimension_numbers=("NHWC", "OIHW", "NHWC"), **common
+            )
+            return y.transpose(0, 3, 1, 2)
+
+        return fn
+
     def fn(x, w):
-        return lax.conv_general_dilated(
-            x,
-            w,
-            window_strides=op.stride,
-            padding=op.pads,
-            rhs_dilation=op.dilation,
-            feature_group_count=op.groups,
-        )
+        return lax.conv_general_dilated(x, w, **common)
 
     return fn
 
