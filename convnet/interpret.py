@@ -59,18 +59,18 @@ deconvnet.
 
 References
 ----------
-.. [1] Karen Simonyan, Andrea Vedaldi, Andrew Zisserman (2014): Deep inside convolutional
-       networks: visualising image classification models and saliency maps. ICLR workshop.
-.. [2] Matthew D. Zeiler, Rob Fergus (2014): Visualizing and understanding convolutional
-       networks. ECCV.
-.. [3] Jost Tobias Springenberg, Alexey Dosovitskiy, Thomas Brox, Martin Riedmiller (2015):
-       Striving for simplicity: the all convolutional net. ICLR workshop.
-.. [4] Christian Szegedy, Wojciech Zaremba, Ilya Sutskever, Joan Bruna, Dumitru Erhan,
-       Ian Goodfellow, Rob Fergus (2014): Intriguing properties of neural networks. ICLR.
-.. [5] Ian J. Goodfellow, Jonathon Shlens, Christian Szegedy (2015): Explaining and
-       harnessing adversarial examples. ICLR.
-.. [6] Anh Nguyen, Jason Yosinski, Jeff Clune (2015): Deep neural networks are easily
-       fooled: high confidence predictions for unrecognizable images. CVPR.
+- Karen Simonyan, Andrea Vedaldi, Andrew Zisserman (2014): Deep inside convolutional
+  networks: visualising image classification models and saliency maps. ICLR workshop.
+- Matthew D. Zeiler, Rob Fergus (2014): Visualizing and understanding convolutional
+  networks. ECCV.
+- Jost Tobias Springenberg, Alexey Dosovitskiy, Thomas Brox, Martin Riedmiller (2015):
+  Striving for simplicity: the all convolutional net. ICLR workshop.
+- Christian Szegedy, Wojciech Zaremba, Ilya Sutskever, Joan Bruna, Dumitru Erhan,
+  Ian Goodfellow, Rob Fergus (2014): Intriguing properties of neural networks. ICLR.
+- Ian J. Goodfellow, Jonathon Shlens, Christian Szegedy (2015): Explaining and
+  harnessing adversarial examples. ICLR.
+- Anh Nguyen, Jason Yosinski, Jeff Clune (2015): Deep neural networks are easily
+  fooled: high confidence predictions for unrecognizable images. CVPR.
 """
 
 from __future__ import annotations

@@ -544,7 +544,7 @@ class LayerStatistics:
     ----------
     layer : Layer
         The layer.
-    name : str
+    layer_name : str
         Its class and name, e.g. ``"Conv2DLayer 'conv1'"``.
     output_shape : tuple
         Its output shape.
@@ -569,7 +569,7 @@ class LayerStatistics:
     """
 
     layer: Any = dataclasses.field(repr=False)
-    name: str
+    layer_name: str
     output_shape: tuple
     nonlinearity: str | None
     num_params: int
@@ -616,7 +616,7 @@ def _statistics(layer: Any, activation: np.ndarray | None, tol: float) -> LayerS
     weights = _weights_of(layer)
     stats = LayerStatistics(
         layer=layer,
-        name=_label(layer),
+        layer_name=_label(layer),
         output_shape=tuple(layer.output_shape),
         nonlinearity=_nonlinearity_name(nl),
         num_params=int(sum(_param_value(p).size for p in layer.params)),
@@ -685,7 +685,7 @@ def layer_statistics(
     >>> W = np.array([[1.0, -1.0, 1.0], [1.0, -1.0, -1.0]])
     >>> l = DenseLayer(l_in, 3, W=W, name="fc")  # unit 1 never fires on positive inputs
     >>> stats = layer_statistics(l, np.array([[1.0, 2.0], [2.0, 1.0]]))
-    >>> stats[0].name, stats[0].dead_fraction, stats[0].inactive_fraction
+    >>> stats[0].layer_name, stats[0].dead_fraction, stats[0].inactive_fraction
     ("DenseLayer 'fc'", 0.3333333333333333, 0.5)
     """
     who = "layer_statistics"
@@ -837,7 +837,8 @@ def plot_activation_distributions(
         if stats.saturated_fraction is not None:
             notes.append(f"saturated {stats.saturated_fraction:.1%}")
         extra = f"\n{'; '.join(notes)}" if notes else ""
-        ax.set_title(f"{stats.name} ({stats.nonlinearity or 'no nonlinearity'}){extra}", fontsize=8)
+        kind = stats.nonlinearity or "no nonlinearity"
+        ax.set_title(f"{stats.layer_name} ({kind}){extra}", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in axes[len(layers) :]:
         ax.set_axis_off()

@@ -417,3 +417,16 @@ def test_plot_attack_and_saliency_write_pngs(trained, tmp_path):
         assert im.format == "PNG" and im.size[0] > 200 and im.size[1] > 3 * 100
     with pytest.raises(ValueError, match=r"maps\['s'\]: expected one map per image"):
         interpret.plot_saliency(X, {"s": grad[:2]})
+
+
+def test_float32_networks_give_float32_results(floatX32):
+    rng = np.random.default_rng(6)
+    l_in = InputLayer((None, 1, 4, 4))
+    conv = Conv2DLayer(l_in, 2, 3, W=rng.normal(size=(2, 1, 3, 3)).astype("float32"))
+    net = DenseLayer(conv, 3, W=rng.normal(size=(8, 3)).astype("float32"), nonlinearity=softmax)
+    x = rng.uniform(size=(2, 1, 4, 4))  # float64 images are cast to the input's float32
+    grads = interpret.InputGradient(net, method="guided", mode="py")(x)
+    assert grads.dtype == np.float32 and grads.shape == x.shape
+    r = interpret.fgsm(interpret.Classifier(net, mode="py"), x, epsilon=0.05)
+    assert r.original.dtype == r.adversarial.dtype == np.float32
+    assert r.linf.max() <= 0.05 + 1e-6

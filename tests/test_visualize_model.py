@@ -202,7 +202,8 @@ def test_layer_statistics_against_numpy(mlp):
     a2 = 1 / (1 + np.exp(-(a1 @ W2)))
     a3 = np.tanh(a2 @ W3)
     stats = visualize.layer_statistics(mlp["net"], X, tolerance=0.02)
-    assert [s.name for s in stats] == ["DenseLayer 'h1'", "DenseLayer 'h2'", "DenseLayer 'out'"]
+    names = [s.layer_name for s in stats]
+    assert names == ["DenseLayer 'h1'", "DenseLayer 'h2'", "DenseLayer 'out'"]
     s1, s2, s3 = stats
     assert s1.nonlinearity == "rectify" and s1.num_params == 3 * 4 + 4
     assert s1.dead_fraction == np.mean(a1.max(axis=0) <= 0) == 0.25
@@ -224,10 +225,10 @@ def test_layer_statistics_against_numpy(mlp):
 def test_layer_statistics_dead_conv_channels(small_cnn):
     stats = visualize.layer_statistics(small_cnn["net"], small_cnn["X"])
     conv = stats[0]
-    assert conv.name == "Conv2DLayer 'conv'"
+    assert conv.layer_name == "Conv2DLayer 'conv'"
     maps = visualize.get_feature_maps(small_cnn["conv"], small_cnn["X"])
     assert conv.dead_fraction == np.mean(maps.max(axis=(0, 2, 3)) <= 0) == 1 / 3
-    assert stats[1].name == "MaxPool2DLayer 'pool'" and stats[1].dead_fraction is None
+    assert stats[1].layer_name == "MaxPool2DLayer 'pool'" and stats[1].dead_fraction is None
 
 
 def test_distribution_plots(mlp, tmp_path):
