@@ -278,12 +278,12 @@ class RandomFlip(Augmentation):
         self.p = _check_probability(p, "p", "RandomFlip")
 
     def augment(self, X, rng):
-        out = X.copy()
+        out = X
         for enabled, axis in ((self.horizontal, 3), (self.vertical, 2)):
             if enabled:
-                mask = rng.random(len(X)) < self.p
-                out[mask] = np.flip(out[mask], axis=axis)
-        return out
+                flip = (rng.random(len(X)) < self.p)[:, None, None, None]
+                out = np.where(flip, np.flip(out, axis=axis), out)  # one pass, a new array
+        return X.copy() if out is X else out
 
     def __repr__(self) -> str:
         return f"RandomFlip(horizontal={self.horizontal}, vertical={self.vertical}, p={self.p})"
