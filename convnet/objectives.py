@@ -38,7 +38,8 @@ clip them yourself, e.g. ``T.clip(p, 1e-7, 1 - 1e-7)``.
 
 Examples
 --------
-A 3-way classifier's loss for a batch of two items, with integer class targets:
+A 3-way classifier's loss for a batch of two items, with integer class targets, summed
+over the batch (``mode="mean"``, the default, averages it):
 
 >>> import numpy as np
 >>> import pytensor.tensor as T
@@ -46,11 +47,11 @@ A 3-way classifier's loss for a batch of two items, with integer class targets:
 >>> from convnet.objectives import aggregate, categorical_crossentropy
 >>> probs = T.dmatrix("probs")
 >>> labels = T.ivector("labels")
->>> loss = aggregate(categorical_crossentropy(probs, labels), mode="mean")
+>>> loss = aggregate(categorical_crossentropy(probs, labels), mode="sum")
 >>> f = convnet.function([probs, labels], loss)
 >>> p = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]])
->>> print(f"{float(f(p, np.array([0, 1], dtype='int32'))):.6f}")
-0.458145
+>>> print(f"{float(f(p, np.array([0, 1], dtype='int32'))):.6f}")  # -log(0.5) - log(0.8)
+0.916291
 """
 
 from __future__ import annotations
@@ -499,14 +500,14 @@ def huber_loss(predictions: Any, targets: Any, delta: float = 1) -> T.TensorVari
 
     Notes
     -----
-    An alternative to the squared error for regression, less sensitive to outliers
-    (the "smooth L1" loss of Fast R-CNN when ``delta=1``).
+    An alternative to the squared error for regression [#huber_loss-1]_, less sensitive to
+    outliers (the "smooth L1" loss of Fast R-CNN [#huber_loss-2]_ when ``delta=1``).
 
     References
     ----------
-    .. [1] Huber, P. J. (1964): Robust Estimation of a Location Parameter.
+    .. [#huber_loss-1] Huber, P. J. (1964): Robust Estimation of a Location Parameter.
            The Annals of Mathematical Statistics 35(1), 73-101.
-    .. [2] Girshick, R. (2015): Fast R-CNN. arXiv:1504.08083.
+    .. [#huber_loss-2] Girshick, R. (2015): Fast R-CNN. arXiv:1504.08083.
 
     Examples
     --------
