@@ -12,10 +12,16 @@ first maximum).
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+from pytensor.graph.basic import Constant
 from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.tensor.basic import ARange
+from pytensor.tensor.shape import Shape_i
 
 from .conv import Conv, ConvGradInput, ConvGradWeights
 from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
@@ -23,16 +29,31 @@ from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
 __all__: list[str] = []
 
 
+# XLA's CPU convolutions run faster with channels last: NCHW inputs are transposed around
+# each 2-D convolution (XLA merges the transposes of neighbouring operations). The variable
+# exists for benchmarking the choice (``CONVNET_JAX_CONV_LAYOUT=NCHW``), not as an API.
+_CHANNELS_LAST = os.environ.get("CONVNET_JAX_CONV_LAYOUT", "NHWC").upper() == "NHWC"
+
+
 def _conv_fn(op):
+    common = dict(
+        window_strides=op.stride,
+        padding=op.pads,
+        rhs_dilation=op.dilation,
+        feature_group_count=op.groups,
+    )
+    if _CHANNELS_LAST and op.nd == 2:
+
+        def fn(x, w):
+            y = lax.conv_general_dilated(
+                x.transpose(0, 2, 3, 1), w, dimension_numbers=("NHWC", "OIHW", "NHWC"), **common
+            )
+            return y.transpose(0, 3, 1, 2)
+
+        return fn
+
     def fn(x, w):
-        return lax.conv_general_dilated(
-            x,
-            w,
-            window_strides=op.stride,
-            padding=op.pads,
-            rhs_dilation=op.dilation,
-            feature_group_count=op.groups,
-        )
+        return lax.conv_general_dilated(x, w, **common)
 
     return fn
 
@@ -187,3 +208,32 @@ def _jax_max_pool_gather(op, **kwargs):
         return transpose(g)[0]
 
     return gather
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX ``ARange`` passes NumPy scalar constants (e.g. an int8 ``0``) to
+# ``jnp.arange``, whose length arithmetic then overflows under NumPy 2's promotion rules once
+# ``stop`` exceeds the constant's dtype (``take_along_axis`` on a batch of 128 fails). Same
+# semantics, with the constants turned into Python numbers first.
+# --------------------------------------------------------------------------------------------
+
+
+@jax_funcify.register(ARange)
+def _jax_arange(op, node, **kwargs):
+    constants = []
+    for arg in node.inputs:
+        if arg.owner and isinstance(arg.owner.op, Shape_i):
+            constants.append(None)
+        elif isinstance(arg, Constant):
+            constants.append(np.asarray(arg.value).item())
+        else:
+            raise NotImplementedError(
+                "convnet: under the JAX backend arange needs constant arguments or array "
+                "lengths (JAX arrays have static shapes)"
+            )
+
+    def arange(start, stop, step):
+        values = [v if c is None else c for v, c in zip((start, stop, step), constants)]
+        return jnp.arange(*values, dtype=op.dtype)
+
+    return arange

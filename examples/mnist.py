@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Train a multi-layer perceptron or a CNN on MNIST or Fashion-MNIST.
+
+The structure of Lasagne's classic ``mnist.py`` example (``build_mlp``,
+``build_custom_mlp``, ``build_cnn``, ``iterate_minibatches``, Nesterov momentum,
+``main(model, num_epochs)``), written with convnet. It reads the IDX files from
+``--data-dir`` (gzipped or not): on Debian, ``apt-get install dataset-fashion-mnist`` puts the
+real Fashion-MNIST in ``/usr/share/datasets/fashion-mnist``.
+
+Examples::
+
+    python examples/mnist.py --model cnn --epochs 2 --data-dir /usr/share/datasets/fashion-mnist
+    python examples/mnist.py --model custom_mlp:2,800,0.2,0.5 --epochs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import pytensor.tensor as T
+
+import convnet
+from convnet import layers, nonlinearities, objectives, updates
+
+
+def load_dataset(data_dir=None, dataset="fashion-mnist", num_validation=10000, limit=None):
+    """Return train, validation and test arrays, float32 in [0, 1], shape (N, 1, 28, 28).
+
+    The last ``num_validation`` training images are held out for validation; ``limit`` keeps
+    only the first images of every split (for quick runs).
+    """
+    loader = {
+        "mnist": convnet.datasets.load_mnist,
+        "fashion-mnist": convnet.datasets.load_fashion_mnist,
+    }[dataset]
+    (X_train, y_train), (X_test, y_test) = loader(data_dir=data_dir)
+    X_train = X_train.astype(np.float32) / np.float32(255)
+    X_test = X_test.astype(np.float32) / np.float32(255)
+    y_train = y_train.astype(np.int32)
+    y_test = y_test.astype(np.int32)
+    X_train, X_val = X_train[:-num_validation], X_train[-num_validation:]
+    y_train, y_val = y_train[:-num_validation], y_train[-num_validation:]
+    if limit is not None:
+        X_train, y_train = X_train[:limit], y_train[:limit]
+        X_val, y_val = X_val[:limit], y_val[:limit]
+        X_test, y_test = X_test[:limit], y_test[:limit]
+    return X_train, y_train, X_val, y_val, X_test, y_test
+
+
+def build_mlp(input_var=None):
+    """Two hidden layers of 800 rectified units, with dropout on the input and hidden layers."""
+    net = layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var, name="input")
+    net = layers.DropoutLayer(net, p=0.2, name="drop_in")
+    net = layers.DenseLayer(net, num_units=800, nonlinearity=nonlinearities.rectify, name="hid1")
+    net = layers.DropoutLayer(net, p=0.5, name="drop1")
+    net = layers.DenseLayer(net, num_units=800, nonlinearity=nonlinearities.rectify, name="hid2")
+    net = layers.DropoutLayer(net, p=0.5, name="drop2")
+    return layers.DenseLayer(net, num_units=10, nonlinearity=nonlinearities.softmax, name="out")
+
+
+def build_custom_mlp(input_var=None, depth=2, width=800, drop_input=0.2, drop_hidden=0.5):
+    """An MLP of ``depth`` hidden layers of ``width`` units; dropout rates 0 switch it off."""
+    net = layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var, name="input")
+    if drop_input:
+        net = layers.dropout(net, p=drop_input)
+    for i in range(depth):
+        net = layers.DenseLayer(net, width, nonlinearity=nonlinearities.rectify, name=f"hid{i + 1}")
+        if drop_hidden:
+            net = layers.dropout(net, p=drop_hidden)
+    return layers.DenseLayer(net, 10, nonlinearity=nonlinearities.softmax, name="out")
+
+
+def build_cnn(input_var=None):
+    """Two 5x5 convolution + 2x2 max-pooling stages, a dense layer of 256 units, dropout."""
+    net = layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var, name="input")
+    net = layers.Conv2DLayer(net, num_filters=32, filter_size=(5, 5), name="conv1")
+    net = layers.MaxPool2DLayer(net, pool_size=(2, 2), name="pool1")
+    net = layers.Conv2DLayer(net, num_filters=32, filter_size=(5, 5), name="conv2")
+    net = layers.MaxPool2DLayer(net, pool_size=(2, 2), name="pool2")
+    net = layers.DenseLayer(layers.dropout(net, p=0.5), num_units=256, name="fc")
+    return layers.DenseLayer(
+        layers.dropout(net, p=0.5), num_units=10, nonlinearity=nonlinearities.softmax, name="out"
+    )
+
+
+def iterate_minibatches(inputs, targets, batchsize, shuffle=False, rng=None):
+    """Yield ``(inputs, targets)`` batches of ``batchsize``; a last, smaller batch is dropped."""
+    if len(inputs) != len(targets):
+        raise ValueError(
+            f"iterate_minibatches: inputs and targets must have the same length, received "
+            f"{len(inputs)} and {len(targets)}"
+        )
+    indices = np.arange(len(inputs))
+    if shuffle:
+        (rng if rng is not None else np.random.default_rng()).shuffle(indices)
+    for start in range(0, len(inputs) - batchsize + 1, batchsize):
+        excerpt = indices[start : start + batchsize]
+        yield inputs[excerpt], targets[excerpt]
+
+
+def build_model(model, input_var):
+    if model == "mlp":
+        return build_mlp(input_var)
+    if model.startswith("custom_mlp"):
+        spec = model.partition(":")[2]
+        depth, width, drop_in, drop_hid = spec.split(",") if spec else (2, 800, 0.2, 0.5)
+        return build_custom_mlp(input_var, int(depth), int(width), float(drop_in), float(drop_hid))
+    if model == "cnn":
+        return build_cnn(input_var)
+    raise ValueError(
+        f"mnist.py: --model must be 'mlp', 'custom_mlp[:depth,width,drop_in,drop_hid]' or "
+        f"'cnn', received {model!r}"
+    )
+
+
+def main(
+    model="cnn",
+    num_epochs=2,
+    data_dir=None,
+    dataset="fashion-mnist",
+    batch_size=128,
+    learning_rate=0.05,
+    momentum=0.9,
+    seed=0,
+    limit=None,
+    verbose=True,
+):
+    """Train ``model`` for ``num_epochs`` and return a dict with the final test accuracy."""
+    say = print if verbose else (lambda *a, **k: None)
+    say("Loading data...")
+    X_train, y_train, X_val, y_val, X_test, y_test = load_dataset(data_dir, dataset, limit=limit)
+
+    convnet.random.set_rng(np.random.RandomState(seed))
+    input_var = T.tensor4("inputs")
+    target_var = T.ivector("targets")
+    say("Building model and compiling functions...")
+    network = build_model(model, input_var)
+
+    prediction = layers.get_output(network)
+    loss = objectives.categorical_crossentropy(prediction, target_var).mean()
+    params = layers.get_all_params(network, trainable=True)
+    step = updates.nesterov_momentum(loss, params, learning_rate=learning_rate, momentum=momentum)
+
+    test_prediction = layers.get_output(network, deterministic=True)
+    test_loss = objectives.categorical_crossentropy(test_prediction, target_var).mean()
+    test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var), dtype="float64")
+
+    t0 = time.perf_counter()
+    train_fn = convnet.function([input_var, target_var], loss, updates=step)
+    val_fn = convnet.function([input_var, target_var], [test_loss, test_acc])
+    say(f"Compiled in {time.perf_counter() - t0:.1f} s.")
+
+    rng = np.random.default_rng(seed)
+    say("Starting training...")
+    for epoch in range(num_epochs):
+        train_err, train_batches, start = 0.0, 0, time.perf_counter()
+        for inputs, targets in iterate_minibatches(X_train, y_train, batch_size, True, rng):
+            train_err += float(train_fn(inputs, targets))
+            train_batches += 1
+        val_err, val_acc, val_batches = _evaluate(val_fn, X_val, y_val, 500)
+        say(f"Epoch {epoch + 1} of {num_epochs} took {time.perf_counter() - start:.1f} s")
+        say(f"  training loss:\t\t{train_err / max(train_batches, 1):.6f}")
+        say(f"  validation loss:\t\t{val_err:.6f}")
+        say(f"  validation accuracy:\t\t{val_acc * 100:.2f} %")
+
+    test_err, test_acc_value, _ = _evaluate(val_fn, X_test, y_test, 500)
+    say("Final results:")
+    say(f"  test loss:\t\t\t{test_err:.6f}")
+    say(f"  test accuracy:\t\t{test_acc_value * 100:.2f} %")
+    return {"network": network, "test_loss": test_err, "test_accuracy": test_acc_value}
+
+
+def _evaluate(fn, X, y, batch_size):
+    """Mean loss and accuracy over all of X, weighting the last partial batch correctly."""
+    total_err = total_acc = 0.0
+    for start in range(0, len(X), batch_size):
+        err, acc = fn(X[start : start + batch_size], y[start : start + batch_size])
+        n = len(X[start : start + batch_size])
+        total_err += float(err) * n
+        total_acc += float(acc) * n
+    return total_err / len(X), total_acc / len(X), -(-len(X) // batch_size)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="cnn", help="mlp, custom_mlp[:d,w,di,dh] or cnn")
+    parser.add_argument("--epochs", type=int, default=2, help="number of training epochs")
+    parser.add_argument("--data-dir", default=None, help="folder with the IDX files")
+    parser.add_argument("--dataset", default="fashion-mnist", choices=["mnist", "fashion-mnist"])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.05, help="learning rate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="use only this many images")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    result = main(
+        model=args.model,
+        num_epochs=args.epochs,
+        data_dir=args.data_dir,
+        dataset=args.dataset,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        limit=args.limit,
+    )
+    sys.exit(0)
