@@ -38,8 +38,8 @@ clip them yourself, e.g. ``T.clip(p, 1e-7, 1 - 1e-7)``.
 
 Examples
 --------
-A 3-way classifier's loss for a batch of two items, with integer class targets, summed
-over the batch (``mode="mean"``, the default, averages it):
+A 3-way classifier's loss for a batch of two items, with integer class targets, averaged
+over the batch:
 
 >>> import numpy as np
 >>> import pytensor.tensor as T
@@ -47,11 +47,11 @@ over the batch (``mode="mean"``, the default, averages it):
 >>> from convnet.objectives import aggregate, categorical_crossentropy
 >>> probs = T.dmatrix("probs")
 >>> labels = T.ivector("labels")
->>> loss = aggregate(categorical_crossentropy(probs, labels), mode="sum")
+>>> loss = aggregate(categorical_crossentropy(probs, labels), mode="mean")
 >>> f = convnet.function([probs, labels], loss)
 >>> p = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]])
->>> print(f"{float(f(p, np.array([0, 1], dtype='int32'))):.6f}")  # -log(0.5) - log(0.8)
-0.916291
+>>> print(f"{float(f(p, np.array([0, 1], dtype='int32'))):.6f}")  # -(log 0.5 + log 0.8) / 2
+0.458145
 """
 
 from __future__ import annotations

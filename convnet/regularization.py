@@ -36,10 +36,20 @@ Examples
 >>> [float(v) for v in f()]
 [15.25, 3.5]
 
-With layers (``get_params(regularizable=True)`` leaves the biases out)::
+With layers, whose biases are not tagged ``regularizable``, a network's weight decay term
+and a stronger L1 penalty on one layer:
 
-    l2_penalty = regularize_network_params(output_layer, l2) * 1e-4
-    loss = aggregate(categorical_crossentropy(prediction, targets)) + l2_penalty
+>>> from convnet.layers import DenseLayer, InputLayer
+>>> from convnet.regularization import regularize_layer_params, regularize_network_params
+>>> l_in = InputLayer((None, 2))
+>>> hidden = DenseLayer(l_in, num_units=2, W=np.array([[1.0, 2.0], [3.0, 4.0]]), name="hid")
+>>> output = DenseLayer(hidden, num_units=1, W=np.array([[1.0], [-1.0]]), name="out")
+>>> l2_penalty = regularize_network_params(output, l2)  # 1 + 4 + 9 + 16 + 1 + 1
+>>> l1_penalty = regularize_layer_params(hidden, l1)  # 1 + 2 + 3 + 4
+>>> [float(v) for v in convnet.function([], [l2_penalty, l1_penalty])()]
+[32.0, 10.0]
+
+In training, add them to the loss: ``loss = loss + 1e-4 * l2_penalty``.
 """
 
 from __future__ import annotations
@@ -204,9 +214,14 @@ def regularize_layer_params(
 
     Examples
     --------
-    ``l1(layer.W)`` for a dense layer, whose bias is not regularizable::
-
-        penalty = regularize_layer_params(dense_layer, l1) * 1e-4
+    >>> import numpy as np
+    >>> import convnet
+    >>> from convnet.layers import DenseLayer, InputLayer
+    >>> from convnet.regularization import l1, regularize_layer_params
+    >>> dense = DenseLayer(InputLayer((None, 2)), 2, W=np.array([[1.0, -2.0], [3.0, -4.0]]))
+    >>> penalty = regularize_layer_params(dense, l1)  # l1(dense.W): the bias is left out
+    >>> float(convnet.function([], penalty)())
+    10.0
     """
     func = "regularize_layer_params"
     tags = _tags_dict(func, tags)
@@ -246,9 +261,17 @@ def regularize_layer_params_weighted(
 
     Examples
     --------
-    Penalise the first layer more than the second::
+    Penalise the second layer more than the first:
 
-        penalty = regularize_layer_params_weighted({layer1: 0.1, layer2: 0.5}, l2)
+    >>> import numpy as np
+    >>> import convnet
+    >>> from convnet.layers import DenseLayer, InputLayer
+    >>> from convnet.regularization import l2, regularize_layer_params_weighted
+    >>> layer1 = DenseLayer(InputLayer((None, 2)), 2, W=np.ones((2, 2)))
+    >>> layer2 = DenseLayer(layer1, 1, W=np.ones((2, 1)))
+    >>> penalty = regularize_layer_params_weighted({layer1: 0.1, layer2: 0.5}, l2)
+    >>> float(convnet.function([], penalty)())  # 0.1 * 4 + 0.5 * 2
+    1.4
     """
     func = "regularize_layer_params_weighted"
     if not isinstance(layers, Mapping):
@@ -289,9 +312,16 @@ def regularize_network_params(
 
     Examples
     --------
-    Weight decay on a whole network::
+    Weight decay on a whole network (both layers' W, no biases):
 
-        loss = loss + 1e-4 * regularize_network_params(output_layer, l2)
+    >>> import numpy as np
+    >>> import convnet
+    >>> from convnet.layers import DenseLayer, InputLayer
+    >>> from convnet.regularization import l2, regularize_network_params
+    >>> hidden = DenseLayer(InputLayer((None, 3)), 2, W=np.ones((3, 2)))
+    >>> output = DenseLayer(hidden, 1, W=np.full((2, 1), 2.0))
+    >>> float(convnet.function([], regularize_network_params(output, l2))())  # 6 + 8
+    14.0
     """
     # Imported when called: convnet.layers is a package of its own that may import this
     # module, and importing it here at module level would tie the two import orders.

@@ -229,7 +229,8 @@ def _param_list(func: str, params: Any) -> list[SharedVariable]:
             raise ValueError(
                 f"{func}: params must contain shared variables only, received "
                 f"{_desc(p)} ({type(p).__name__}) at position {i}. A parameter expression "
-                f"cannot be updated: pass the shared variables it is computed from"
+                f"cannot be updated: pass the shared variables it is computed from "
+                f"(convnet.utils.collect_shared_vars finds them)"
             )
         if id(p) in seen:
             raise ValueError(

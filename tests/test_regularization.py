@@ -190,3 +190,36 @@ def test_bad_arguments():
         r"booleans.*received str",
     ):
         R.regularize_layer_params(layer1, R.l2, tags="regularizable")
+
+
+def test_with_convnet_layers():
+    """The helpers on real layers: DenseLayer's W is regularizable, its b is not."""
+    from convnet.layers import DenseLayer, InputLayer, get_all_params
+
+    l_in = InputLayer((None, 3))
+    hidden = DenseLayer(l_in, 4, W=RNG.normal(size=(3, 4)), b=RNG.normal(size=4), name="hid")
+    out = DenseLayer(hidden, 2, W=RNG.normal(size=(4, 2)), b=RNG.normal(size=2), name="out")
+    W1, b1, W2, b2 = get_all_params(out)
+    assert [p.name for p in (W1, b1, W2, b2)] == ["hid.W", "hid.b", "out.W", "out.b"]
+    w1, vb1, w2, vb2 = _values(W1, b1, W2, b2)
+    fn = convnet.function(
+        [],
+        [
+            R.regularize_network_params(out, R.l2),
+            R.regularize_network_params(out, R.l1, tags={"regularizable": False}),
+            R.regularize_layer_params(hidden, R.l2),
+            R.regularize_layer_params([hidden, out], R.l1),
+            R.regularize_layer_params_weighted({hidden: 0.25, out: 2.0}, R.l2),
+            R.regularize_network_params(out, R.l2, tags={"trainable": True}),
+        ],
+    )
+    got = fn()
+    expected = [
+        (w1**2).sum() + (w2**2).sum(),
+        np.abs(vb1).sum() + np.abs(vb2).sum(),
+        (w1**2).sum(),
+        np.abs(w1).sum() + np.abs(w2).sum(),
+        0.25 * (w1**2).sum() + 2.0 * (w2**2).sum(),
+        sum((v**2).sum() for v in (w1, vb1, w2, vb2)),
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
