@@ -44,13 +44,13 @@ rectifier with the same forward values and an overridden gradient (a PyTensor
 a rectifier with input ``x`` and leakiness ``a`` (0 for ``rectify``), the gradient passed
 back is
 
-==================== ================================================ ======================
-method               passed back                                      reference
-==================== ================================================ ======================
-``"gradient"``       ``g * (1 if x > 0 else a)``                      Simonyan et al. 2014
-``"guided"``         ``max(g, 0) * (1 if x > 0 else a)``              Springenberg et al.
-``"deconvnet"``      ``g if g > 0 else a * g`` (the rectifier of g)   Zeiler & Fergus 2014
-==================== ================================================ ======================
+============= =============================================== ========================
+method        passed back                                     reference
+============= =============================================== ========================
+``gradient``  ``g * (1 if x > 0 else a)``                     Simonyan et al. 2014
+``guided``    ``max(g, 0) * (1 if x > 0 else a)``             Springenberg et al. 2015
+``deconvnet`` ``g if g > 0 else a * g`` (the rectifier of g)  Zeiler & Fergus 2014
+============= =============================================== ========================
 
 Everything else (convolutions, pooling with its max "switches", dense layers, other
 nonlinearities such as ``elu``, ``tanh`` or a :class:`~convnet.layers.ParametricRectifierLayer`)
@@ -1047,9 +1047,8 @@ def fooling_images(
     for argname, value in (("steps", steps), ("blur_every", blur_every)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{who}: {argname}: expected a positive int, received {value!r}")
-    for argname, value in (("step_size", step_size),):
-        if not float(value) > 0:
-            raise ValueError(f"{who}: {argname}: expected a positive number, received {value!r}")
+    if not float(step_size) > 0:
+        raise ValueError(f"{who}: step_size: expected a positive number, received {step_size!r}")
     for argname, value in (("l2_decay", l2_decay), ("blur_sigma", blur_sigma)):
         if float(value) < 0:
             raise ValueError(f"{who}: {argname}: expected a number >= 0, received {value!r}")

@@ -5,7 +5,7 @@ Usage (from the repository root)::
     PYTHONPATH=. python docs/guide/make_figures_inside.py [--data-dir DIR] [--out-dir DIR]
 
 ``DIR`` defaults to ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``
-package: gzipped IDX files). The script trains a small CNN for one epoch (a minute or two on
+package: gzipped IDX files). The script trains a small CNN for one epoch (a few minutes on
 two CPU cores), writes ``docs/guide/_static/inside_*.png`` and prints the numbers the guide
 quotes. Everything is seeded, so a rerun gives the same network up to floating-point
 differences between machines.
