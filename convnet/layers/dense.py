@@ -114,9 +114,18 @@ class DenseLayer(Layer):
         num_leading_axes = self.num_leading_axes
         if num_leading_axes < 0:
             num_leading_axes += input.ndim
-        if input.ndim > num_leading_axes + 1:
-            input = input.flatten(num_leading_axes + 1)
-        activation = T.dot(input, self.W)
+        if input.ndim == 2 and num_leading_axes == 1:
+            activation = T.dot(input, self.W)
+        else:
+            # A 2-d product on (-1, num_inputs), reshaped back: with at most one unknown
+            # leading size (-1), all target shapes are static (as PyTensor's JAX backend needs)
+            leading = list(self.input_shape[:num_leading_axes])
+            if len(leading) != num_leading_axes or leading.count(None) > 1:
+                leading = [input.shape[i] for i in range(num_leading_axes)]
+            else:
+                leading = [-1 if s is None else s for s in leading]
+            flat = input.reshape((-1, self.W.shape[0]))
+            activation = T.dot(flat, self.W).reshape(leading + [self.num_units])
         if self.b is not None:
             activation = activation + self.b
         return self.nonlinearity(activation)
@@ -151,7 +160,7 @@ class NINLayer(Layer):
 
     References
     ----------
-    .. [1] Min Lin, Qiang Chen, Shuicheng Yan (2013): Network in network. arXiv:1312.4400.
+    Min Lin, Qiang Chen, Shuicheng Yan (2013): Network in network. arXiv:1312.4400.
 
     Examples
     --------

@@ -54,8 +54,8 @@ class DropoutLayer(Layer):
 
     References
     ----------
-    .. [1] Nitish Srivastava et al. (2014): Dropout: a simple way to prevent neural
-           networks from overfitting. JMLR 15.
+    Nitish Srivastava et al. (2014): Dropout: a simple way to prevent neural
+    networks from overfitting. JMLR 15.
 
     Examples
     --------
@@ -132,8 +132,8 @@ def dropout_channels(incoming: Any, *args: Any, **kwargs: Any) -> DropoutLayer:
 
     References
     ----------
-    .. [1] Jonathan Tompson et al. (2015): Efficient object localization using
-           convolutional networks. CVPR.
+    Jonathan Tompson et al. (2015): Efficient object localization using
+    convolutional networks. CVPR.
 
     Examples
     --------

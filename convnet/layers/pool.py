@@ -512,7 +512,7 @@ class FeaturePoolLayer(Layer):
 
     References
     ----------
-    .. [1] Ian J. Goodfellow et al. (2013): Maxout networks. ICML.
+    Ian J. Goodfellow et al. (2013): Maxout networks. ICML.
 
     Examples
     --------

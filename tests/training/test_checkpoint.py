@@ -205,7 +205,7 @@ def test_load_checkpoint_errors(trainer, trainers, data, tmp_path):
     other = trainers.get("plain", net={"dropout": False, "batchnorm": False})
     with pytest.raises(
         ValueError,
-        match=r"load_checkpoint: '.*good\.h5' holds 5 parameter "
+        match=r"load_checkpoint: '.*good\.h5' holds 8 parameter "
         r"arrays but the network has 4 parameters \(layer 2: the file has "
         r"BatchNormLayer 'bn'",
     ):
@@ -214,7 +214,7 @@ def test_load_checkpoint_errors(trainer, trainers, data, tmp_path):
     sgd = trainers.get("sgd", update=__import__("_tinynet").sgd)
     with pytest.raises(
         ValueError,
-        match=r"holds 6 state variables \(1 rng, 4 optimizer, 1 "
+        match=r"holds 8 state variables \(1 rng, 6 optimizer, 1 "
         r"learning_rate\) but this trainer has 2 \(1 rng, 1 learning_rate\)",
     ):
         sgd.load_checkpoint(good)
