@@ -807,6 +807,17 @@ class SearchResult:
 # --------------------------------------------------------------------------------------
 
 
+def _progress_line(rec: dict, metric: str | None) -> str:
+    head = f"trial {rec['trial']}: {rec['status']}"
+    if rec["status"] == "failed":
+        return f"{head}: {rec['error'].splitlines()[0]}"
+    shown = rec["metrics"].get(metric) if metric else rec["metrics"]
+    return (
+        f"{head} after {rec['epochs']} epochs, {metric or 'metrics'}={_fmt(shown)} "
+        f"({rec['duration_s']:.1f} s)"
+    )
+
+
 def run_trials(
     fn: Callable[[dict, TrialContext], Any],
     configs: Sequence[Mapping[str, Any]],
@@ -927,12 +938,7 @@ def run_trials(
                 if path is not None:
                     _append_record(path, rec)
                 if verbose:
-                    shown = rec["metrics"].get(metric) if metric else rec["metrics"]
-                    print(
-                        f"trial {rec['trial']}: {rec['status']} after {rec['epochs']} epochs, "
-                        f"{metric or 'metrics'}={_fmt(shown)} ({rec['duration_s']:.1f} s)",
-                        flush=True,
-                    )
+                    print(_progress_line(rec, metric), flush=True)
         except BaseException:
             ex.close(cancel=True)
             raise

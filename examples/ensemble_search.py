@@ -370,8 +370,11 @@ def main(
     search_s = time.perf_counter() - start
     say(f"\nsearch: {len(result)} trials in {search_s:.0f} s\n{result.to_text()}\n")
 
-    d = load_data(spec)
     top = result.top(top_k)
+    if len(top) < min(2, top_k):
+        _ = result.best  # raises with the first trial's error if none finished
+        raise RuntimeError(f"only {len(top)} trial finished; an ensemble needs at least 2")
+    d = load_data(spec)
     names = [f"trial {r['trial']}" for r in top]
     probas = [np.load(member_path(out_dir, r["trial"], "npz")) for r in top]
     val = np.stack([p["val"] for p in probas])
