@@ -838,9 +838,10 @@ def run_trials(
     fn : callable
         ``fn(config, context) -> dict of final metrics or None``; see :class:`TrialContext`.
         Per-epoch metrics come from ``context.report(...)`` (or a ``"history"`` list of
-        dicts in the returned dict); the best reported ``metric`` (and ``best_epoch``) is
-        added to the final metrics unless ``fn`` returns them. Exceptions mark the trial
-        ``"failed"`` with the error, and the search goes on.
+        dicts in the returned dict); the metrics of the report with the best ``metric``
+        (and its epoch, as ``best_epoch``) are added to the final metrics where ``fn``
+        returns no value of the same name. Exceptions mark the trial ``"failed"`` with
+        the error, and the search goes on.
     configs : sequence of dict
         The configurations (JSON values); trial ``i`` runs ``configs[i]`` with seed
         ``trial_seed(seed, i)``.

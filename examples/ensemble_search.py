@@ -151,7 +151,9 @@ def member_path(out_dir: str, index: int, ext: str) -> str:
     return os.path.join(out_dir, "members", f"trial_{index:03d}.{ext}")
 
 
-def train_trial(config: dict, context: Any, data: DataSpec, out_dir: str, epochs: int) -> dict:
+def train_trial(
+    config: dict, context: Any, data: DataSpec, out_dir: str, epochs: int, mode: Any = None
+) -> dict:
     """One trial: train, report the validation accuracy per epoch, save the best epoch.
 
     Runs in a worker. The trial's seed initialises the network, dropout and shuffling,
@@ -167,6 +169,7 @@ def train_trial(config: dict, context: Any, data: DataSpec, out_dir: str, epochs
         net,
         learning_rate=config["learning_rate"],
         regularization={"l2": config["weight_decay"]},
+        mode=mode,
     )
     best_acc, best_params = -1.0, None
     for epoch in range(1, epochs + 1):
@@ -226,7 +229,7 @@ def plot_accuracies(report: Any, path: str) -> None:
 
 
 def explain_member(
-    config: dict, params_file: str, d: dict, out_dir: str, n_images: int = 6
+    config: dict, params_file: str, d: dict, out_dir: str, mode: Any = None, n_images: int = 6
 ) -> dict:
     """Saliency maps and an FGSM adversarial example of one member, saved as PNG."""
     from convnet import interpret, io
@@ -238,11 +241,11 @@ def explain_member(
     _, first = np.unique(d["y_test"], return_index=True)
     idx = np.sort(first)[:n_images]
     images, labels = d["X_test"][idx], d["y_test"][idx]
-    saliency = interpret.saliency_map(net, images, target=labels)
+    saliency = interpret.saliency_map(net, images, target=labels, mode=mode)
     titles = [FASHION_MNIST_CLASSES[c] for c in labels]
     saliency_png = os.path.join(out_dir, "ensemble_saliency.png")
     interpret.plot_saliency(images, {"saliency": saliency}, saliency_png, titles=titles)
-    attack = interpret.fgsm(net, images, labels=labels, epsilon=0.05, clip=(0.0, 1.0))
+    attack = interpret.fgsm(net, images, labels=labels, epsilon=0.05, clip=(0.0, 1.0), mode=mode)
     flipped = np.flatnonzero(attack.success & (attack.original_label == labels))
     shown = int(flipped[0]) if flipped.size else 0
     attack_png = os.path.join(out_dir, "ensemble_adversarial.png")
@@ -294,7 +297,7 @@ def make_executor(kind: str, workers: int, scheduler: str | None):
 def main(
     data_dir: str | None = None,
     out_dir: str = "ensemble_out",
-    n_train: int = 12000,
+    n_train: int = 10240,
     n_val: int = 5000,
     n_test: int | None = None,
     n_trials: int = 8,
@@ -307,6 +310,7 @@ def main(
     seed: int = 0,
     synthetic: bool = False,
     explain: bool = True,
+    mode: Any = None,
     verbose: bool = True,
 ) -> dict:
     """Run the search, build the ensembles, explain the best member; return the figures.
@@ -337,6 +341,9 @@ def main(
         Use small synthetic images instead of Fashion-MNIST (for tests).
     explain : bool
         Make the saliency and adversarial figures.
+    mode : str or pytensor Mode, optional
+        The compilation mode of every function (see :func:`convnet.function`; default
+        convnet's, JAX). Tests pass a cheap-to-compile mode.
     verbose : bool
         Print progress and tables.
 
@@ -349,7 +356,7 @@ def main(
     say = print if verbose else (lambda *a, **k: None)
     os.makedirs(out_dir, exist_ok=True)
     spec = DataSpec(data_dir, n_train, n_val, n_test, seed, synthetic)
-    trial = functools.partial(train_trial, data=spec, out_dir=out_dir, epochs=epochs)
+    trial = functools.partial(train_trial, data=spec, out_dir=out_dir, epochs=epochs, mode=mode)
     ex, to_close = make_executor(executor, workers, scheduler)
     try:
         result = random_search(
@@ -401,7 +408,9 @@ def main(
     if explain:
         best = top[0]
         summary.update(
-            explain_member(best["config"], member_path(out_dir, best["trial"], "h5"), d, out_dir)
+            explain_member(
+                best["config"], member_path(out_dir, best["trial"], "h5"), d, out_dir, mode
+            )
         )
     summary["total_seconds"] = round(time.perf_counter() - start, 1)
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
@@ -418,7 +427,7 @@ def _parse(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", dest="out_dir", default="ensemble_out")
-    p.add_argument("--n-train", type=int, default=12000)
+    p.add_argument("--n-train", type=int, default=10240)
     p.add_argument("--n-val", type=int, default=5000)
     p.add_argument("--n-test", type=int, default=None)
     p.add_argument("--trials", dest="n_trials", type=int, default=8)
