@@ -1073,11 +1073,6 @@ class Ensemble:
         self.seed = seed
         self._fitted = method in ("hard", "soft", "rank")
 
-    @property
-    def name(self) -> str:
-        """The method's label in reports (``"soft vote"``, ``"stacking"``, ...)."""
-        return _METHOD_LABELS[self.method]
-
     def _probas(self, X: Any, probas: Any, who: str) -> np.ndarray:
         if probas is not None:
             p = _as_probas(probas, who)
@@ -1195,7 +1190,9 @@ class Ensemble:
         y = _as_labels(y, p.shape[1], p.shape[2], "Ensemble.report")
         rows = [_row(n, "member", p[i], y, True) for i, n in enumerate(self.names)]
         out = self.predict_proba(probas=p)
-        row = _row(self.name, "ensemble", out, y, self.method not in ("hard", "rank"))
+        row = _row(
+            _METHOD_LABELS[self.method], "ensemble", out, y, self.method not in ("hard", "rank")
+        )
         if self.method == "hard":
             row["accuracy"] = accuracy(self.predict(probas=p), y)
         rows.append(row)
