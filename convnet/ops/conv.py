@@ -304,7 +304,8 @@ class ConvGradInput(_ConvBase):
         )
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        shapes = args[-1]
         if len(shapes) == 3:
             return [shapes[2]]  # the gradient has the forward input's shape
         raise ShapeError("ConvGradInput: output shape is taken from the computed output")
@@ -349,7 +350,8 @@ class ConvGradWeights(_ConvBase):
         )
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        shapes = args[-1]
         return [shapes[2]]
 
     def pullback(self, inputs, outputs, output_grads):

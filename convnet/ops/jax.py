@@ -25,6 +25,7 @@ from pytensor.tensor.shape import Shape_i
 
 from .conv import Conv, ConvGradInput, ConvGradWeights
 from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
+from .shape import ConcreteShape
 
 __all__: list[str] = []
 
@@ -105,6 +106,14 @@ def _jax_conv_grad_weights(op, **kwargs):
         return transpose(gz)[0]
 
     return grad_weights
+
+
+@jax_funcify.register(ConcreteShape)
+def _jax_concrete_shape(op, **kwargs):
+    def identity(x):
+        return x
+
+    return identity
 
 
 def _tiles_exactly(op, spatial):

@@ -175,7 +175,8 @@ class PoolGrad(_PoolBase):
         out = pool_grad_np(x, gz, self.ws, self.stride, self.pad, self.ignore_border, self.mode)
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        shapes = args[-1]
         return [shapes[0]]
 
     def pullback(self, inputs, outputs, output_grads):
