@@ -582,6 +582,11 @@ class Trainer:
                 f"(inputs, targets) batches, received y of type {type(y).__name__}"
             )
         if callable(X) and not hasattr(X, "__iter__"):
+            if func != "fit":
+                raise TypeError(
+                    f"Trainer.{func}: expected arrays or an iterable of (inputs, targets) "
+                    f"batches, received a callable (only fit's training data may be one)"
+                )
             return _CallableSource(X, steps_per_epoch)
         if isinstance(X, Iterable):
             return _IterableSource(X, steps_per_epoch, func)
