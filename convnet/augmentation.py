@@ -278,12 +278,12 @@ class RandomFlip(Augmentation):
         self.p = _check_probability(p, "p", "RandomFlip")
 
     def augment(self, X, rng):
-        out = X.copy()
+        out = X
         for enabled, axis in ((self.horizontal, 3), (self.vertical, 2)):
             if enabled:
-                mask = rng.random(len(X)) < self.p
-                out[mask] = np.flip(out[mask], axis=axis)
-        return out
+                flip = (rng.random(len(X)) < self.p)[:, None, None, None]
+                out = np.where(flip, np.flip(out, axis=axis), out)  # one pass, a new array
+        return X.copy() if out is X else out
 
     def __repr__(self) -> str:
         return f"RandomFlip(horizontal={self.horizontal}, vertical={self.vertical}, p={self.p})"
@@ -544,11 +544,12 @@ def affine_warp(
 
     Parameters
     ----------
-    X : ndarray, shape (N, C, H, W)
-        Images; integer images are interpolated in float32, rounded and clipped back to their
-        dtype, float16 in float32; float32/float64 keep their dtype.
-    matrices : ndarray, shape (N, 3, 3) or (3, 3)
-        Forward homogeneous matrices in ``(x, y)`` pixel coordinates.
+    X : ndarray
+        Images, shape ``(N, C, H, W)``; integer images are interpolated in float32, rounded
+        and clipped back to their dtype, float16 in float32; float32/float64 keep their dtype.
+    matrices : ndarray
+        Forward homogeneous matrices in ``(x, y)`` pixel coordinates, shape ``(N, 3, 3)`` (or
+        ``(3, 3)`` for all images).
     output_shape : (int, int), optional
         ``(H_out, W_out)``; default ``(H, W)``.
     order : int, default 1
@@ -569,7 +570,8 @@ def affine_warp(
 
     Returns
     -------
-    ndarray, shape (N, C, H_out, W_out), dtype of ``X``
+    ndarray
+        The warped images, shape ``(N, C, H_out, W_out)``, dtype of ``X``.
 
     Examples
     --------
@@ -953,10 +955,10 @@ class AugmentedIterator:
 
     Parameters
     ----------
-    X : ndarray, shape (N, C, H, W)
-        Inputs (anything indexable by an integer array works).
-    y : array-like, length N
-        Targets, batched alongside and not augmented.
+    X : ndarray
+        Inputs, shape ``(N, C, H, W)`` (anything indexable by an integer array works).
+    y : array-like
+        Targets, length ``N``, batched alongside and not augmented.
     batch_size : int
         Samples per batch.
     augment : Augmentation or callable or None, default None
