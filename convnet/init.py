@@ -170,8 +170,8 @@ class Glorot(Initializer):
 
     References
     ----------
-    .. [1] Xavier Glorot and Yoshua Bengio (2010): Understanding the difficulty of training
-           deep feedforward neural networks. AISTATS.
+    Xavier Glorot and Yoshua Bengio (2010): Understanding the difficulty of training
+    deep feedforward neural networks. AISTATS.
 
     Examples
     --------
@@ -257,8 +257,8 @@ class He(Initializer):
 
     References
     ----------
-    .. [1] Kaiming He et al. (2015): Delving deep into rectifiers: Surpassing human-level
-           performance on ImageNet classification. ICCV.
+    Kaiming He et al. (2015): Delving deep into rectifiers: Surpassing human-level
+    performance on ImageNet classification. ICCV.
 
     Examples
     --------
@@ -398,8 +398,8 @@ class Orthogonal(Initializer):
 
     References
     ----------
-    .. [1] Andrew M. Saxe et al. (2014): Exact solutions to the nonlinear dynamics of
-           learning in deep linear neural networks. ICLR.
+    Andrew M. Saxe et al. (2014): Exact solutions to the nonlinear dynamics of
+    learning in deep linear neural networks. ICLR.
 
     Examples
     --------

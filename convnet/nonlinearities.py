@@ -184,8 +184,8 @@ def elu(x):
 
     References
     ----------
-    .. [1] Djork-Arne Clevert, Thomas Unterthiner, Sepp Hochreiter (2015): Fast and
-           accurate deep network learning by exponential linear units (ELUs).
+    Djork-Arne Clevert, Thomas Unterthiner, Sepp Hochreiter (2015): Fast and
+    accurate deep network learning by exponential linear units (ELUs).
 
     Examples
     --------
@@ -212,7 +212,7 @@ class SELU:
 
     References
     ----------
-    .. [1] Guenter Klambauer et al. (2017): Self-normalizing neural networks.
+    Guenter Klambauer et al. (2017): Self-normalizing neural networks.
 
     Examples
     --------
@@ -275,7 +275,7 @@ def gelu(x):
 
     References
     ----------
-    .. [1] Dan Hendrycks, Kevin Gimpel (2016): Gaussian error linear units (GELUs).
+    Dan Hendrycks, Kevin Gimpel (2016): Gaussian error linear units (GELUs).
 
     Examples
     --------
@@ -293,8 +293,8 @@ def swish(x):
 
     References
     ----------
-    .. [1] Prajit Ramachandran, Barret Zoph, Quoc V. Le (2017): Searching for activation
-           functions.
+    Prajit Ramachandran, Barret Zoph, Quoc V. Le (2017): Searching for activation
+    functions.
 
     Examples
     --------

@@ -1,5 +1,6 @@
 """The layer graph: Lasagne 0.2's layers and helpers, on PyTensor."""
 
+from . import base, conv, dense, helper, input, merge, noise, normalization, pool, shape, special
 from .base import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dense import *  # noqa: F403
@@ -11,7 +12,6 @@ from .normalization import *  # noqa: F403
 from .pool import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .special import *  # noqa: F403
-from . import base, conv, dense, helper, input, merge, noise, normalization, pool, shape, special
 
 __all__ = (
     base.__all__

@@ -544,9 +544,6 @@ class TransposedConv2DLayer(BaseConvLayer):
         Tags ``trainable, regularizable``.
     b : pytensor shared variable or None
         Tag ``trainable``.
-    crop : tuple or str
-        The normalized ``crop``.
-
     Notes
     -----
     Output ``(batch, num_filters, out_rows, out_cols)`` with, per axis,
@@ -554,8 +551,8 @@ class TransposedConv2DLayer(BaseConvLayer):
 
     References
     ----------
-    .. [1] Vincent Dumoulin, Francesco Visin (2016): A guide to convolution arithmetic for
-           deep learning. arXiv:1603.07285.
+    Vincent Dumoulin, Francesco Visin (2016): A guide to convolution arithmetic for
+    deep learning. arXiv:1603.07285.
 
     Examples
     --------
@@ -714,8 +711,8 @@ class DilatedConv2DLayer(BaseConvLayer):
 
     References
     ----------
-    .. [1] Fisher Yu, Vladlen Koltun (2016): Multi-scale context aggregation by dilated
-           convolutions. ICLR.
+    Fisher Yu, Vladlen Koltun (2016): Multi-scale context aggregation by dilated
+    convolutions. ICLR.
 
     Examples
     --------

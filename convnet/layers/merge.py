@@ -7,7 +7,7 @@ from typing import Any
 
 import pytensor.tensor as T
 
-from .base import MergeLayer, _label
+from .base import MergeLayer, _known_shape, _label
 
 __all__ = [
     "autocrop",
@@ -68,8 +68,6 @@ def autocrop(inputs: list, cropping: Any) -> list:
             f"autocrop: expected inputs with the same number of dimensions, received "
             f"{[x.ndim for x in inputs]}"
         )
-    shapes = [x.shape for x in inputs]
-    min_shape = T.min(T.stack([T.stack([s[i] for i in range(ndim)]) for s in shapes]), axis=0)
     cropping = cropping + [None] * (ndim - len(cropping))
     slices_by_input: list[list] = [[] for _ in inputs]
     for dim, cr in enumerate(cropping):
@@ -77,14 +75,20 @@ def autocrop(inputs: list, cropping: Any) -> list:
             for slices in slices_by_input:
                 slices.append(slice(None))
             continue
-        sz = min_shape[dim]
-        for sh, slices in zip(shapes, slices_by_input, strict=True):
+        static = [x.type.shape[dim] for x in inputs]
+        if all(s is not None for s in static):  # static slices (needed under JAX)
+            sizes = static
+            sz = min(static)
+        else:
+            sizes = [x.shape[dim] for x in inputs]
+            sz = T.min(T.stack(sizes))
+        for size, slices in zip(sizes, slices_by_input, strict=True):
             if cr == "lower":
                 slices.append(slice(None, sz))
             elif cr == "upper":
-                slices.append(slice(sh[dim] - sz, None))
+                slices.append(slice(size - sz, None))
             else:
-                offset = (sh[dim] - sz) // 2
+                offset = (size - sz) // 2
                 slices.append(slice(offset, offset + sz))
     return [x[tuple(slices)] for x, slices in zip(inputs, slices_by_input, strict=True)]
 
@@ -197,6 +201,8 @@ class ConcatLayer(MergeLayer):
         return tuple(output_shape)
 
     def get_output_for(self, inputs, **kwargs):
+        if self.cropping is not None:
+            inputs = [_known_shape(x, s) for x, s in zip(inputs, self.input_shapes, strict=True)]
         inputs = autocrop(inputs, self.cropping)
         return T.concatenate(inputs, axis=self.axis)
 
@@ -255,6 +261,8 @@ class ElemwiseMergeLayer(MergeLayer):
         return tuple(next((s for s in sizes if s is not None), None) for sizes in columns)
 
     def get_output_for(self, inputs, **kwargs):
+        if self.cropping is not None:
+            inputs = [_known_shape(x, s) for x, s in zip(inputs, self.input_shapes, strict=True)]
         inputs = autocrop(inputs, self.cropping)
         output = inputs[0]
         for x in inputs[1:]:

@@ -16,6 +16,7 @@ import numpy as np
 import pytensor.tensor as T
 from pytensor.graph import Variable
 
+from ..ops import concrete_shape
 from ..random import _draw_seed, _RandomStreams
 from .base import Layer, _label
 
@@ -54,8 +55,8 @@ class DropoutLayer(Layer):
 
     References
     ----------
-    .. [1] Nitish Srivastava et al. (2014): Dropout: a simple way to prevent neural
-           networks from overfitting. JMLR 15.
+    Nitish Srivastava et al. (2014): Dropout: a simple way to prevent neural
+    networks from overfitting. JMLR 15.
 
     Examples
     --------
@@ -109,6 +110,8 @@ class DropoutLayer(Layer):
             retain_prob = T.cast(1 - self.p, dtype)
         else:
             retain_prob = T.constant(np.asarray(1 - self.p, dtype=dtype))
+        # JAX needs the mask's shape as concrete numbers: take it from the input itself.
+        input = concrete_shape(input)
         if self.rescale:
             input = input / retain_prob
         mask_shape = [input.shape[i] for i in range(input.ndim)]
@@ -132,8 +135,8 @@ def dropout_channels(incoming: Any, *args: Any, **kwargs: Any) -> DropoutLayer:
 
     References
     ----------
-    .. [1] Jonathan Tompson et al. (2015): Efficient object localization using
-           convolutional networks. CVPR.
+    Jonathan Tompson et al. (2015): Efficient object localization using
+    convolutional networks. CVPR.
 
     Examples
     --------
@@ -207,5 +210,6 @@ class GaussianNoiseLayer(Layer):
             return input
         dtype = input.dtype
         sigma = T.cast(self.sigma, dtype) if isinstance(self.sigma, Variable) else self.sigma
+        input = concrete_shape(input)  # JAX needs the noise's shape as concrete numbers
         noise = self._srng.normal(input.shape, avg=0.0, std=sigma, dtype=dtype)
         return input + noise

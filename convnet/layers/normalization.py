@@ -52,8 +52,8 @@ class LocalResponseNormalization2DLayer(Layer):
 
     References
     ----------
-    .. [1] Alex Krizhevsky, Ilya Sutskever, Geoffrey E. Hinton (2012): ImageNet
-           classification with deep convolutional neural networks. NIPS.
+    Alex Krizhevsky, Ilya Sutskever, Geoffrey E. Hinton (2012): ImageNet
+    classification with deep convolutional neural networks. NIPS.
 
     Examples
     --------
@@ -165,8 +165,8 @@ class BatchNormLayer(Layer):
 
     References
     ----------
-    .. [1] Sergey Ioffe, Christian Szegedy (2015): Batch normalization: accelerating deep
-           network training by reducing internal covariate shift. ICML.
+    Sergey Ioffe, Christian Szegedy (2015): Batch normalization: accelerating deep
+    network training by reducing internal covariate shift. ICML.
 
     Examples
     --------
@@ -396,8 +396,8 @@ def instance_norm(
 
     References
     ----------
-    .. [1] Dmitry Ulyanov, Andrea Vedaldi, Victor Lempitsky (2016): Instance
-           normalization: the missing ingredient for fast stylization.
+    Dmitry Ulyanov, Andrea Vedaldi, Victor Lempitsky (2016): Instance
+    normalization: the missing ingredient for fast stylization.
 
     Examples
     --------
@@ -431,7 +431,7 @@ def layer_norm(layer: Any, **kwargs: Any) -> Layer:
 
     References
     ----------
-    .. [1] Jimmy Lei Ba, Jamie Ryan Kiros, Geoffrey E. Hinton (2016): Layer normalization.
+    Jimmy Lei Ba, Jamie Ryan Kiros, Geoffrey E. Hinton (2016): Layer normalization.
 
     Examples
     --------

@@ -15,6 +15,7 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import ops
+from ..ops import concrete_shape
 from ..utils import _full, _mean, as_tuple, int_types
 from .base import Layer, _known_shape, _label
 
@@ -489,9 +490,11 @@ class GlobalPoolLayer(Layer):
         return tuple(input_shape[:2])
 
     def get_output_for(self, input, **kwargs):
+        # Reshape targets must be concrete under JAX: read the shape off the input itself.
+        flat = concrete_shape(input.reshape((input.shape[0], input.shape[1], -1)))
         if self.pool_function is T.mean:  # keep float32 float32 under JAX too
-            return _mean(input.flatten(3), axis=2)
-        return self.pool_function(input.flatten(3), axis=2)
+            return _mean(flat, axis=2)
+        return self.pool_function(flat, axis=2)
 
 
 class FeaturePoolLayer(Layer):
@@ -512,7 +515,7 @@ class FeaturePoolLayer(Layer):
 
     References
     ----------
-    .. [1] Ian J. Goodfellow et al. (2013): Maxout networks. ICML.
+    Ian J. Goodfellow et al. (2013): Maxout networks. ICML.
 
     Examples
     --------

@@ -371,7 +371,7 @@ class ParametricRectifierLayer(Layer):
 
     References
     ----------
-    .. [1] Kaiming He et al. (2015): Delving deep into rectifiers. ICCV.
+    Kaiming He et al. (2015): Delving deep into rectifiers. ICCV.
 
     Examples
     --------
