@@ -35,28 +35,10 @@ import os
 import statistics
 import sys
 import time
-from collections import OrderedDict
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-
-def _nesterov(loss, params, learning_rate, momentum=0.9):
-    """Nesterov momentum (used only when convnet.updates has none yet)."""
-    import pytensor
-    import pytensor.tensor as T
-
-    grads = pytensor.grad(loss, params)
-    updates = OrderedDict()
-    for p, g in zip(params, grads):
-        value = p.get_value(borrow=True)
-        v = pytensor.shared(np.zeros(value.shape, p.dtype), name=f"{p.name}.velocity")
-        mu = np.asarray(momentum, p.dtype)
-        v_new = mu * v - T.cast(learning_rate, p.dtype) * g
-        updates[v] = v_new
-        updates[p] = p + mu * v_new - T.cast(learning_rate, p.dtype) * g
-    return updates
 
 
 def build_trainer(mode=None, seed=0):
@@ -76,20 +58,9 @@ def build_trainer(mode=None, seed=0):
         net = layers.DenseLayer(net, 256)
         net = layers.DropoutLayer(net, p=0.5)
         net = layers.DenseLayer(net, 10, nonlinearity=nonlinearities.softmax)
-    update = getattr(convnet.updates, "nesterov_momentum", _nesterov)
-    kwargs = {}
-    if not hasattr(convnet.objectives, "categorical_crossentropy"):
-        import pytensor.tensor as T
-
-        def crossentropy(p, t):
-            return -T.sum(T.log(p) * T.eq(T.arange(p.shape[1])[None, :], t[:, None]), axis=1)
-
-        def accuracy(p, t):
-            return T.mean(T.eq(T.argmax(p, axis=1), t))
-
-        kwargs = {"loss": crossentropy, "accuracy": accuracy}
+    update = convnet.updates.nesterov_momentum
     trainer = Trainer(
-        net, update=update, learning_rate=0.01, update_kwargs={"momentum": 0.9}, mode=mode, **kwargs
+        net, update=update, learning_rate=0.01, update_kwargs={"momentum": 0.9}, mode=mode
     )
     return trainer, update
 

@@ -325,6 +325,17 @@ def _logits(layer: Layer, input_layer: InputLayer, x, rule: str | None):
     return outputs[layer], swapped
 
 
+def _pick(scores, index):
+    """``scores[i, index[i]]`` for each row ``i``, through a one-hot mask.
+
+    Advanced indexing would do, but its gradient carries a shape assertion that the JAX
+    backend drops with a warning, and JAX cannot compile an ``arange`` of run-time length;
+    the class positions come from a cumulative sum instead.
+    """
+    positions = T.cumsum(T.ones_like(scores, dtype="int64"), axis=-1) - 1
+    return T.sum(T.switch(T.eq(positions, T.shape_padright(index)), scores, 0), axis=-1)
+
+
 def _check_choice(value: Any, choices: Sequence[str], who: str, argname: str) -> str:
     if value not in choices:
         raise ValueError(
@@ -414,7 +425,7 @@ class InputGradient:
             )
         scores = T.special.log_softmax(logits, axis=-1) if score == "log_prob" else logits
         chosen = T.switch(T.lt(target, 0), T.argmax(logits, axis=-1), target)
-        total = scores[T.arange(x.shape[0]), chosen].sum()
+        total = _pick(scores, chosen).sum()
         self._fn = function([x, target], [T.grad(total, x), chosen], mode=mode)
 
     def __call__(self, images: Any, target: Any = None, batch_size: int | None = 256) -> np.ndarray:
@@ -685,7 +696,7 @@ class Classifier:
         target = T.lvector("target")
         logits, _ = _logits(layer, self.input_layer, x, None)
         logp = T.special.log_softmax(logits, axis=-1)
-        nll = -logp[T.arange(x.shape[0]), target]
+        nll = -_pick(logp, target)
         self._fn = function([x, target], [T.exp(logp), nll, T.grad(nll.sum(), x)], mode=mode)
 
     def __call__(self, x: np.ndarray, target: np.ndarray | None = None, batch_size=256):

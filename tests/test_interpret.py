@@ -21,6 +21,8 @@ from convnet.layers import (
     get_output,
 )
 from convnet.nonlinearities import LeakyRectify, rectify, softmax, tanh
+from convnet.objectives import categorical_crossentropy
+from convnet.updates import momentum
 
 # The synthetic task: 8x8 grey images of noise in [0, 0.5]; a bright 2x2 patch in region A
 # (rows 1-2, cols 1-2) makes class 0, in region B (rows 5-6, cols 5-6) class 1. Only the
@@ -52,7 +54,7 @@ def predict(net, images):
 
 
 def train_tiny_cnn():
-    """A tiny CNN trained by plain SGD with momentum on the patch task (float64)."""
+    """A tiny CNN trained by SGD with momentum on the patch task (float64)."""
     rng = np.random.default_rng(0)
     with pytensor.config.change_flags(floatX="float64"):
         l_in = InputLayer((None, 1, 8, 8), name="input")
@@ -74,12 +76,8 @@ def train_tiny_cnn():
         )
     params = get_all_params(net, trainable=True)
     y = T.lvector("y")
-    prob = get_output(net)
-    loss = -T.log(prob[T.arange(y.shape[0]), y]).mean()
-    updates = []
-    for p, g in zip(params, T.grad(loss, params)):
-        v = pytensor.shared(np.zeros_like(p.get_value()))
-        updates += [(v, 0.9 * v - 0.05 * g), (p, p + 0.9 * v - 0.05 * g)]
+    loss = categorical_crossentropy(get_output(net), y).mean()
+    updates = momentum(loss, params, learning_rate=0.05, momentum=0.9)
     train = convnet.function([l_in.input_var, y], loss, updates=updates)
     X, Y = patch_images(200 * 32, rng)
     for i in range(0, len(X), 32):
