@@ -30,11 +30,11 @@ from .layers import (
     DenseLayer,
     DropoutLayer,
     ElemwiseSumLayer,
+    GlobalPoolLayer,
     InputLayer,
     Layer,
     MaxPool2DLayer,
     NonlinearityLayer,
-    Pool2DLayer,
     batch_norm,
 )
 
@@ -383,8 +383,5 @@ def resnet(
                 stride = 2 if s > 1 and b == 1 else 1
                 net = _preact_block(net, width, stride, name=f"stage{s}_block{b}")
         net = NonlinearityLayer(BatchNormLayer(net, name="final_bn"), name="final_relu")
-        # Global average pooling as a pooling over the whole (known) map: the gradient of
-        # GlobalPoolLayer after batch norm does not compile under JAX (it allocates an
-        # array whose shape PyTensor computes at run time, which jax.jit cannot trace).
-        net = Pool2DLayer(net, net.output_shape[2:], mode="average_inc_pad", name="global_pool")
+        net = GlobalPoolLayer(net, name="global_pool")
         return _classifier(net, num_classes)

@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import time
-import warnings
 
 import h5py
 import numpy as np
@@ -199,11 +198,7 @@ def predict_proba(network, X, batch_size=500):
     """Class probabilities of ``network`` (deterministic) for preprocessed ``X``."""
     input_var = convnet.layers.get_all_layers(network)[0].input_var
     output = convnet.layers.get_output(network, deterministic=True)
-    with warnings.catch_warnings():
-        # PyTensor's run-time broadcast check of the ResNet's sums of (None, ...) tensors,
-        # which JAX drops (it checks shapes itself)
-        warnings.filterwarnings("ignore", "Skipping Assert", UserWarning)
-        fn = convnet.function([input_var], output)
+    fn = convnet.function([input_var], output)
     return np.concatenate([fn(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
 
 
@@ -215,23 +210,19 @@ def predict_proba(network, X, batch_size=500):
 class EpochReport(Callback):
     """Print one line per epoch and measure the training throughput (images/s).
 
-    The throughput leaves out the first two training steps of the run, which include the
-    compilation by JAX (at the first call, and again at the second, when the parameters
-    come back as JAX arrays), and each later epoch's first step (its data may not be
-    ready yet).
+    The throughput leaves out each epoch's first step: in the first epoch it includes the
+    compilation by JAX, in later ones the wait for the first augmented batch.
     """
 
     def __init__(self, say):
         self.say = say
         self.images_per_second = []
-        self._steps = 0
 
     def on_epoch_begin(self, epoch):
         self._n, self._t0, self._t1 = 0, None, None
 
     def on_batch_end(self, batch, logs):
-        self._steps += 1
-        if self._t0 is None or self._steps <= 2:
+        if self._t0 is None:
             self._t0 = time.perf_counter()
         else:
             self._n += logs["size"]
@@ -487,7 +478,7 @@ def build_parser(description, main_function, architectures, augment_choices=None
     add("--zca", action="store_true", help="GCN + ZCA whitening instead of standardisation")
     add("--lr", type=float, default=None, help="initial learning rate (default: per model)")
     add("--momentum", type=float, default=defaults["momentum"], help="Nesterov momentum")
-    add("--weight-decay", type=float, default=defaults["weight_decay"], help="L2 penalty")
+    add("--weight-decay", type=float, default=defaults["weight_decay"], help="as PyTorch's SGD")
     add("--schedule", default=defaults["schedule"], choices=SCHEDULES)
     add(
         "--validation",

@@ -1,8 +1,6 @@
 """Tests of convnet.models: shapes, parameter counts from hand-derived formulas, forward
 passes against PyTorch references, dtype/seed handling and argument errors."""
 
-import warnings
-
 import numpy as np
 import pytensor
 import pytest
@@ -147,17 +145,7 @@ def randomize(net, seed):
 def forward(net, X):
     """The deterministic output (dropout off, batch norm on its running averages)."""
     l_in = get_all_layers(net)[0]
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="The RandomType SharedVariables", category=UserWarning
-        )
-        # ElemwiseSumLayer adds two (None, ...) tensors: PyTensor's run-time broadcast
-        # check, which JAX does not need (it checks shapes itself), is dropped with a warning.
-        warnings.filterwarnings(
-            "ignore", message=r"Skipping Assert\{msg='Could not broadcast", category=UserWarning
-        )
-        fn = convnet.function([l_in.input_var], get_output(net, deterministic=True))
-    return fn(X)
+    return convnet.function([l_in.input_var], get_output(net, deterministic=True))(X)
 
 
 def named(net):

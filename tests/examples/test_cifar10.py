@@ -33,7 +33,9 @@ def colour_archive(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def colour_runs(colour_archive, cifar10_example, tmp_path_factory):
-    """One epoch with --checkpoint, then a second run to 2 epochs resuming from it."""
+    """One epoch with --checkpoint, then a second run to 2 epochs resuming from it, which
+    also switches on --augment (the checkpoint holds the model and optimiser, not the data
+    pipeline)."""
     out = tmp_path_factory.mktemp("colour_runs")
     args = ["--data-dir", str(colour_archive), *TINY, "--checkpoint", str(out / "ckpt.h5")]
     first = cifar10_example.main(
@@ -41,7 +43,11 @@ def colour_runs(colour_archive, cifar10_example, tmp_path_factory):
     )
     shutil.copy(out / "ckpt.h5", out / "ckpt_epoch1.h5")
     second = cifar10_example.main(
-        **vars(cifar10_example.parse_args([*args, "--epochs", "2", "--save", str(out / "b.h5")]))
+        **vars(
+            cifar10_example.parse_args(
+                [*args, "--epochs", "2", "--augment", "--save", str(out / "b.h5")]
+            )
+        )
     )
     return first, second, out
 
@@ -107,7 +113,9 @@ def test_saved_model_reloads(colour_runs, cifar10_example, colour_archive):
     np.testing.assert_allclose(cifar10_example.predict_proba(network, X_test), trained, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_augment_and_zca(cifar10_dir, cifar10_example, tmp_path):
+    """Slow: fitting ZCA on 3072 features decomposes a 3072 x 3072 covariance matrix."""
     result = cifar10_example.main(
         data_dir=cifar10_dir,
         model="small_cnn",
@@ -133,6 +141,37 @@ def test_augment_and_zca(cifar10_dir, cifar10_example, tmp_path):
     np.testing.assert_allclose(
         cifar10_example.preprocess(steps, X), cifar10_example.preprocess([gcn, zca], X)
     )
+
+
+def test_crop_and_flip_augmentation(cifar10_example):
+    augmentation = cifar10_example.make_augmentation(True)
+    crop, flip = augmentation.steps
+    assert (crop.size, crop.padding, crop.mode) == ((32, 32), (4, 4), "constant")
+    assert flip.horizontal and not flip.vertical
+    X = np.random.default_rng(0).normal(size=(8, 3, 32, 32)).astype(np.float32)
+    out = augmentation(X, rng=np.random.default_rng(1))
+    assert out.shape == X.shape and out.dtype == np.float32 and not np.array_equal(out, X)
+    assert cifar10_example.make_augmentation(False) is None
+
+
+def test_zca_preprocessing_round_trip(cifar10_example, tmp_path):
+    """--zca's pipeline (GCN, then ZCA fitted on the training images) saved and reloaded."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (300, 3, 4, 4), dtype=np.uint8)
+    steps = cifar10_example.fit_preprocessing(X, zca=True)
+    Y = cifar10_example.preprocess(steps, X)
+    # whitened: the covariance of the outputs is close to the identity (epsilon = 0.1 only
+    # shrinks the directions of small variance, there are none in this data)
+    cov = np.cov(Y.reshape(300, -1).astype(np.float64), rowvar=False)
+    assert np.abs(cov - np.eye(48)).max() < 0.2
+    path = str(tmp_path / "prep.h5")
+    cifar10_example.save_preprocessing(steps, path)
+    loaded = cifar10_example.load_preprocessing(path)
+    assert [type(s).__name__ for s in loaded] == ["GlobalContrastNormalization", "ZCAWhitening"]
+    np.testing.assert_allclose(cifar10_example.preprocess(loaded, X), Y, rtol=1e-6, atol=1e-6)
+    h5py.File(tmp_path / "empty.h5", "w").close()
+    with pytest.raises(ValueError, match="holds no 'preprocessing' group"):
+        cifar10_example.load_preprocessing(str(tmp_path / "empty.h5"))
 
 
 # ------------------------------------------------------------------------------------------

@@ -40,10 +40,11 @@ def check_result(result, example, data_dir, tmp_path, model):
     splits, _ = example.load_data(str(data_dir), seed=1)
     X_test, y_test = splits["test"]
     assert len(X_test) == 9  # the val split, the labelled stand-in for the test set
-    X_test = example.preprocess(steps, X_test)
-    trained = example.predict_proba(result["network"], X_test)
+    pipeline = example.cifar10  # the functions tiny_imagenet.py shares with cifar10.py
+    X_test = pipeline.preprocess(steps, X_test)
+    trained = pipeline.predict_proba(result["network"], X_test)
     assert np.mean(trained.argmax(axis=1) == y_test) == pytest.approx(result["test_accuracy"])
-    np.testing.assert_allclose(example.predict_proba(network, X_test), trained, atol=1e-5)
+    np.testing.assert_allclose(pipeline.predict_proba(network, X_test), trained, atol=1e-5)
 
 
 def test_resnet_with_affine_augmentation(
