@@ -1,6 +1,19 @@
 """The layer graph: Lasagne 0.2's layers and helpers, on PyTensor."""
 
-from . import base, conv, dense, helper, input, merge, noise, normalization, pool, shape, special
+from . import (
+    base,
+    conv,
+    dense,
+    helper,
+    input,
+    merge,
+    noise,
+    normalization,
+    pool,
+    shape,
+    special,
+    summary,
+)
 from .base import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dense import *  # noqa: F403
@@ -12,6 +25,7 @@ from .normalization import *  # noqa: F403
 from .pool import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .special import *  # noqa: F403
+from .summary import *  # noqa: F403
 
 __all__ = (
     base.__all__
@@ -25,4 +39,5 @@ __all__ = (
     + pool.__all__
     + shape.__all__
     + special.__all__
+    + summary.__all__
 )
