@@ -12,7 +12,6 @@ from . import (
     pool,
     shape,
     special,
-    summary,
 )
 from .base import *  # noqa: F403
 from .conv import *  # noqa: F403
@@ -26,6 +25,7 @@ from .pool import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .special import *  # noqa: F403
 from .summary import *  # noqa: F403
+from .summary import __all__ as _summary_all
 
 __all__ = (
     base.__all__
@@ -39,5 +39,5 @@ __all__ = (
     + pool.__all__
     + shape.__all__
     + special.__all__
-    + summary.__all__
+    + _summary_all
 )
