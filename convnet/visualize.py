@@ -26,7 +26,7 @@ def _matplotlib_figure(func: str):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - exercised by test_plot with a stub
+    except ImportError as exc:
         raise ImportError(
             f"convnet.visualize.{func} needs matplotlib, which is not installed: "
             f"pip install matplotlib (or pip install 'convnet[plot]')"

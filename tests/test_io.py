@@ -214,6 +214,12 @@ def test_read_params_matches_saved(tmp_path):
 def test_atomic_write_replaces_and_leaves_nothing_behind(tmp_path):
     path = tmp_path / "x.bin"
     atomic_write(path, b"one")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    os.chmod(path, 0o640)
+    atomic_write(path, b"one")
+    assert os.stat(path).st_mode & 0o777 == 0o640  # an existing file keeps its mode
     atomic_write(path, b"two")
     assert path.read_bytes() == b"two" and os.listdir(tmp_path) == ["x.bin"]
     (tmp_path / ".x.bin.stale.tmp").write_bytes(b"partial")

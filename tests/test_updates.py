@@ -244,16 +244,6 @@ def test_apply_momentum_on_adaptive_rule_matches_numpy():
     np.testing.assert_allclose(np.asarray(w.get_value()), p, rtol=1e-12)
 
 
-# PyTensor 3.0's JAX backend returns a float64 result for a float32 sum (it casts to the
-# sum's accumulator dtype, float64, instead of the output dtype), so under JAX a float32
-# parameter updated through any sum (a mean loss, a bias gradient) comes back float64.
-# The update graphs are float32 (checked below); the values are float32 under C.
-JAX_SUM_DTYPE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="pytensor 3.0 JAX dispatch of CAReduce returns acc_dtype (float64) for float32 sums",
-)
-
-
 FLOAT32_CASES = ["momentum", "adadelta", "amsgrad"]
 
 
@@ -273,7 +263,6 @@ def test_float32_graphs_and_values_default_mode(float32_default):
         np.testing.assert_allclose(bs, ARRAYS[f"{name}__b"], rtol=2e-4, atol=2e-5, err_msg=name)
 
 
-@JAX_SUM_DTYPE_BUG
 def test_float32_values_stay_float32_default_mode(float32_default):
     for name, (Ws, bs, _) in float32_default.items():
         assert Ws.dtype == np.float32 and bs.dtype == np.float32, name

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 import pytensor
-import pytensor.tensor as T
 
 import convnet
 import convnet.layers as L
 import convnet.nonlinearities as nl
-
-HAVE_OBJECTIVES = hasattr(convnet.objectives, "categorical_crossentropy")
-HAVE_UPDATES = hasattr(convnet.updates, "momentum")
+from convnet.updates import momentum, sgd  # noqa: F401 - used by the tests
 
 
 def build_net(n_in=6, n_hidden=8, n_out=3, dropout=True, batchnorm=True, name_prefix=""):
@@ -38,35 +33,6 @@ def build_net(n_in=6, n_hidden=8, n_out=3, dropout=True, batchnorm=True, name_pr
         convnet.random.set_rng(old)
 
 
-def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
-    """SGD with momentum, velocities named '<param>.velocity' (until convnet.updates lands)."""
-    grads = pytensor.grad(loss_or_grads, params)
-    updates = OrderedDict()
-    for p, g in zip(params, grads):
-        value = p.get_value(borrow=True)
-        v = pytensor.shared(
-            np.zeros(value.shape, dtype=p.dtype), name=f"{p.name}.velocity", shape=value.shape
-        )
-        v_new = np.asarray(momentum, dtype=p.dtype) * v - T.cast(learning_rate, p.dtype) * g
-        updates[v] = v_new
-        updates[p] = p + v_new
-    return updates
-
-
-def sgd(loss_or_grads, params, learning_rate):
-    grads = pytensor.grad(loss_or_grads, params)
-    return OrderedDict((p, p - T.cast(learning_rate, p.dtype) * g) for p, g in zip(params, grads))
-
-
-def crossentropy(predictions, targets):
-    onehot = T.eq(T.arange(predictions.shape[1])[None, :], targets[:, None])
-    return -T.sum(T.log(predictions) * onehot, axis=1)
-
-
-def accuracy(predictions, targets):
-    return T.mean(T.eq(T.argmax(predictions, axis=1), targets))
-
-
 def blobs(n=96, n_in=6, n_out=3, seed=0, noise=0.5):
     """A separable classification problem: class centres plus Gaussian noise."""
     rng = np.random.default_rng(seed)
@@ -83,7 +49,4 @@ def make_trainer(net=None, **kwargs):
         net = build_net()
     kwargs.setdefault("update", momentum)
     kwargs.setdefault("learning_rate", 0.05)
-    if not HAVE_OBJECTIVES:
-        kwargs.setdefault("loss", crossentropy)
-        kwargs.setdefault("accuracy", accuracy)
     return Trainer(net, **kwargs)
