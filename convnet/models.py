@@ -233,10 +233,10 @@ def vgg_style(
 
     References
     ----------
-    .. [1] K. Simonyan, A. Zisserman (2015): Very deep convolutional networks for
-           large-scale image recognition. ICLR.
-    .. [2] S. Ioffe, C. Szegedy (2015): Batch normalization: accelerating deep network
-           training by reducing internal covariate shift. ICML.
+    * K. Simonyan, A. Zisserman (2015): Very deep convolutional networks for large-scale
+      image recognition. ICLR.
+    * S. Ioffe, C. Szegedy (2015): Batch normalization: accelerating deep network training
+      by reducing internal covariate shift. ICML.
 
     Examples
     --------
@@ -348,10 +348,10 @@ def resnet(
 
     References
     ----------
-    .. [1] K. He, X. Zhang, S. Ren, J. Sun (2016): Deep residual learning for image
-           recognition. CVPR.
-    .. [2] K. He, X. Zhang, S. Ren, J. Sun (2016): Identity mappings in deep residual
-           networks. ECCV.
+    * K. He, X. Zhang, S. Ren, J. Sun (2016): Deep residual learning for image recognition.
+      CVPR.
+    * K. He, X. Zhang, S. Ren, J. Sun (2016): Identity mappings in deep residual networks.
+      ECCV.
 
     Examples
     --------
