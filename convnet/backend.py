@@ -42,8 +42,10 @@ ENV_VAR = "CONVNET_MODE"
 MODES = ("jax", "c", "numba", "py")
 _NUMBA_OBJECT_MODE = (
     r"Numba will use object mode to run (Conv|ConvGradInput|ConvGradWeights|Pool|PoolGrad|"
-    r"MaxPoolGather)\{"
+    r"MaxPoolGather|ConcreteShape)(\{|'s perform)"
 )
+_JAX_RNG_COPY = r"The RandomType SharedVariables .* will not be used in the compiled JAX graph"
+_JAX_SKIP_BROADCAST_ASSERT = r"Skipping Assert\{msg='Could not broadcast dimensi"
 _ALIASES = {"cvm": "c", "jax": "jax", "numba": "numba", "py": "py", "python": "py", "c": "c"}
 
 
@@ -154,5 +156,13 @@ def function(
     with warnings.catch_warnings():
         # Under numba, convnet's operators run their NumPy perform() in object mode by design.
         warnings.filterwarnings("ignore", message=_NUMBA_OBJECT_MODE, category=UserWarning)
+        # Under JAX, the compiled function draws from its own copy of each shared random
+        # generator (dropout, noise) and advances that copy from call to call; the original
+        # shared variable keeps its value. See :func:`random_generators`.
+        warnings.filterwarnings("ignore", message=_JAX_RNG_COPY, category=UserWarning)
+        # PyTensor guards broadcasts of dimensions it cannot prove equal with Assert nodes;
+        # JAX drops them, and needs no guard: array shapes are concrete when it traces, and
+        # jax.numpy raises on a mismatch itself.
+        warnings.filterwarnings("ignore", message=_JAX_SKIP_BROADCAST_ASSERT, category=UserWarning)
         fn = pytensor.function(inputs, outputs, mode=pt_mode, updates=updates, **kwargs)
     return Function(fn, name)

@@ -1,3 +1,358 @@
-"""convnet.layers.base (to be written)."""
+"""The layer contract: :class:`Layer` (one input) and :class:`MergeLayer` (several inputs).
 
-__all__: list[str] = []
+A layer knows its input shape(s) when it is built, computes its output shape without
+data (:meth:`Layer.get_output_shape_for`) and builds a symbolic PyTensor expression for its
+output (:meth:`Layer.get_output_for`). :func:`convnet.layers.get_output` walks the graph of
+layers and chains these expressions. Shapes are tuples of ints, with None for sizes that are
+unknown until run time (usually the batch size).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from typing import Any
+
+from pytensor.graph import Variable
+
+from .. import utils
+
+__all__ = ["Layer", "MergeLayer"]
+
+_MISSING = object()
+
+
+def _label(layer: Any) -> str:
+    """``"ClassName 'name'"`` (or ``"ClassName"``), used to start error messages."""
+    name = getattr(layer, "name", None)
+    cls = type(layer).__name__
+    return f"{cls} {name!r}" if name is not None else cls
+
+
+def _check_shape(shape: Any, who: str, what: str) -> tuple:
+    if not isinstance(shape, tuple):
+        raise TypeError(
+            f"{who}: expected {what} as a Layer or a tuple of ints/None, "
+            f"received {type(shape).__name__} {shape!r}"
+        )
+    if not all(d is None or isinstance(d, utils.int_types) for d in shape):
+        raise TypeError(f"{who}: expected {what} of ints or None, received {shape!r}")
+    if any(d is not None and d <= 0 for d in shape):
+        raise ValueError(
+            f"{who}: expected {what} with positive sizes (or None), received {shape!r}"
+        )
+    return shape
+
+
+def _known_shape(input: Any, shape: tuple) -> Any:
+    """``input`` with the sizes known in ``shape`` declared static (checked at run time).
+
+    Shape arithmetic on static sizes folds to constants, which PyTensor's JAX backend needs
+    for the shapes of allocated arrays.
+    """
+    if input.ndim != len(shape) or all(s is None for s in shape):
+        return input
+    import pytensor.tensor as T
+
+    return T.specify_shape(input, tuple(shape))
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, Layer):
+        return f"<{_label(value)}>"
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__
+    return repr(value)
+
+
+def _same(value: Any, default: Any) -> bool:
+    try:
+        if isinstance(value, tuple) and not isinstance(default, tuple):
+            return len(value) > 0 and all(bool(v == default) for v in value)
+        if isinstance(value, tuple) and isinstance(default, tuple):
+            return value == default
+        return value is default or bool(value == default)
+    except Exception:
+        return False
+
+
+class Layer:
+    """Base class of all layers with one input.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The layer feeding into this one, or the shape of its input (a tuple of ints, with
+        None for sizes not known in advance).
+    name : str, optional
+        A name for this layer; it prefixes the names of its parameters (``"fc1.W"``) and
+        appears in error messages.
+
+    Attributes
+    ----------
+    input_shape : tuple
+        The shape of the input.
+    input_layer : Layer or None
+        The incoming layer, or None if built from a shape.
+    name : str or None
+        The layer's name.
+    params : OrderedDict
+        Maps each parameter (a shared variable or expression) to its set of tags, e.g.
+        ``{"trainable", "regularizable"}``.
+    get_output_kwargs : list of str
+        Keyword arguments of :meth:`get_output_for` beyond those in its signature that
+        :func:`~convnet.layers.get_output` should not warn about.
+
+    Notes
+    -----
+    A custom layer overrides :meth:`get_output_for` and, if it changes the shape,
+    :meth:`get_output_shape_for`; parameters are created with :meth:`add_param`.
+
+    Examples
+    --------
+    >>> from convnet.layers import Layer, InputLayer, get_output
+    >>> class Double(Layer):
+    ...     def get_output_for(self, input, **kwargs):
+    ...         return 2 * input
+    >>> l_in = InputLayer((None, 3))
+    >>> l_out = Double(l_in, name="double")
+    >>> l_out.output_shape
+    (None, 3)
+    >>> get_output(l_out).eval({l_in.input_var: [[1.0, 2.0, 3.0]]}, mode="FAST_COMPILE")
+    array([[2., 4., 6.]])
+    """
+
+    def __init__(self, incoming: Any, name: str | None = None):
+        self.name = name
+        if isinstance(incoming, tuple):
+            self.input_shape = incoming
+            self.input_layer = None
+        elif hasattr(incoming, "output_shape"):
+            self.input_shape = incoming.output_shape
+            self.input_layer = incoming
+        else:
+            raise TypeError(
+                f"{_label(self)}: incoming: expected a Layer or a shape tuple, received "
+                f"{type(incoming).__name__} {incoming!r}"
+            )
+        self.params: OrderedDict = OrderedDict()
+        self.get_output_kwargs: list[str] = []
+        _check_shape(self.input_shape, _label(self), "an input shape")
+
+    @property
+    def output_shape(self) -> tuple:
+        """The shape of this layer's output, computed from :attr:`input_shape`."""
+        shape = self.get_output_shape_for(self.input_shape)
+        if any(isinstance(s, Variable) for s in shape):
+            raise ValueError(
+                f"{_label(self)}: get_output_shape_for() returned a symbolic shape {shape!r}; "
+                f"expected a tuple of ints and None"
+            )
+        return shape
+
+    def get_params(self, unwrap_shared: bool = True, **tags: bool) -> list:
+        """Return this layer's parameters, optionally filtered by tags.
+
+        Parameters
+        ----------
+        unwrap_shared : bool
+            If True (default), return the shared variables that parameter expressions
+            depend on instead of the expressions themselves.
+        **tags
+            ``tag=True`` keeps only parameters with the tag, ``tag=False`` only those
+            without it (e.g. ``trainable=True, regularizable=False``).
+
+        Returns
+        -------
+        list of pytensor Variables
+
+        Examples
+        --------
+        >>> from convnet.layers import DenseLayer
+        >>> l = DenseLayer((None, 3), 2, name="fc")
+        >>> [p.name for p in l.get_params(regularizable=True)]
+        ['fc.W']
+        """
+        result = list(self.params.keys())
+        only = {tag for tag, value in tags.items() if value}
+        if only:
+            result = [p for p in result if not only - self.params[p]]
+        exclude = {tag for tag, value in tags.items() if not value}
+        if exclude:
+            result = [p for p in result if not self.params[p] & exclude]
+        if unwrap_shared:
+            return utils.collect_shared_vars(result)
+        return result
+
+    def get_output_shape_for(self, input_shape: tuple) -> tuple:
+        """Compute the output shape for a given input shape (default: unchanged).
+
+        Parameters
+        ----------
+        input_shape : tuple
+            Ints and None.
+
+        Returns
+        -------
+        tuple
+            The output shape (ints and None, never symbolic).
+        """
+        return input_shape
+
+    def get_output_for(self, input: Any, **kwargs: Any) -> Any:
+        """Build the symbolic output expression for a given input expression.
+
+        Parameters
+        ----------
+        input : pytensor tensor
+            The output of the incoming layer.
+        **kwargs
+            Options passed down by :func:`~convnet.layers.get_output`, such as
+            ``deterministic``.
+
+        Returns
+        -------
+        pytensor tensor
+        """
+        raise NotImplementedError(f"{_label(self)} does not implement get_output_for()")
+
+    def add_param(self, spec: Any, shape: Any, name: str | None = None, **tags: bool) -> Any:
+        """Create a parameter, register it with its tags and return it.
+
+        Parameters
+        ----------
+        spec : numpy array, PyTensor variable or callable
+            See :func:`convnet.utils.create_param`.
+        shape : tuple of int
+            The parameter's shape.
+        name : str, optional
+            The parameter's name; prefixed with the layer's name and a dot if the layer
+            has one (``"conv1.W"``).
+        **tags
+            Tags; ``trainable`` and ``regularizable`` default to True.
+
+        Returns
+        -------
+        pytensor Variable
+            The parameter (a shared variable unless ``spec`` was an expression).
+        """
+        if name is not None and self.name is not None:
+            name = f"{self.name}.{name}"
+        try:
+            param = utils.create_param(spec, shape, name)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{_label(self)}: {e}") from e
+        tags["trainable"] = tags.get("trainable", True)
+        tags["regularizable"] = tags.get("regularizable", True)
+        self.params[param] = {tag for tag, value in tags.items() if value}
+        return param
+
+    def _repr_incoming(self) -> str:
+        if self.input_layer is not None:
+            return f"<{_label(self.input_layer)}>"
+        return repr(self.input_shape)
+
+    def __repr__(self) -> str:
+        args = [self._repr_incoming()]
+        try:
+            signature = inspect.signature(type(self).__init__)
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            signature = None
+        if signature is not None:
+            for pname, p in list(signature.parameters.items())[2:]:
+                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname == "name":
+                    continue
+                value = getattr(self, pname, _MISSING)
+                if value is _MISSING or isinstance(value, Variable):
+                    continue
+                if p.default is not p.empty and _same(value, p.default):
+                    continue
+                args.append(f"{pname}={_format_value(value)}")
+        if self.name is not None:
+            args.append(f"name={self.name!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+class MergeLayer(Layer):
+    """Base class of layers with several inputs.
+
+    Parameters
+    ----------
+    incomings : list of Layer or tuple
+        The layers feeding into this one, or their output shapes.
+    name : str, optional
+        A name for this layer.
+
+    Attributes
+    ----------
+    input_shapes : list of tuple
+        The shapes of the inputs.
+    input_layers : list of Layer or None
+        The incoming layers (None where a shape was given).
+
+    Examples
+    --------
+    >>> from convnet.layers import MergeLayer, InputLayer, get_output
+    >>> class Product(MergeLayer):
+    ...     def get_output_shape_for(self, input_shapes):
+    ...         return input_shapes[0]
+    ...     def get_output_for(self, inputs, **kwargs):
+    ...         return inputs[0] * inputs[1]
+    >>> a, b = InputLayer((None, 2)), InputLayer((None, 2))
+    >>> values = {a.input_var: [[1.0, 2.0]], b.input_var: [[3.0, 4.0]]}
+    >>> get_output(Product([a, b])).eval(values, mode="FAST_COMPILE")
+    array([[3., 8.]])
+    """
+
+    def __init__(self, incomings: Any, name: str | None = None):
+        self.name = name
+        try:
+            incomings = list(incomings)
+        except TypeError:
+            raise TypeError(
+                f"{_label(self)}: incomings: expected a list of layers or shape tuples, "
+                f"received {type(incomings).__name__}"
+            ) from None
+        for i, incoming in enumerate(incomings):
+            if not isinstance(incoming, tuple) and not hasattr(incoming, "output_shape"):
+                raise TypeError(
+                    f"{_label(self)}: incomings[{i}]: expected a Layer or a shape tuple, "
+                    f"received {type(incoming).__name__} {incoming!r}"
+                )
+        self.input_shapes = [
+            incoming if isinstance(incoming, tuple) else incoming.output_shape
+            for incoming in incomings
+        ]
+        self.input_layers = [
+            None if isinstance(incoming, tuple) else incoming for incoming in incomings
+        ]
+        for i, shape in enumerate(self.input_shapes):
+            _check_shape(shape, _label(self), f"input shape {i}")
+        self.params = OrderedDict()
+        self.get_output_kwargs = []
+
+    @property
+    def output_shape(self) -> tuple:
+        """The shape of this layer's output, computed from :attr:`input_shapes`."""
+        shape = self.get_output_shape_for(self.input_shapes)
+        if any(isinstance(s, Variable) for s in shape):
+            raise ValueError(
+                f"{_label(self)}: get_output_shape_for() returned a symbolic shape {shape!r}; "
+                f"expected a tuple of ints and None"
+            )
+        return shape
+
+    def get_output_shape_for(self, input_shapes: list) -> tuple:
+        """Compute the output shape for a list of input shapes."""
+        raise NotImplementedError(f"{_label(self)} does not implement get_output_shape_for()")
+
+    def get_output_for(self, inputs: list, **kwargs: Any) -> Any:
+        """Build the symbolic output expression for a list of input expressions."""
+        raise NotImplementedError(f"{_label(self)} does not implement get_output_for()")
+
+    def _repr_incoming(self) -> str:
+        parts = [
+            f"<{_label(layer)}>" if layer is not None else repr(shape)
+            for layer, shape in zip(self.input_layers, self.input_shapes, strict=True)
+        ]
+        return "[" + ", ".join(parts) + "]"

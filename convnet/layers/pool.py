@@ -1,3 +1,630 @@
-"""convnet.layers.pool (to be written)."""
+"""Pooling and upscaling layers.
 
-__all__: list[str] = []
+:class:`Pool1DLayer`, :class:`Pool2DLayer` and :class:`Pool3DLayer` (and their max-only
+versions) pool over the trailing 1, 2 or 3 axes with :func:`convnet.ops.pool`, using
+Lasagne's (Theano's) output-size rules. :class:`GlobalPoolLayer` pools over all spatial
+axes, :class:`FeaturePoolLayer` over groups of channels; :class:`Upscale2DLayer` and its
+siblings enlarge feature maps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as T
+
+from .. import ops
+from ..ops import concrete_shape
+from ..utils import _full, _mean, as_tuple, int_types
+from .base import Layer, _known_shape, _label
+
+__all__ = [
+    "pool_output_length",
+    "MaxPool1DLayer",
+    "MaxPool2DLayer",
+    "MaxPool3DLayer",
+    "Pool1DLayer",
+    "Pool2DLayer",
+    "Pool3DLayer",
+    "Upscale1DLayer",
+    "Upscale2DLayer",
+    "Upscale3DLayer",
+    "GlobalPoolLayer",
+    "FeaturePoolLayer",
+    "FeatureWTALayer",
+]
+
+_MODES = ("max", "average_inc_pad", "average_exc_pad")
+_SPATIAL = {1: "length", 2: "rows, cols", 3: "depth, rows, cols"}
+
+
+def pool_output_length(
+    input_length: int | None, pool_size: int, stride: int, pad: int, ignore_border: bool
+) -> int | None:
+    """Output length of pooling along one axis (Lasagne's helper).
+
+    Parameters
+    ----------
+    input_length : int or None
+        The input length; None gives None.
+    pool_size : int
+        The window length.
+    stride : int
+        The step between windows.
+    pad : int
+        Implicit padding on both sides (requires ``ignore_border=True``).
+    ignore_border : bool
+        True: only full windows, ``(input_length + 2 * pad - pool_size) // stride + 1``.
+        False: also a last partial window when elements remain.
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> from convnet.layers import pool_output_length
+    >>> pool_output_length(5, 2, 2, 0, True), pool_output_length(5, 2, 2, 0, False)
+    (2, 3)
+    """
+    if not ignore_border and pad:
+        raise ValueError(
+            f"pool_output_length: pad: expected 0 when ignore_border=False, received {pad!r}"
+        )
+    return ops.pool_output_length(input_length, pool_size, stride, pad, ignore_border)
+
+
+def _check_sizes(layer: Layer, value: Any, n: int, argname: str, minimum: int) -> tuple:
+    values = as_tuple(value, n, int_types, name=f"{_label(layer)}: {argname}")
+    if any(v < minimum for v in values):
+        what = "positive ints" if minimum == 1 else "non-negative ints"
+        raise ValueError(f"{_label(layer)}: {argname}: expected {what}, received {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def _check_rank(layer: Layer, n: int) -> None:
+    if len(layer.input_shape) != n + 2:
+        spatial = _SPATIAL[n]
+        raise ValueError(
+            f"{_label(layer)}: expected input with {n + 2} dimensions (batch, channels, "
+            f"{spatial}), received shape {layer.input_shape}"
+        )
+
+
+class _PoolLayer(Layer):
+    """Pooling over the trailing ``n`` axes; the shared logic of Pool1D/2D/3DLayer."""
+
+    _n = 0
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: Any,
+        stride: Any = None,
+        pad: Any = 0,
+        ignore_border: bool = True,
+        mode: str = "max",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, **kwargs)
+        n = self._n
+        _check_rank(self, n)
+        self.pool_size = _check_sizes(self, pool_size, n, "pool_size", 1)
+        if stride is None:
+            self.stride = self.pool_size
+        else:
+            self.stride = _check_sizes(self, stride, n, "stride", 1)
+        self.pad = _check_sizes(self, pad, n, "pad", 0)
+        if mode not in _MODES:
+            raise ValueError(
+                f"{_label(self)}: mode: expected one of {', '.join(map(repr, _MODES))}, "
+                f"received {mode!r}"
+            )
+        if not ignore_border and any(self.pad):
+            raise ValueError(
+                f"{_label(self)}: pad: expected 0 when ignore_border=False, received "
+                f"{self.pad}; set ignore_border=True to pad"
+            )
+        if any(p >= k for p, k in zip(self.pad, self.pool_size, strict=True)):
+            raise ValueError(
+                f"{_label(self)}: pad: expected values smaller than pool_size "
+                f"{self.pool_size}, received {self.pad}"
+            )
+        self.ignore_border = ignore_border
+        self.mode = mode
+        out = self.output_shape
+        if any(s is not None and s <= 0 for s in out[2:]):
+            raise ValueError(
+                f"{_label(self)}: expected a pool_size {self.pool_size} that fits into the "
+                f"(padded) input, received input shape {self.input_shape}, which gives "
+                f"output shape {out}"
+            )
+
+    def get_output_shape_for(self, input_shape):
+        n = self._n
+        spatial = tuple(
+            ops.pool_output_length(size, k, s, p, self.ignore_border)
+            for size, k, s, p in zip(
+                input_shape[-n:], self.pool_size, self.stride, self.pad, strict=True
+            )
+        )
+        return tuple(input_shape[:-n]) + spatial
+
+    def get_output_for(self, input, **kwargs):
+        return ops.pool(
+            input,
+            self.pool_size,
+            stride=self.stride,
+            padding=self.pad,
+            ignore_border=self.ignore_border,
+            mode=self.mode,
+        )
+
+
+_POOL_DOC = """
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        Input of shape ``(batch, channels, {spatial})``.
+    pool_size : int or tuple of {n} ints
+        The window size.
+    stride : int, tuple of {n} ints or None
+        The step between windows; None (default) means ``pool_size``.
+    pad : int or tuple of {n} ints
+        Implicit padding on both sides of each axis, smaller than ``pool_size`` (default
+        0). Padded positions never win a max; ``'average_inc_pad'`` counts them as zeros,
+        ``'average_exc_pad'`` leaves them out.
+    ignore_border : bool
+        True (default): only full windows. False: also a last partial window when
+        elements remain (requires ``pad=0``).
+    mode : {{'max', 'average_inc_pad', 'average_exc_pad'}}
+        The pooling function (default ``'max'``).
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Notes
+    -----
+    Output ``(batch, channels, {out})``; with ``ignore_border=True`` each axis has
+    ``out = (in + 2 * pad - pool_size) // stride + 1``, otherwise
+    ``ceil((in - pool_size) / stride) + 1`` (at least 1), or ``ceil(in / stride)`` if
+    ``stride >= pool_size`` (see :func:`pool_output_length`).
+"""
+
+
+class Pool1DLayer(_PoolLayer):
+    __doc__ = (
+        """1-d pooling layer over the last axis.
+"""
+        + _POOL_DOC.format(spatial="length", n=1, out="out")
+        + """
+    Examples
+    --------
+    >>> from convnet.layers import Pool1DLayer
+    >>> Pool1DLayer((None, 4, 10), pool_size=3, stride=2, mode="average_exc_pad").output_shape
+    (None, 4, 4)
+    """
+    )
+    _n = 1
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: Any,
+        stride: Any = None,
+        pad: Any = 0,
+        ignore_border: bool = True,
+        mode: str = "max",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, **kwargs)
+
+
+class Pool2DLayer(_PoolLayer):
+    __doc__ = (
+        """2-d pooling layer over the last two axes.
+"""
+        + _POOL_DOC.format(spatial="rows, cols", n=2, out="out_rows, out_cols")
+        + """
+    Examples
+    --------
+    >>> from convnet.layers import Pool2DLayer
+    >>> Pool2DLayer((None, 8, 7, 7), pool_size=2, ignore_border=False).output_shape
+    (None, 8, 4, 4)
+    """
+    )
+    _n = 2
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: Any,
+        stride: Any = None,
+        pad: Any = (0, 0),
+        ignore_border: bool = True,
+        mode: str = "max",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, **kwargs)
+
+
+class Pool3DLayer(_PoolLayer):
+    __doc__ = (
+        """3-d pooling layer over the last three axes.
+"""
+        + _POOL_DOC.format(spatial="depth, rows, cols", n=3, out="out_depth, out_rows, out_cols")
+        + """
+    Examples
+    --------
+    >>> from convnet.layers import Pool3DLayer
+    >>> Pool3DLayer((None, 2, 8, 8, 8), pool_size=2).output_shape
+    (None, 2, 4, 4, 4)
+    """
+    )
+    _n = 3
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: Any,
+        stride: Any = None,
+        pad: Any = (0, 0, 0),
+        ignore_border: bool = True,
+        mode: str = "max",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, **kwargs)
+
+
+class MaxPool1DLayer(Pool1DLayer):
+    """1-d max-pooling layer: :class:`Pool1DLayer` with ``mode='max'``.
+
+    Examples
+    --------
+    >>> from convnet.layers import MaxPool1DLayer
+    >>> MaxPool1DLayer((None, 4, 10), pool_size=2).output_shape
+    (None, 4, 5)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: Any,
+        stride: Any = None,
+        pad: Any = 0,
+        ignore_border: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
+
+
+class MaxPool2DLayer(Pool2DLayer):
+    """2-d max-pooling layer: :class:`Pool2DLayer` with ``mode='max'``.
+
+    Examples
+    --------
+    >>> from convnet.layers import MaxPool2DLayer
+    >>> MaxPool2DLayer((None, 16, 28, 28), pool_size=2).output_shape
+    (None, 16, 14, 14)
+    >>> MaxPool2DLayer((None, 16, 28, 28), pool_size=3, stride=2, pad=1).output_shape
+    (None, 16, 14, 14)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: Any,
+        stride: Any = None,
+        pad: Any = (0, 0),
+        ignore_border: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
+
+
+class MaxPool3DLayer(Pool3DLayer):
+    """3-d max-pooling layer: :class:`Pool3DLayer` with ``mode='max'``.
+
+    Examples
+    --------
+    >>> from convnet.layers import MaxPool3DLayer
+    >>> MaxPool3DLayer((None, 2, 8, 8, 8), pool_size=2).output_shape
+    (None, 2, 4, 4, 4)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: Any,
+        stride: Any = None,
+        pad: Any = (0, 0, 0),
+        ignore_border: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
+
+
+class _UpscaleLayer(Layer):
+    """Upscaling of the trailing ``n`` axes; the shared logic of Upscale1D/2D/3DLayer."""
+
+    _n = 0
+
+    def __init__(self, incoming: Any, scale_factor: Any, mode: str = "repeat", **kwargs: Any):
+        super().__init__(incoming, **kwargs)
+        n = self._n
+        _check_rank(self, n)
+        self.scale_factor = _check_sizes(self, scale_factor, n, "scale_factor", 1)
+        if mode not in ("repeat", "dilate"):
+            raise ValueError(
+                f"{_label(self)}: mode: expected 'repeat' or 'dilate', received {mode!r}"
+            )
+        self.mode = mode
+
+    def get_output_shape_for(self, input_shape):
+        n = self._n
+        spatial = tuple(
+            None if s is None else s * f
+            for s, f in zip(input_shape[-n:], self.scale_factor, strict=True)
+        )
+        return tuple(input_shape[:-n]) + spatial
+
+    def get_output_for(self, input, **kwargs):
+        n = self._n
+        if all(f == 1 for f in self.scale_factor):
+            return input
+        input = _known_shape(input, self.input_shape)
+        lead = input.ndim - n
+        shape = [input.shape[i] for i in range(lead)]
+        shape += [input.shape[lead + k] * f for k, f in enumerate(self.scale_factor)]
+        if self.mode == "repeat":
+            # (..., H, W) -> (..., H, 1, W, 1) * ones(a, b) -> (..., H * a, W * b): exact,
+            # and without Repeat, whose sizes PyTensor's JAX backend cannot make static
+            pattern = list(range(lead))
+            for k in range(n):
+                pattern += [lead + k, "x"]
+            ones_shape = (1,) * lead + sum(((1, f) for f in self.scale_factor), ())
+            ones = T.constant(np.ones(ones_shape, dtype=input.dtype))
+            return (input.dimshuffle(*pattern) * ones).reshape(shape)
+        out = _full(shape, 0, input.dtype)
+        index = (slice(None),) * lead + tuple(slice(None, None, f) for f in self.scale_factor)
+        return T.set_subtensor(out[index], input)
+
+
+_UPSCALE_DOC = """
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        Input of shape ``(batch, channels, {spatial})``.
+    scale_factor : int or tuple of {n} ints
+        Upscaling factor per axis, >= 1.
+    mode : {{'repeat', 'dilate'}}
+        ``'repeat'`` (default) repeats every element; ``'dilate'`` places each element at
+        the start of its block and fills the rest with zeros.
+    **kwargs
+        Passed to :class:`Layer`.
+"""
+
+
+class Upscale1DLayer(_UpscaleLayer):
+    __doc__ = (
+        """1-d upscaling layer: enlarge the last axis by an integer factor.
+"""
+        + _UPSCALE_DOC.format(spatial="length", n=1)
+        + """
+    Examples
+    --------
+    >>> from convnet.layers import Upscale1DLayer
+    >>> Upscale1DLayer((None, 3, 5), 2).output_shape
+    (None, 3, 10)
+    """
+    )
+    _n = 1
+
+
+class Upscale2DLayer(_UpscaleLayer):
+    __doc__ = (
+        """2-d upscaling layer: enlarge the last two axes by integer factors.
+"""
+        + _UPSCALE_DOC.format(spatial="rows, cols", n=2)
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convnet.layers import InputLayer, Upscale2DLayer, get_output
+    >>> l_in = InputLayer((None, 1, 1, 2))
+    >>> l = Upscale2DLayer(l_in, (2, 1), mode="dilate")
+    >>> get_output(l).eval({l_in.input_var: [[[[1.0, 2.0]]]]}, mode="FAST_COMPILE")[0, 0]
+    array([[1., 2.],
+           [0., 0.]])
+    """
+    )
+    _n = 2
+
+
+class Upscale3DLayer(_UpscaleLayer):
+    __doc__ = (
+        """3-d upscaling layer: enlarge the last three axes by integer factors.
+"""
+        + _UPSCALE_DOC.format(spatial="depth, rows, cols", n=3)
+        + """
+    Examples
+    --------
+    >>> from convnet.layers import Upscale3DLayer
+    >>> Upscale3DLayer((None, 3, 2, 2, 2), 2).output_shape
+    (None, 3, 4, 4, 4)
+    """
+    )
+    _n = 3
+
+
+class GlobalPoolLayer(Layer):
+    """Pool over all axes after the second: ``(batch, channels, ...)`` to ``(batch, channels)``.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        Input with at least 3 dimensions.
+    pool_function : callable
+        Called as ``pool_function(x, axis=2)`` on the input flattened to 3 dimensions
+        (default :func:`pytensor.tensor.mean`; ``T.max`` for global max-pooling).
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Examples
+    --------
+    >>> from convnet.layers import GlobalPoolLayer
+    >>> GlobalPoolLayer((None, 64, 7, 7)).output_shape
+    (None, 64)
+    """
+
+    def __init__(self, incoming: Any, pool_function: Any = T.mean, **kwargs: Any):
+        super().__init__(incoming, **kwargs)
+        if len(self.input_shape) < 3:
+            raise ValueError(
+                f"{_label(self)}: expected input with at least 3 dimensions (batch, channels, "
+                f"...), received shape {self.input_shape}"
+            )
+        self.pool_function = pool_function
+
+    def get_output_shape_for(self, input_shape):
+        return tuple(input_shape[:2])
+
+    def get_output_for(self, input, **kwargs):
+        # Reshape targets must be concrete under JAX: read the shape off the input itself.
+        flat = concrete_shape(input.reshape((input.shape[0], input.shape[1], -1)))
+        if self.pool_function is T.mean:  # keep float32 float32 under JAX too
+            return _mean(flat, axis=2)
+        return self.pool_function(flat, axis=2)
+
+
+class FeaturePoolLayer(Layer):
+    """Pool over groups of ``pool_size`` consecutive feature maps (e.g. maxout).
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The incoming layer or its shape.
+    pool_size : int
+        Number of consecutive features per group; must divide the size of ``axis``.
+    axis : int
+        The feature axis (default 1).
+    pool_function : callable
+        Called as ``pool_function(x, axis=axis + 1)`` (default :func:`pytensor.tensor.max`).
+    **kwargs
+        Passed to :class:`Layer`.
+
+    References
+    ----------
+    Ian J. Goodfellow et al. (2013): Maxout networks. ICML.
+
+    Examples
+    --------
+    >>> from convnet.layers import FeaturePoolLayer
+    >>> FeaturePoolLayer((None, 12, 5, 5), pool_size=3).output_shape
+    (None, 4, 5, 5)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_size: int,
+        axis: int = 1,
+        pool_function: Any = T.max,
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, **kwargs)
+        ndim = len(self.input_shape)
+        if not -ndim <= axis < ndim:
+            raise ValueError(
+                f"{_label(self)}: axis: expected an axis of the {ndim}-dimensional input, "
+                f"received {axis}"
+            )
+        self.axis = axis % ndim
+        if not isinstance(pool_size, int_types) or pool_size < 1:
+            raise ValueError(
+                f"{_label(self)}: pool_size: expected a positive int, received {pool_size!r}"
+            )
+        size = self.input_shape[self.axis]
+        if size is not None and size % pool_size:
+            raise ValueError(
+                f"{_label(self)}: pool_size: expected a divisor of the {size} features on axis "
+                f"{self.axis}, received {pool_size}"
+            )
+        self.pool_size = int(pool_size)
+        self.pool_function = pool_function
+
+    def get_output_shape_for(self, input_shape):
+        output_shape = list(input_shape)
+        if output_shape[self.axis] is not None:
+            output_shape[self.axis] //= self.pool_size
+        return tuple(output_shape)
+
+    def get_output_for(self, input, **kwargs):
+        shape = [input.shape[i] for i in range(input.ndim)]
+        pooled_shape = (
+            shape[: self.axis]
+            + [shape[self.axis] // self.pool_size, self.pool_size]
+            + shape[self.axis + 1 :]
+        )
+        return self.pool_function(input.reshape(pooled_shape), axis=self.axis + 1)
+
+
+class FeatureWTALayer(Layer):
+    """Winner-take-all over groups of features: keep each group's maximum, zero the rest.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The incoming layer or its shape.
+    pool_size : int
+        Group size; must divide the size of ``axis``.
+    axis : int
+        The feature axis (default 1).
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convnet.layers import InputLayer, FeatureWTALayer, get_output
+    >>> l_in = InputLayer((None, 4))
+    >>> out = get_output(FeatureWTALayer(l_in, 2))
+    >>> out.eval({l_in.input_var: [[1.0, 3.0, 5.0, 2.0]]}, mode="FAST_COMPILE")
+    array([[0., 3., 5., 0.]])
+    """
+
+    def __init__(self, incoming: Any, pool_size: int, axis: int = 1, **kwargs: Any):
+        super().__init__(incoming, **kwargs)
+        ndim = len(self.input_shape)
+        if not -ndim <= axis < ndim:
+            raise ValueError(
+                f"{_label(self)}: axis: expected an axis of the {ndim}-dimensional input, "
+                f"received {axis}"
+            )
+        self.axis = axis % ndim
+        if not isinstance(pool_size, int_types) or pool_size < 1:
+            raise ValueError(
+                f"{_label(self)}: pool_size: expected a positive int, received {pool_size!r}"
+            )
+        size = self.input_shape[self.axis]
+        if size is not None and size % pool_size:
+            raise ValueError(
+                f"{_label(self)}: pool_size: expected a divisor of the {size} features on axis "
+                f"{self.axis}, received {pool_size}"
+            )
+        self.pool_size = int(pool_size)
+
+    def get_output_for(self, input, **kwargs):
+        shape = [input.shape[i] for i in range(input.ndim)]
+        pooled_shape = (
+            shape[: self.axis]
+            + [shape[self.axis] // self.pool_size, self.pool_size]
+            + shape[self.axis + 1 :]
+        )
+        grouped = input.reshape(pooled_shape)
+        winners = T.argmax(grouped, axis=self.axis + 1, keepdims=True)
+        arange = T.arange(self.pool_size).reshape(
+            [1] * (self.axis + 1) + [self.pool_size] + [1] * (input.ndim - self.axis - 1)
+        )
+        mask = T.eq(winners, arange).reshape(input.shape)
+        return input * T.cast(mask, input.dtype)

@@ -1,3 +1,417 @@
-"""convnet.layers.special (to be written)."""
+"""Small layers that shape a signal elementwise or by a given expression.
 
-__all__: list[str] = []
+:class:`NonlinearityLayer`, :class:`BiasLayer`, :class:`ScaleLayer` (and
+:func:`standardize` built from the last two), :class:`ExpressionLayer`,
+:class:`InverseLayer` and :class:`ParametricRectifierLayer` (:func:`prelu`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytensor
+import pytensor.tensor as T
+from pytensor.compile.mode import Mode
+
+from .. import init, nonlinearities
+from ..utils import floatX, int_types
+from .base import Layer, MergeLayer, _label
+
+__all__ = [
+    "NonlinearityLayer",
+    "BiasLayer",
+    "ScaleLayer",
+    "standardize",
+    "ExpressionLayer",
+    "InverseLayer",
+    "ParametricRectifierLayer",
+    "prelu",
+]
+
+
+def _shared_axes(layer: Layer, shared_axes: Any, allow_all: bool = False) -> tuple[int, ...]:
+    """Normalize a ``shared_axes`` argument ('auto', 'all', int or iterable of ints)."""
+    ndim = len(layer.input_shape)
+    if isinstance(shared_axes, str):
+        if shared_axes == "auto":
+            return (0,) + tuple(range(2, ndim))
+        if shared_axes == "all" and allow_all:
+            return tuple(range(ndim))
+        expected = "'auto', 'all'" if allow_all else "'auto'"
+        raise ValueError(
+            f"{_label(layer)}: shared_axes: expected {expected}, an int or a tuple of ints, "
+            f"received {shared_axes!r}"
+        )
+    if isinstance(shared_axes, int_types):
+        shared_axes = (shared_axes,)
+    try:
+        axes = tuple(int(a) for a in shared_axes)
+    except TypeError:
+        raise TypeError(
+            f"{_label(layer)}: shared_axes: expected 'auto', an int or a tuple of ints, "
+            f"received {shared_axes!r}"
+        ) from None
+    bad = [a for a in axes if not -ndim <= a < ndim]
+    if bad:
+        raise ValueError(
+            f"{_label(layer)}: shared_axes: expected axes of the {ndim}-dimensional input "
+            f"(shape {layer.input_shape}), received {axes}"
+        )
+    return tuple(a % ndim for a in axes)
+
+
+def _param_shape(layer: Layer, shared_axes: tuple[int, ...], what: str) -> list:
+    shape = [s for axis, s in enumerate(layer.input_shape) if axis not in shared_axes]
+    if any(s is None for s in shape):
+        raise ValueError(
+            f"{_label(layer)}: expected known input sizes on all axes that {what} are not "
+            f"shared over, received input shape {layer.input_shape} with shared_axes "
+            f"{shared_axes}"
+        )
+    return shape
+
+
+def _broadcast_pattern(param: Any, shared_axes: tuple[int, ...], ndim: int) -> list:
+    axes = iter(range(param.ndim))
+    return ["x" if axis in shared_axes else next(axes) for axis in range(ndim)]
+
+
+class NonlinearityLayer(Layer):
+    """Apply a nonlinearity elementwise.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The incoming layer or its shape.
+    nonlinearity : callable or None
+        Default :func:`~convnet.nonlinearities.rectify`; None means identity.
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convnet.layers import InputLayer, NonlinearityLayer, get_output
+    >>> l_in = InputLayer((None, 2))
+    >>> out = get_output(NonlinearityLayer(l_in))
+    >>> out.eval({l_in.input_var: [[-1.0, 1.0]]}, mode="FAST_COMPILE")
+    array([[0., 1.]])
+    """
+
+    def __init__(self, incoming: Any, nonlinearity: Any = nonlinearities.rectify, **kwargs: Any):
+        super().__init__(incoming, **kwargs)
+        self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
+
+    def get_output_for(self, input, **kwargs):
+        return self.nonlinearity(input)
+
+
+class BiasLayer(Layer):
+    """Add a learned bias: ``y = x + b`` with ``b`` broadcast over ``shared_axes``.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The incoming layer or its shape.
+    b : initializer, numpy array, PyTensor expression or None
+        The biases (default 0); None makes the layer an identity without parameters.
+    shared_axes : 'auto', int or tuple of int
+        Axes over which the bias is shared. ``'auto'`` (default) shares over the batch
+        axis and all spatial axes (every axis but 1), giving one bias per channel.
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Attributes
+    ----------
+    b : pytensor shared variable or None
+        Shape: the input shape without ``shared_axes``; tag ``trainable``.
+
+    Examples
+    --------
+    >>> from convnet.layers import BiasLayer
+    >>> BiasLayer((None, 3, 5, 5)).b.get_value().shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        b: Any = init.Constant(0),  # noqa: B008
+        shared_axes: Any = "auto",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, **kwargs)
+        self.shared_axes = _shared_axes(self, shared_axes)
+        if b is None:
+            self.b = None
+        else:
+            shape = _param_shape(self, self.shared_axes, "biases")
+            self.b = self.add_param(b, shape, "b", regularizable=False)
+
+    def get_output_for(self, input, **kwargs):
+        if self.b is None:
+            return input
+        return input + self.b.dimshuffle(*_broadcast_pattern(self.b, self.shared_axes, input.ndim))
+
+
+class ScaleLayer(Layer):
+    """Multiply by learned scales: ``y = x * scales`` broadcast over ``shared_axes``.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The incoming layer or its shape.
+    scales : initializer, numpy array or PyTensor expression
+        The scales (default 1).
+    shared_axes : 'auto', int or tuple of int
+        As for :class:`BiasLayer`; ``'auto'`` gives one scale per channel.
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Attributes
+    ----------
+    scales : pytensor shared variable
+        Shape: the input shape without ``shared_axes``; tag ``trainable``.
+
+    Examples
+    --------
+    >>> from convnet.layers import ScaleLayer
+    >>> ScaleLayer((None, 3, 5, 5), shared_axes=(0, 1)).scales.get_value().shape
+    (5, 5)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        scales: Any = init.Constant(1),  # noqa: B008
+        shared_axes: Any = "auto",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, **kwargs)
+        self.shared_axes = _shared_axes(self, shared_axes)
+        shape = _param_shape(self, self.shared_axes, "scales")
+        self.scales = self.add_param(scales, shape, "scales", regularizable=False)
+
+    def get_output_for(self, input, **kwargs):
+        pattern = _broadcast_pattern(self.scales, self.shared_axes, input.ndim)
+        return input * self.scales.dimshuffle(*pattern)
+
+
+def standardize(layer: Any, offset: Any, scale: Any, shared_axes: Any = "auto") -> ScaleLayer:
+    """Append fixed (untrainable) layers computing ``(x - offset) / scale``.
+
+    Parameters
+    ----------
+    layer : Layer or tuple
+        The layer to standardize.
+    offset : numpy array
+        Subtracted first (e.g. the training set mean).
+    scale : numpy array
+        Divided by afterwards (e.g. the training set standard deviation).
+    shared_axes : 'auto', int or tuple of int
+        As for :class:`BiasLayer`; ``offset`` and ``scale`` have the input shape without
+        these axes.
+
+    Returns
+    -------
+    ScaleLayer
+        The last of the two layers (a :class:`BiasLayer` then a :class:`ScaleLayer`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convnet.layers import InputLayer, standardize, get_output
+    >>> l_in = InputLayer((None, 2))
+    >>> l = standardize(l_in, np.array([1.0, 2.0]), np.array([2.0, 4.0]), shared_axes=0)
+    >>> get_output(l).eval({l_in.input_var: [[3.0, 6.0]]}, mode="FAST_COMPILE")
+    array([[1., 1.]])
+    """
+    layer = BiasLayer(layer, -np.asarray(offset), shared_axes)
+    layer.params[layer.b].remove("trainable")
+    layer = ScaleLayer(layer, floatX(1.0) / np.asarray(scale), shared_axes)
+    layer.params[layer.scales].remove("trainable")
+    return layer
+
+
+class ExpressionLayer(Layer):
+    """Apply an arbitrary function to the input: ``y = function(x)``.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The incoming layer or its shape.
+    function : callable
+        Maps a PyTensor tensor to a PyTensor tensor.
+    output_shape : None, 'auto', tuple or callable
+        None (default): the output has the input's shape. ``'auto'``: inferred by
+        applying ``function`` to a symbolic input (sizes that stay unknown become None).
+        A tuple: the output shape. A callable: used as ``get_output_shape_for``.
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Examples
+    --------
+    >>> from convnet.layers import ExpressionLayer
+    >>> ExpressionLayer((None, 3, 4), lambda x: x.mean(axis=-1), output_shape="auto").output_shape
+    (None, 3)
+    """
+
+    def __init__(self, incoming: Any, function: Any, output_shape: Any = None, **kwargs: Any):
+        super().__init__(incoming, **kwargs)
+        if not callable(function):
+            raise TypeError(
+                f"{_label(self)}: function: expected a callable, received {type(function).__name__}"
+            )
+        self.function = function
+        if output_shape is None:
+            self._output_shape = None
+        elif isinstance(output_shape, str):
+            if output_shape != "auto":
+                raise ValueError(
+                    f"{_label(self)}: output_shape: expected None, 'auto', a tuple or a "
+                    f"callable, received {output_shape!r}"
+                )
+            self._output_shape = "auto"
+        elif callable(output_shape):
+            self._output_shape = None
+            self.get_output_shape_for = output_shape
+        else:
+            self._output_shape = tuple(output_shape)
+
+    def get_output_shape_for(self, input_shape):
+        if self._output_shape is None:
+            return input_shape
+        if self._output_shape == "auto":
+            x = T.tensor("x", dtype=pytensor.config.floatX, shape=tuple(input_shape))
+            out = self.function(x)
+            static = tuple(out.type.shape)
+            if all(s is not None for s in static):
+                return tuple(int(s) for s in static)
+            # Evaluate the shape of the output for an all-zero input of the known sizes
+            # (unknown sizes set to 0, mapped back to None), as Lasagne does.
+            zeros = T.zeros(tuple(0 if s is None else s for s in input_shape))
+            fn = pytensor.function(
+                [], self.function(zeros).shape, mode=Mode(linker="py", optimizer="fast_compile")
+            )
+            evaluated = fn()
+            return tuple(
+                int(st) if st is not None else (int(ev) if ev else None)
+                for st, ev in zip(static, evaluated, strict=True)
+            )
+        return self._output_shape
+
+    def get_output_for(self, input, **kwargs):
+        return self.function(input)
+
+
+class InverseLayer(MergeLayer):
+    """The transpose (gradient) of another layer, to "undo" it in a decoder.
+
+    Computes the gradient of ``layer``'s input with respect to its output, weighted by
+    this layer's input: an inverse of a :class:`DenseLayer` multiplies by ``W.T``, of a
+    convolution performs the transposed convolution, of a max-pooling layer routes each
+    value to the position of its window's maximum.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The layer whose output is mapped back; shape ``layer.output_shape``.
+    layer : Layer
+        The layer to invert; its input shape is this layer's output shape.
+    **kwargs
+        Passed to :class:`MergeLayer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convnet.layers import InputLayer, DenseLayer, InverseLayer, get_output
+    >>> l_in = InputLayer((None, 3))
+    >>> l_dense = DenseLayer(l_in, 2, W=np.arange(6.0).reshape(3, 2), nonlinearity=None)
+    >>> l_inv = InverseLayer(l_dense, l_dense)
+    >>> get_output(l_inv).eval({l_in.input_var: np.ones((1, 3))}, mode="FAST_COMPILE")
+    array([[ 9., 39., 69.]])
+    """
+
+    def __init__(self, incoming: Any, layer: Layer, **kwargs: Any):
+        if getattr(layer, "input_layer", None) is None:
+            raise ValueError(
+                f"InverseLayer: layer: expected a layer with an incoming layer, received {layer!r}"
+            )
+        super().__init__([incoming, layer, layer.input_layer], **kwargs)
+
+    def get_output_shape_for(self, input_shapes):
+        return input_shapes[2]
+
+    def get_output_for(self, inputs, **kwargs):
+        input, layer_out, layer_in = inputs
+        return pytensor.grad(None, wrt=layer_in, known_grads={layer_out: input})
+
+
+class ParametricRectifierLayer(Layer):
+    """Parametric rectifier (PReLU): ``y = x`` for ``x > 0``, else ``alpha * x``, with
+    learned ``alpha``.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        The incoming layer or its shape.
+    alpha : initializer, numpy array or PyTensor expression
+        The leakiness (default 0.25).
+    shared_axes : 'auto', 'all', int or tuple of int
+        Axes over which ``alpha`` is shared: ``'auto'`` (default) gives one per channel,
+        ``'all'`` one in total.
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Attributes
+    ----------
+    alpha : pytensor shared variable
+        Shape: the input shape without ``shared_axes``; tag ``trainable``.
+
+    References
+    ----------
+    Kaiming He et al. (2015): Delving deep into rectifiers. ICCV.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convnet.layers import InputLayer, ParametricRectifierLayer, get_output
+    >>> l_in = InputLayer((None, 2))
+    >>> l = ParametricRectifierLayer(l_in, alpha=np.array([0.5, 0.1]))
+    >>> get_output(l).eval({l_in.input_var: [[-2.0, -2.0]]}, mode="FAST_COMPILE")
+    array([[-1. , -0.2]])
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        alpha: Any = init.Constant(0.25),  # noqa: B008
+        shared_axes: Any = "auto",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, **kwargs)
+        self.shared_axes = _shared_axes(self, shared_axes, allow_all=True)
+        shape = _param_shape(self, self.shared_axes, "alphas")
+        self.alpha = self.add_param(alpha, shape, name="alpha", regularizable=False)
+
+    def get_output_for(self, input, **kwargs):
+        alpha = self.alpha.dimshuffle(*_broadcast_pattern(self.alpha, self.shared_axes, input.ndim))
+        return T.switch(T.gt(input, 0), input, alpha * input)
+
+
+def prelu(layer: Layer, **kwargs: Any) -> ParametricRectifierLayer:
+    """Replace a layer's nonlinearity by a :class:`ParametricRectifierLayer`.
+
+    Sets ``layer.nonlinearity`` to the identity and returns a PReLU layer on top.
+
+    Examples
+    --------
+    >>> from convnet.layers import DenseLayer, prelu
+    >>> l = prelu(DenseLayer((None, 4), 3))
+    >>> type(l).__name__, l.input_layer.nonlinearity.__name__
+    ('ParametricRectifierLayer', 'linear')
+    """
+    if getattr(layer, "nonlinearity", None) is not None:
+        layer.nonlinearity = nonlinearities.identity
+    return ParametricRectifierLayer(layer, **kwargs)

@@ -13,6 +13,11 @@ product per group. Under PyTensor's JAX backend the operations dispatch to
 ``jax.lax.conv_general_dilated`` and its transposes (see :mod:`convnet.ops.jax`).
 
 Only cross-correlation lives here; :func:`conv` flips the filters symbolically when asked.
+
+Output shapes are static (in ``type.shape``) whenever the input shapes are; otherwise PyTensor
+reads them off the computed outputs. The operators deliberately give no symbolic shape
+arithmetic to PyTensor's shape inference: under the JAX backend such arithmetic becomes traced
+values, and a reshape to a traced shape (e.g. in the gradient of a flatten) cannot be compiled.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
+from pytensor.tensor.exceptions import ShapeError
 
 from ._args import as_int_tuple, as_pad_pairs, conv_transpose_output_length
 
@@ -238,14 +244,6 @@ class Conv(_ConvBase):
         out = corr_np(x, w, self.stride, self.pads, self.dilation, self.groups)
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
-    def infer_shape(self, fgraph, node, shapes):
-        xs, ws = shapes
-        spatial = [
-            (i + lo + hi - d * (k - 1) - 1) // s + 1
-            for i, k, s, (lo, hi), d in zip(xs[2:], ws[2:], self.stride, self.pads, self.dilation)
-        ]
-        return [(xs[0], ws[0], *spatial)]
-
     def pullback(self, inputs, outputs, output_grads):
         x, w = inputs
         (gz,) = output_grads
@@ -329,18 +327,11 @@ class ConvGradInput(_ConvBase):
         )
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
-    def infer_shape(self, fgraph, node, shapes):
-        gs, ws = shapes[:2]
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        shapes = args[-1]
         if len(shapes) == 3:
-            spatial = list(shapes[2][2:])
-        else:
-            spatial = [
-                (o - 1) * s - lo - hi + d * (k - 1) + 1 + op
-                for o, k, s, (lo, hi), d, op in zip(
-                    gs[2:], ws[2:], self.stride, self.pads, self.dilation, self.output_padding
-                )
-            ]
-        return [(gs[0], ws[1] * self.groups, *spatial)]
+            return [shapes[2]]  # the gradient has the forward input's shape
+        raise ShapeError("ConvGradInput: output shape is taken from the computed output")
 
     def pullback(self, inputs, outputs, output_grads):
         gz, w = inputs[:2]
@@ -389,7 +380,8 @@ class ConvGradWeights(_ConvBase):
         )
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        shapes = args[-1]
         return [shapes[2]]
 
     def pullback(self, inputs, outputs, output_grads):

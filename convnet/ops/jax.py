@@ -12,27 +12,50 @@ first maximum).
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+from pytensor.graph.basic import Constant
 from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.tensor.basic import ARange
+from pytensor.tensor.elemwise import CAReduce
+from pytensor.tensor.shape import Shape_i
 
 from .conv import Conv, ConvGradInput, ConvGradWeights
 from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
+from .shape import ConcreteShape
 
 __all__: list[str] = []
 
 
+# XLA's CPU convolutions run faster with channels last: NCHW inputs are transposed around
+# each 2-D convolution (XLA merges the transposes of neighbouring operations). The variable
+# exists for benchmarking the choice (``CONVNET_JAX_CONV_LAYOUT=NCHW``), not as an API.
+_CHANNELS_LAST = os.environ.get("CONVNET_JAX_CONV_LAYOUT", "NHWC").upper() == "NHWC"
+
+
 def _conv_fn(op):
+    common = dict(
+        window_strides=op.stride,
+        padding=op.pads,
+        rhs_dilation=op.dilation,
+        feature_group_count=op.groups,
+    )
+    if _CHANNELS_LAST and op.nd == 2:
+
+        def fn(x, w):
+            y = lax.conv_general_dilated(
+                x.transpose(0, 2, 3, 1), w, dimension_numbers=("NHWC", "OIHW", "NHWC"), **common
+            )
+            return y.transpose(0, 3, 1, 2)
+
+        return fn
+
     def fn(x, w):
-        return lax.conv_general_dilated(
-            x,
-            w,
-            window_strides=op.stride,
-            padding=op.pads,
-            rhs_dilation=op.dilation,
-            feature_group_count=op.groups,
-        )
+        return lax.conv_general_dilated(x, w, **common)
 
     return fn
 
@@ -84,6 +107,14 @@ def _jax_conv_grad_weights(op, **kwargs):
         return transpose(gz)[0]
 
     return grad_weights
+
+
+@jax_funcify.register(ConcreteShape)
+def _jax_concrete_shape(op, **kwargs):
+    def identity(x):
+        return x
+
+    return identity
 
 
 def _tiles_exactly(op, spatial):
@@ -187,3 +218,55 @@ def _jax_max_pool_gather(op, **kwargs):
         return transpose(g)[0]
 
     return gather
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX ``ARange`` passes NumPy scalar constants (e.g. an int8 ``0``) to
+# ``jnp.arange``, whose length arithmetic then overflows under NumPy 2's promotion rules once
+# ``stop`` exceeds the constant's dtype (``take_along_axis`` on a batch of 128 fails). Same
+# semantics, with the constants turned into Python numbers first.
+# --------------------------------------------------------------------------------------------
+
+
+@jax_funcify.register(ARange)
+def _jax_arange(op, node, **kwargs):
+    constants = []
+    for arg in node.inputs:
+        if arg.owner and isinstance(arg.owner.op, Shape_i):
+            constants.append(None)
+        elif isinstance(arg, Constant):
+            constants.append(np.asarray(arg.value).item())
+        else:
+            raise NotImplementedError(
+                "convnet: under the JAX backend arange needs constant arguments or array "
+                "lengths (JAX arrays have static shapes)"
+            )
+
+    def arange(start, stop, step):
+        values = [v if c is None else c for v, c in zip((start, stop, step), constants)]
+        return jnp.arange(*values, dtype=op.dtype)
+
+    return arange
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX reductions (sum, prod, ...) return their accumulator dtype, so a
+# float32 sum comes back float64 although its PyTensor type says float32. Gradients sum over
+# the batch, so float32 parameters silently turned float64 after one training step. Cast the
+# result to the type PyTensor promised.
+# --------------------------------------------------------------------------------------------
+
+_pytensor_careduce = jax_funcify.dispatch(CAReduce)
+
+
+@jax_funcify.register(CAReduce)
+def _jax_careduce(op, node=None, **kwargs):
+    impl = _pytensor_careduce(op, node=node, **kwargs)
+    if node is None:
+        return impl
+    dtype = node.outputs[0].type.dtype
+
+    def careduce(x):
+        return impl(x).astype(dtype)
+
+    return careduce

@@ -134,19 +134,6 @@ class _PoolBase(Op):
             for i, w, s, p in zip(spatial, self.ws, self.stride, self.pad)
         )
 
-    def _infer_out(self, xs):
-        """Symbolic output shape for an input of (symbolic) shape ``xs``."""
-        lead, spatial = xs[: -self.nd], xs[-self.nd :]
-        out = []
-        for i, w, s, p in zip(spatial, self.ws, self.stride, self.pad):
-            if self.ignore_border:
-                out.append((i + 2 * p - w) // s + 1)
-            elif s >= w:
-                out.append((i + s - 1) // s)
-            else:
-                out.append(pt.maximum(0, (i - w + s - 1) // s) + 1)
-        return tuple(lead) + tuple(out)
-
     def _params(self):
         return dict(
             ws=self.ws,
@@ -180,9 +167,6 @@ class Pool(_PoolBase):
         out, _ = pool_np(x, self.ws, self.stride, self.pad, self.ignore_border, self.mode)
         outputs[0][0] = out
 
-    def infer_shape(self, fgraph, node, shapes):
-        return [self._infer_out(shapes[0])]
-
     def pullback(self, inputs, outputs, output_grads):
         (x,) = inputs
         (gz,) = output_grads
@@ -203,7 +187,8 @@ class PoolGrad(_PoolBase):
         out = pool_grad_np(x, gz, self.ws, self.stride, self.pad, self.ignore_border, self.mode)
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
-    def infer_shape(self, fgraph, node, shapes):
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        shapes = args[-1]
         return [shapes[0]]
 
     def pullback(self, inputs, outputs, output_grads):
@@ -239,9 +224,6 @@ class MaxPoolGather(_PoolBase):
         win = win.reshape(win.shape[: 2 + n] + (-1,))
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         outputs[0][0] = out.reshape(x.shape[:-n] + out_shape).astype(g.dtype, copy=False)
-
-    def infer_shape(self, fgraph, node, shapes):
-        return [self._infer_out(shapes[0])]
 
     def pullback(self, inputs, outputs, output_grads):
         x, g = inputs

@@ -1,3 +1,0 @@
-"""convnet.training (to be written)."""
-
-__all__: list[str] = []

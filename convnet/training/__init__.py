@@ -1,0 +1,62 @@
+"""Training a network: the :class:`Trainer` fit loop, callbacks, history and checkpoints.
+
+.. autosummary::
+    :nosignatures:
+
+    Trainer
+    History
+    Callback
+    EarlyStopping
+    ModelCheckpoint
+    LearningRateScheduler
+    StepDecay
+    ExponentialDecay
+    CosineDecay
+    OneCycle
+    ReduceLROnPlateau
+    HistoryLogger
+    TerminateOnNaN
+    ProgressBar
+
+See the user guide's "Training a network" page for the fit loop, callbacks, checkpoints
+and resuming.
+"""
+
+from . import callbacks, checkpoint, history, trainer
+from .callbacks import (
+    Callback,
+    CosineDecay,
+    EarlyStopping,
+    ExponentialDecay,
+    HistoryLogger,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    OneCycle,
+    ProgressBar,
+    ReduceLROnPlateau,
+    StepDecay,
+    TerminateOnNaN,
+)
+from .history import History
+from .trainer import Trainer
+
+__all__ = [
+    "Trainer",
+    "History",
+    "Callback",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "LearningRateScheduler",
+    "StepDecay",
+    "ExponentialDecay",
+    "CosineDecay",
+    "OneCycle",
+    "ReduceLROnPlateau",
+    "HistoryLogger",
+    "TerminateOnNaN",
+    "ProgressBar",
+    "callbacks",
+    "checkpoint",
+    "history",
+    "trainer",
+]
