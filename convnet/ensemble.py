@@ -350,6 +350,18 @@ def soft_vote(probas: Any, weights: Any = None) -> np.ndarray:
     return np.tensordot(w, p, axes=1)
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x``'s values; tied values share the mean of their ranks."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    first = np.r_[True, xs[1:] != xs[:-1]]  # where each group of equal values starts
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(x)]
+    ranks = np.empty(len(x))
+    ranks[order] = ((starts + 1 + ends) / 2)[np.cumsum(first) - 1]
+    return ranks
+
+
 def rank_average(probas: Any, weights: Any = None) -> np.ndarray:
     """Average, over members, of the rank of each class score among the samples.
 
@@ -386,11 +398,13 @@ def rank_average(probas: Any, weights: Any = None) -> np.ndarray:
     >>> soft_vote(P).argmax(axis=1)
     array([0, 0, 1])
     """
-    from scipy.stats import rankdata
-
     p = _as_probas(probas, "rank_average", check_sum=False)
     w = _as_weights(weights, p.shape[0], "rank_average")
-    ranks = rankdata(p, axis=1) / p.shape[1]
+    ranks = np.empty_like(p)
+    for m in range(p.shape[0]):
+        for c in range(p.shape[2]):
+            ranks[m, :, c] = _average_ranks(p[m, :, c])
+    ranks /= p.shape[1]
     scores = np.tensordot(w, ranks, axes=1)
     return scores / scores.sum(axis=1, keepdims=True)
 
@@ -1059,11 +1073,6 @@ class Ensemble:
         self.seed = seed
         self._fitted = method in ("hard", "soft", "rank")
 
-    @property
-    def name(self) -> str:
-        """The method's label in reports (``"soft vote"``, ``"stacking"``, ...)."""
-        return _METHOD_LABELS[self.method]
-
     def _probas(self, X: Any, probas: Any, who: str) -> np.ndarray:
         if probas is not None:
             p = _as_probas(probas, who)
@@ -1181,7 +1190,9 @@ class Ensemble:
         y = _as_labels(y, p.shape[1], p.shape[2], "Ensemble.report")
         rows = [_row(n, "member", p[i], y, True) for i, n in enumerate(self.names)]
         out = self.predict_proba(probas=p)
-        row = _row(self.name, "ensemble", out, y, self.method not in ("hard", "rank"))
+        row = _row(
+            _METHOD_LABELS[self.method], "ensemble", out, y, self.method not in ("hard", "rank")
+        )
         if self.method == "hard":
             row["accuracy"] = accuracy(self.predict(probas=p), y)
         rows.append(row)

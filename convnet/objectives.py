@@ -38,7 +38,8 @@ clip them yourself, e.g. ``T.clip(p, 1e-7, 1 - 1e-7)``.
 
 Examples
 --------
-A 3-way classifier's loss for a batch of two items, with integer class targets:
+A 3-way classifier's loss for a batch of two items, with integer class targets, averaged
+over the batch:
 
 >>> import numpy as np
 >>> import pytensor.tensor as T
@@ -49,7 +50,7 @@ A 3-way classifier's loss for a batch of two items, with integer class targets:
 >>> loss = aggregate(categorical_crossentropy(probs, labels), mode="mean")
 >>> f = convnet.function([probs, labels], loss)
 >>> p = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]])
->>> print(f"{float(f(p, np.array([0, 1], dtype='int32'))):.6f}")
+>>> print(f"{float(f(p, np.array([0, 1], dtype='int32'))):.6f}")  # -(log 0.5 + log 0.8) / 2
 0.458145
 """
 
@@ -499,14 +500,14 @@ def huber_loss(predictions: Any, targets: Any, delta: float = 1) -> T.TensorVari
 
     Notes
     -----
-    An alternative to the squared error for regression, less sensitive to outliers
-    (the "smooth L1" loss of Fast R-CNN when ``delta=1``).
+    An alternative to the squared error for regression [#huber_loss-1]_, less sensitive to
+    outliers (the "smooth L1" loss of Fast R-CNN [#huber_loss-2]_ when ``delta=1``).
 
     References
     ----------
-    .. [1] Huber, P. J. (1964): Robust Estimation of a Location Parameter.
+    .. [#huber_loss-1] Huber, P. J. (1964): Robust Estimation of a Location Parameter.
            The Annals of Mathematical Statistics 35(1), 73-101.
-    .. [2] Girshick, R. (2015): Fast R-CNN. arXiv:1504.08083.
+    .. [#huber_loss-2] Girshick, R. (2015): Fast R-CNN. arXiv:1504.08083.
 
     Examples
     --------

@@ -807,6 +807,17 @@ class SearchResult:
 # --------------------------------------------------------------------------------------
 
 
+def _progress_line(rec: dict, metric: str | None) -> str:
+    head = f"trial {rec['trial']}: {rec['status']}"
+    if rec["status"] == "failed":
+        return f"{head}: {rec['error'].splitlines()[0]}"
+    shown = rec["metrics"].get(metric) if metric else rec["metrics"]
+    return (
+        f"{head} after {rec['epochs']} epochs, {metric or 'metrics'}={_fmt(shown)} "
+        f"({rec['duration_s']:.1f} s)"
+    )
+
+
 def run_trials(
     fn: Callable[[dict, TrialContext], Any],
     configs: Sequence[Mapping[str, Any]],
@@ -827,9 +838,10 @@ def run_trials(
     fn : callable
         ``fn(config, context) -> dict of final metrics or None``; see :class:`TrialContext`.
         Per-epoch metrics come from ``context.report(...)`` (or a ``"history"`` list of
-        dicts in the returned dict); the best reported ``metric`` (and ``best_epoch``) is
-        added to the final metrics unless ``fn`` returns them. Exceptions mark the trial
-        ``"failed"`` with the error, and the search goes on.
+        dicts in the returned dict); the metrics of the report with the best ``metric``
+        (and its epoch, as ``best_epoch``) are added to the final metrics where ``fn``
+        returns no value of the same name. Exceptions mark the trial ``"failed"`` with
+        the error, and the search goes on.
     configs : sequence of dict
         The configurations (JSON values); trial ``i`` runs ``configs[i]`` with seed
         ``trial_seed(seed, i)``.
@@ -927,12 +939,7 @@ def run_trials(
                 if path is not None:
                     _append_record(path, rec)
                 if verbose:
-                    shown = rec["metrics"].get(metric) if metric else rec["metrics"]
-                    print(
-                        f"trial {rec['trial']}: {rec['status']} after {rec['epochs']} epochs, "
-                        f"{metric or 'metrics'}={_fmt(shown)} ({rec['duration_s']:.1f} s)",
-                        flush=True,
-                    )
+                    print(_progress_line(rec, metric), flush=True)
         except BaseException:
             ex.close(cancel=True)
             raise

@@ -451,27 +451,6 @@ def read_model_zoo(path: str | os.PathLike) -> dict:
     return data
 
 
-def _read_param_file(path: str, fmt: str) -> list[np.ndarray]:
-    """The arrays of a convnet HDF5 or npz parameter file.
-
-    INTEGRATION POINT (convnet.io): reads through ``convnet.io.read_params`` once that
-    lands on main; until then only npz files are read, here, with ``allow_pickle=False``.
-    """
-    from . import io as _io
-
-    read_params = getattr(_io, "read_params", None)
-    if read_params is not None:
-        return list(read_params(path, format=fmt))
-    if fmt != "npz":
-        raise NotImplementedError(
-            f"load_pretrained: reading {fmt} files needs convnet.io.read_params, which this "
-            f"installation lacks"
-        )
-    with np.load(path, allow_pickle=False) as f:
-        keys = sorted(f.files, key=lambda k: int(k.split("_")[1]) if k.startswith("arr_") else -1)
-        return [f[k] for k in keys]
-
-
 def load_pretrained(
     network: Any,
     source: Any,
@@ -545,7 +524,9 @@ parameters ('body.W', 'body.b'); pass strict=False to load the leading 2 into a 
         if fmt == "pickle":
             values = read_model_zoo(path)["param values"]
         else:
-            values = _read_param_file(path, fmt)
+            from .io import read_params
+
+            values = read_params(path, format=fmt)
     params = layers.get_all_params(network)
     values = [np.asarray(v) for v in values]
     if len(values) != len(params) and (strict or len(values) < len(params)):

@@ -55,20 +55,15 @@ Optimiser state
 ---------------
 The state of a rule (velocities, accumulators, moment estimates, time step) lives in
 shared variables that are keys of the returned dictionary, next to the parameters. They
-are named after their parameter, ``"<param name>.<state>"``:
+are named after their parameter, ``"<param name>.<state>"`` (for a parameter named ``W``):
 
-=================================== ==========================================
-rule                                state variables (per parameter ``W``)
-=================================== ==========================================
-:func:`momentum`, :func:`apply_momentum`,
-:func:`nesterov_momentum`,
-:func:`apply_nesterov_momentum`     ``W.velocity``
-:func:`adagrad`, :func:`rmsprop`    ``W.accu``
-:func:`adadelta`                    ``W.accu``, ``W.delta_accu``
-:func:`adam`, :func:`adamw`         ``W.m``, ``W.v``
-:func:`adamax`                      ``W.m``, ``W.u``
-:func:`amsgrad`                     ``W.m``, ``W.v``, ``W.v_hat``
-=================================== ==========================================
+* :func:`momentum`, :func:`nesterov_momentum`, :func:`apply_momentum`,
+  :func:`apply_nesterov_momentum`: ``W.velocity``;
+* :func:`adagrad`, :func:`rmsprop`: ``W.accu``;
+* :func:`adadelta`: ``W.accu``, ``W.delta_accu``;
+* :func:`adam`, :func:`adamw`: ``W.m``, ``W.v``;
+* :func:`adamax`: ``W.m``, ``W.u``;
+* :func:`amsgrad`: ``W.m``, ``W.v``, ``W.v_hat``;
 
 and the rules with bias correction have one scalar time step per call, named after the rule
 (``"adam.t"``, ``"adamax.t"``, ``"amsgrad.t"``, ``"adamw.t"``), counting the updates done
@@ -234,7 +229,8 @@ def _param_list(func: str, params: Any) -> list[SharedVariable]:
             raise ValueError(
                 f"{func}: params must contain shared variables only, received "
                 f"{_desc(p)} ({type(p).__name__}) at position {i}. A parameter expression "
-                f"cannot be updated: pass the shared variables it is computed from"
+                f"cannot be updated: pass the shared variables it is computed from "
+                f"(convnet.utils.collect_shared_vars finds them)"
             )
         if id(p) in seen:
             raise ValueError(
@@ -317,10 +313,11 @@ def get_or_compute_grads(loss_or_grads: Any, params: Any) -> list:
     --------
     >>> import numpy as np
     >>> import pytensor
+    >>> import convnet
     >>> from convnet.updates import get_or_compute_grads
     >>> w = pytensor.shared(np.ones(3), name="w")
     >>> (g,) = get_or_compute_grads((w ** 2).sum(), [w])
-    >>> g.eval()
+    >>> convnet.function([], g)()
     array([2., 2., 2.])
     """
     func = "get_or_compute_grads"
@@ -599,7 +596,7 @@ def apply_nesterov_momentum(
     The classic formulation of Nesterov momentum (Nesterov's accelerated gradient)
     evaluates the gradient at the predicted next position in parameter space. This uses
     the equivalent reformulation of Sutskever et al. (2013) and Bengio et al. (2013),
-    which evaluates it at the current parameters.
+    which evaluates it at the current parameters (see :func:`nesterov_momentum`).
 
     See Also
     --------
@@ -651,14 +648,14 @@ def nesterov_momentum(
     Higher momentum also results in larger update steps. To counter that, you can scale
     your learning rate by ``1 - momentum``.
 
-    The gradient is evaluated at the current parameters (see
-    :func:`apply_nesterov_momentum`). With a constant learning rate this is the same
+    The gradient is evaluated at the current parameters, in the reformulation of
+    Sutskever et al. [#nesterov_momentum-1]_. With a constant learning rate this is the same
     trajectory as PyTorch's ``SGD(momentum=..., nesterov=True)``.
 
     References
     ----------
-    .. [1] Sutskever, I., Martens, J., Dahl, G., Hinton, G. (2013): On the importance of
-           initialization and momentum in deep learning. ICML.
+    .. [#nesterov_momentum-1] Sutskever, I., Martens, J., Dahl, G., Hinton, G. (2013):
+           On the importance of initialization and momentum in deep learning. ICML.
 
     See Also
     --------
@@ -686,7 +683,7 @@ def adagrad(
     """Adagrad updates.
 
     Scales the learning rates by dividing by the square root of the accumulated squared
-    gradients [1]_:
+    gradients [#adagrad-1]_:
 
     * ``accu := accu + gradient ** 2``
     * ``param := param - learning_rate * gradient / sqrt(accu + epsilon)``
@@ -716,14 +713,14 @@ def adagrad(
     .. math:: \\eta_{t,i} = \\frac{\\eta}{\\sqrt{\\sum^t_{t^\\prime} g^2_{t^\\prime,i}
               + \\epsilon}} g_{t,i}
 
-    so the learning rates decrease monotonically. Epsilon is not in the paper's formula;
-    here it sits inside the square root (PyTorch adds it outside).
+    so the learning rates decrease monotonically. Epsilon is not in the paper's formula
+    [#adagrad-2]_; here it sits inside the square root (PyTorch adds it outside).
 
     References
     ----------
-    .. [1] Duchi, J., Hazan, E., Singer, Y. (2011): Adaptive subgradient methods for
-           online learning and stochastic optimization. JMLR 12:2121-2159.
-    .. [2] Dyer, C.: Notes on AdaGrad.
+    .. [#adagrad-1] Duchi, J., Hazan, E., Singer, Y. (2011): Adaptive subgradient methods
+           for online learning and stochastic optimization. JMLR 12:2121-2159.
+    .. [#adagrad-2] Dyer, C.: Notes on AdaGrad.
 
     Examples
     --------
@@ -760,7 +757,7 @@ def rmsprop(
     """RMSProp updates.
 
     Scales the learning rates by dividing by a moving average of the root mean squared
-    (RMS) gradients [1]_:
+    (RMS) gradients [#rmsprop-1]_:
 
     * ``accu := rho * accu + (1 - rho) * gradient ** 2``
     * ``param := param - learning_rate * gradient / sqrt(accu + epsilon)``
@@ -799,8 +796,8 @@ def rmsprop(
 
     References
     ----------
-    .. [1] Tieleman, T., Hinton, G. (2012): Neural Networks for Machine Learning,
-           Lecture 6.5 - rmsprop. Coursera.
+    .. [#rmsprop-1] Tieleman, T., Hinton, G. (2012): Neural Networks for Machine
+           Learning, Lecture 6.5 - rmsprop. Coursera.
 
     Examples
     --------
@@ -840,7 +837,7 @@ def adadelta(
     """Adadelta updates.
 
     Scales the learning rates by the ratio of the RMS of recent updates to the RMS of
-    recent gradients [1]_:
+    recent gradients [#adadelta-1]_:
 
     * ``accu := rho * accu + (1 - rho) * gradient ** 2``
     * ``update := gradient * sqrt(delta_accu + epsilon) / sqrt(accu + epsilon)``
@@ -881,7 +878,7 @@ def adadelta(
 
     References
     ----------
-    .. [1] Zeiler, M. D. (2012): ADADELTA: An Adaptive Learning Rate Method.
+    .. [#adadelta-1] Zeiler, M. D. (2012): ADADELTA: An Adaptive Learning Rate Method.
            arXiv:1212.5701.
 
     Examples
@@ -1003,7 +1000,9 @@ def adam(
     beta2: Any = 0.999,
     epsilon: Any = 1e-8,
 ) -> OrderedDict:
-    """Adam updates, as in Kingma & Ba [1]_.
+    """Adam updates.
+
+    Adam as in Kingma & Ba [#adam-1]_:
 
     * ``t := t + 1``
     * ``m := beta1 * m + (1 - beta1) * gradient``
@@ -1043,8 +1042,8 @@ def adam(
 
     References
     ----------
-    .. [1] Kingma, D. P., Ba, J. (2014): Adam: A Method for Stochastic Optimization.
-           arXiv:1412.6980.
+    .. [#adam-1] Kingma, D. P., Ba, J. (2014): Adam: A Method for Stochastic
+           Optimization. arXiv:1412.6980.
 
     Examples
     --------
@@ -1069,7 +1068,9 @@ def adamax(
     beta2: Any = 0.999,
     epsilon: Any = 1e-8,
 ) -> OrderedDict:
-    """Adamax updates, as in Kingma & Ba [1]_: Adam with the infinity norm.
+    """Adamax updates: Adam with the infinity norm.
+
+    Adamax as in Kingma & Ba [#adamax-1]_:
 
     * ``t := t + 1``
     * ``m := beta1 * m + (1 - beta1) * gradient``
@@ -1105,8 +1106,8 @@ def adamax(
 
     References
     ----------
-    .. [1] Kingma, D. P., Ba, J. (2014): Adam: A Method for Stochastic Optimization.
-           arXiv:1412.6980.
+    .. [#adamax-1] Kingma, D. P., Ba, J. (2014): Adam: A Method for Stochastic
+           Optimization. arXiv:1412.6980 (section 7.1).
 
     Examples
     --------
@@ -1132,7 +1133,9 @@ def amsgrad(
     beta2: Any = 0.999,
     epsilon: Any = 1e-8,
 ) -> OrderedDict:
-    """AMSGrad updates, as in Reddi et al. [1]_: Adam with a non-decreasing ``v``.
+    """AMSGrad updates: Adam with a non-decreasing second moment.
+
+    AMSGrad as in Reddi et al. [#amsgrad-1]_:
 
     * ``t := t + 1``
     * ``m := beta1 * m + (1 - beta1) * gradient``
@@ -1170,8 +1173,8 @@ def amsgrad(
 
     References
     ----------
-    .. [1] Reddi, S. J., Kale, S., Kumar, S. (2018): On the Convergence of Adam and
-           Beyond. ICLR. https://openreview.net/forum?id=ryQu7f-RZ
+    .. [#amsgrad-1] Reddi, S. J., Kale, S., Kumar, S. (2018): On the Convergence of Adam
+           and Beyond. ICLR. https://openreview.net/forum?id=ryQu7f-RZ
 
     Examples
     --------
@@ -1199,7 +1202,9 @@ def adamw(
     weight_decay: Any = 0.01,
     decay_params: Any = None,
 ) -> OrderedDict:
-    """AdamW updates: Adam with decoupled weight decay (Loshchilov & Hutter [1]_).
+    """AdamW updates: Adam with decoupled weight decay.
+
+    AdamW as in Loshchilov & Hutter [#adamw-1]_:
 
     * ``t := t + 1``
     * ``m := beta1 * m + (1 - beta1) * gradient``
@@ -1245,15 +1250,15 @@ def adamw(
     Adding an L2 penalty to the loss is not the same as weight decay for Adam: the
     penalty's gradient gets rescaled by the adaptive step sizes, so parameters with large
     gradients are regularised less. Decoupling the decay from the gradient restores
-    weight decay's effect [1]_. As in PyTorch, the decay is multiplied by the learning
+    weight decay's effect [#adamw-1]_. As in PyTorch, the decay is multiplied by the learning
     rate, so a learning-rate schedule (a shared `learning_rate`) also schedules the
     decay, the role of the paper's multiplier :math:`\\eta_t`. The decay uses the
     parameter's value before the step.
 
     References
     ----------
-    .. [1] Loshchilov, I., Hutter, F. (2019): Decoupled Weight Decay Regularization.
-           ICLR. arXiv:1711.05101.
+    .. [#adamw-1] Loshchilov, I., Hutter, F. (2019): Decoupled Weight Decay
+           Regularization. ICLR. arXiv:1711.05101.
 
     Examples
     --------
@@ -1304,8 +1309,9 @@ def norm_constraint(
         The largest norm allowed.
     norm_axes : sequence of int, optional
         The axes over which to compute the norm. By default: axis 0 for a matrix (a
-        DenseLayer's W, shape (num_inputs, num_units)), and all axes but 0 for a 3-, 4- or
-        5-dimensional tensor (a convolution's W, shape (num_filters, channels, *filter)).
+        DenseLayer's W, shape ``(num_inputs, num_units)``), and all axes but 0 for a 3-, 4-
+        or 5-dimensional tensor (a convolution's W, shape
+        ``(num_filters, channels, *filter_size)``).
         Other dimensionalities need `norm_axes`.
     epsilon : scalar, optional
         Added to the norms before dividing, against division by (nearly) zero norms.
@@ -1381,7 +1387,7 @@ def total_norm_constraint(
     If the norm of all tensors together (as if concatenated into one vector) exceeds
     `max_norm`, all of them are scaled by the same factor so that it equals `max_norm`.
     Clipping the total norm of the gradients is common when training recurrent networks
-    [1]_.
+    [#total_norm_constraint-1]_.
 
     Parameters
     ----------
@@ -1406,20 +1412,24 @@ def total_norm_constraint(
 
     References
     ----------
-    .. [1] Sutskever, I., Vinyals, O., Le, Q. V. (2014): Sequence to sequence learning
-           with neural networks. NIPS, 3104-3112.
+    .. [#total_norm_constraint-1] Sutskever, I., Vinyals, O., Le, Q. V. (2014): Sequence
+           to sequence learning with neural networks. NIPS, 3104-3112.
 
     Examples
     --------
     >>> import numpy as np
     >>> import pytensor
+    >>> import convnet
     >>> from convnet.updates import get_or_compute_grads, sgd, total_norm_constraint
     >>> w = pytensor.shared(np.array([3.0, 4.0]), name="w")
     >>> grads = get_or_compute_grads((w ** 2).sum() / 2, [w])  # the gradient is w
     >>> scaled, norm = total_norm_constraint(grads, max_norm=1.0, return_norm=True)
     >>> updates = sgd(scaled, [w], learning_rate=0.1)
-    >>> float(norm.eval())
+    >>> step = convnet.function([], norm, updates=updates)
+    >>> float(step())  # the gradient's norm; the step is 0.1 * grads / 5
     5.0
+    >>> np.asarray(w.get_value())
+    array([2.94, 3.92])
     """
     func = "total_norm_constraint"
     if isinstance(tensor_vars, Variable) or not isinstance(tensor_vars, Iterable):

@@ -90,8 +90,8 @@ def np_top_k(p, t, k):
 # ----------------------------------------------------------------------------------------
 
 
-# Static shapes: with unknown shapes, PyTensor adds run-time broadcast checks that its JAX
-# backend drops with a warning (an error under this suite's filterwarnings).
+# Inputs with static shapes (the values below are fixed); symbolic shapes are covered
+# by the other tests and the doctests.
 def _mat(name):
     return T.tensor(name=name, dtype="float64", shape=(N, K))
 

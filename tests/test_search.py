@@ -269,10 +269,17 @@ def failing_trial(config, context):
     return {"score": float(config["x"])}
 
 
-def test_failed_trials_are_recorded_and_skipped_when_ranking():
+def test_failed_trials_are_recorded_and_skipped_when_ranking(capsys):
     res = S.run_trials(
-        failing_trial, [{"x": 1}, {"x": 2}, {"x": 0}], metric="score", executor="serial"
+        failing_trial,
+        [{"x": 1}, {"x": 2}, {"x": 0}],
+        metric="score",
+        executor="serial",
+        verbose=True,
     )
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == "trial 1: failed: RuntimeError: diverged at x=2"
+    assert printed[0].startswith("trial 0: ok after 0 epochs, score=1 (")
     statuses = [r["status"] for r in res.records]
     assert statuses == ["ok", "failed", "ok"]
     assert res.records[1]["error"].startswith("RuntimeError: diverged at x=2")

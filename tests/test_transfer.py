@@ -215,7 +215,6 @@ def test_grouped_updates_skip_zero_multiplier_and_refuse_overlap(seeded_rng):
         transfer.grouped_updates(loss, [(new, 1.0)], "adamw_fancy", learning_rate=0.1)
 
 
-@pytest.mark.skipif(not hasattr(convnet.updates, "adam"), reason="convnet.updates.adam not landed")
 def test_grouped_updates_with_convnet_adam_by_name(seeded_rng):
     l_in, h1, bn, h2, out = small_net()
     pre, new = transfer.split_params(out, h2)
@@ -344,9 +343,6 @@ def test_load_pretrained_npz_strict_and_prefix(tmp_path, seeded_rng):
         transfer.load_pretrained(out, tmp_path / "net.bin")
 
 
-@pytest.mark.skipif(
-    not hasattr(convnet.io, "save_params"), reason="convnet.io.save_params not landed yet"
-)
 def test_load_pretrained_from_convnet_hdf5(tmp_path, seeded_rng):
     _, h1, bn, h2, out = small_net()
     path = tmp_path / "net.h5"

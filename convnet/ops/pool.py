@@ -249,23 +249,28 @@ def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max
     """
     input = pt.as_tensor_variable(input)
     where = "convnet.ops.pool"
-    if isinstance(pool_size, int) and not isinstance(pool_size, bool):
-        pool_size = (pool_size,)
-    n = len(pool_size) if hasattr(pool_size, "__len__") else 0
+    if hasattr(pool_size, "__index__") and not isinstance(pool_size, bool):
+        pool_size = (pool_size,)  # an int (Python or NumPy) pools over the last axis
+    if isinstance(pool_size, str) or not hasattr(pool_size, "__len__") or not len(pool_size):
+        raise TypeError(
+            f"{where}: pool_size must be an int or a non-empty tuple of ints, "
+            f"received {pool_size!r}"
+        )
+    n = len(pool_size)
     ws = as_int_tuple(pool_size, n, "pool_size", minimum=1, where=where)
     stride = ws if stride is None else as_int_tuple(stride, n, "stride", minimum=1, where=where)
-    pad = as_int_tuple(padding, n, "pad", minimum=0, where=where)
+    pad = as_int_tuple(padding, n, "padding", minimum=0, where=where)
     if mode not in MODES:
         raise ValueError(f"{where}: mode must be one of {', '.join(MODES)}, received {mode!r}")
     if not ignore_border and any(pad):
         raise ValueError(
-            f"{where}: padding requires ignore_border=True, received pad={pad} with "
+            f"{where}: padding requires ignore_border=True, received padding={pad} with "
             f"ignore_border=False"
         )
     if any(p >= w for p, w in zip(pad, ws)):
         raise ValueError(
-            f"{where}: pad must be smaller than pool_size in every dimension, received "
-            f"pad={pad}, pool_size={ws}"
+            f"{where}: padding must be smaller than pool_size in every dimension, received "
+            f"padding={pad}, pool_size={ws}"
         )
     if input.type.ndim < n:
         raise ValueError(
