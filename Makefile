@@ -8,7 +8,7 @@ install:
 
 # Default test suite (< 10 minutes on 2 cores), then the documentation with warnings as errors.
 test: install
-	$(PYTHON) -m pytest -q -m "not slow"
+	$(PYTHON) -m pytest -q -m "not slow" -n 2
 	$(PYTHON) -m sphinx -W -q -b html docs docs/_build/html
 
 docs: install

@@ -8,10 +8,12 @@ Augmentation: for CIFAR-sized (3x32x32) and tiny-ImageNet-sized (3x64x64) float3
 it measures images/s of
 
 * ``affine``: :class:`~convnet.augmentation.AffineAugmentation` with its defaults (the
-  plankton recipe), bilinear;
+  plankton recipe), bilinear, in the compiled kernel; ``affine/scipy`` the same with
+  ``engine="scipy"`` (:func:`scipy.ndimage.affine_transform` per channel);
 * ``flip+crop``: ``RandomCrop(size, padding=4)`` then ``RandomFlip()``;
 
-single-threaded (the augmentation called in a loop) and through
+single-threaded (the augmentation called in a loop; also per CPU second of that thread,
+which is what one free core gives however busy the machine is) and through
 :class:`~convnet.augmentation.AugmentedIterator` with background workers (threads and, with
 ``--backends thread,process``, spawned processes; process times include starting them).
 
@@ -49,18 +51,22 @@ from convnet.augmentation import (  # noqa: E402
 def make_augmentations(size):
     return {
         "affine": AffineAugmentation(),
+        "affine/scipy": AffineAugmentation(engine="scipy"),
         "flip+crop": Compose([RandomCrop(size, padding=4), RandomFlip()]),
     }
 
 
 def time_single(augment, X, batch_size, repeats=1):
+    """Images per wall-clock second and per CPU second of this thread (the latter is what a
+    free core would give, whatever else runs on the machine)."""
     rng = np.random.default_rng(0)
     augment(X[:batch_size], rng=rng)  # warm up
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     for _ in range(repeats):
         for i in range(0, len(X) - batch_size + 1, batch_size):
             augment(X[i : i + batch_size], rng=rng)
-    return repeats * (len(X) // batch_size) * batch_size / (time.perf_counter() - start)
+    n = repeats * (len(X) // batch_size) * batch_size
+    return n / (time.perf_counter() - start), n / (time.thread_time() - cpu_start)
 
 
 def time_iterator(augment, X, y, batch_size, workers, backend):
@@ -109,7 +115,7 @@ def bench_augmentation(args):
         f"augmentation throughput (images/s), batch {args.batch_size}, {args.images} images, "
         f"{os.cpu_count()} CPUs"
     )
-    header = f"{'size':>9} {'augmentation':>12} {'1 thread':>9}"
+    header = f"{'size':>9} {'augmentation':>12} {'1 thread':>9} {'per CPU-s':>9}"
     for backend in backends:
         plural = {"thread": "threads", "process": "processes"}[backend]
         header += f" {f'{args.workers} {plural}':>12}"
@@ -121,8 +127,8 @@ def bench_augmentation(args):
         X = rng.random((args.images, 3, size, size), dtype=np.float32)
         y = np.arange(args.images)
         for name, augment in make_augmentations(size).items():
-            single = time_single(augment, X, args.batch_size)
-            row = f"{f'3x{size}x{size}':>9} {name:>12} {single:9.0f}"
+            single, per_cpu = time_single(augment, X, args.batch_size)
+            row = f"{f'3x{size}x{size}':>9} {name:>12} {single:9.0f} {per_cpu:9.0f}"
             best = single
             for backend in backends:
                 rate = time_iterator(augment, X, y, args.batch_size, args.workers, backend)
@@ -146,7 +152,7 @@ def bench_augmentation(args):
             )
             plain, augmented = res["no augmentation"], res["augmented in background"]
             print(
-                f"  {name:>10}: {plain:7.0f} img/s without augmentation, {augmented:7.0f} img/s "
+                f"  {name:>12}: {plain:7.0f} img/s without augmentation, {augmented:7.0f} img/s "
                 f"with it ({augmented / plain:.0%})",
                 flush=True,
             )

@@ -8,8 +8,18 @@ on first use, so that ``import convnet`` stays fast and optional dependencies st
 
 import importlib
 
-from . import backend, init, nonlinearities, objectives, ops, random, regularization, updates, utils
-from . import layers
+from . import (
+    backend,
+    init,
+    layers,
+    nonlinearities,
+    objectives,
+    ops,
+    random,
+    regularization,
+    updates,
+    utils,
+)
 from .backend import function, get_mode
 
 __version__ = "0.1.0"
@@ -20,6 +30,7 @@ _LAZY_MODULES = (
     "ensemble",
     "interpret",
     "io",
+    "models",
     "preprocessing",
     "search",
     "training",

@@ -28,6 +28,7 @@ the output image where its value ends up.
 from __future__ import annotations
 
 import collections
+import functools
 import multiprocessing
 import numbers
 from collections.abc import Callable, Iterator, Sequence
@@ -277,12 +278,12 @@ class RandomFlip(Augmentation):
         self.p = _check_probability(p, "p", "RandomFlip")
 
     def augment(self, X, rng):
-        out = X.copy()
+        out = X
         for enabled, axis in ((self.horizontal, 3), (self.vertical, 2)):
             if enabled:
-                mask = rng.random(len(X)) < self.p
-                out[mask] = np.flip(out[mask], axis=axis)
-        return out
+                flip = (rng.random(len(X)) < self.p)[:, None, None, None]
+                out = np.where(flip, np.flip(out, axis=axis), out)  # one pass, a new array
+        return X.copy() if out is X else out
 
     def __repr__(self) -> str:
         return f"RandomFlip(horizontal={self.horizontal}, vertical={self.vertical}, p={self.p})"
@@ -445,6 +446,83 @@ def translation_matrix(tx: Any, ty: Any) -> np.ndarray:
     return _stack3(1.0, 0.0, tx, 0.0, 1.0, ty)
 
 
+_NUMBA_MODES = {"grid-constant": 0, "constant": 1, "nearest": 2}
+_ENGINES = ("auto", "numba", "scipy")
+
+
+@functools.cache
+def _bilinear_kernel():
+    """Compile (once per process, on first use) the bilinear warp kernel; None without numba.
+
+    The kernel computes exactly what :func:`scipy.ndimage.affine_transform` computes for
+    ``order=1`` in the modes of ``_NUMBA_MODES``, about ten times faster (no generic spline
+    code), and releases the GIL.
+    """
+    try:
+        import numba
+    except ImportError:  # numba comes with PyTensor, but stay usable without it
+        return None
+
+    @numba.njit(nogil=True, cache=False)
+    def warp(src, inverse, out, mode, cval):
+        # src (N, C, H, W); inverse (N, 2, 3) maps output (row, col, 1) to input (row, col)
+        n_images, channels, h, w = src.shape
+        h_out, w_out = out.shape[2], out.shape[3]
+        for n in range(n_images):
+            a, b, ty = inverse[n, 0, 0], inverse[n, 0, 1], inverse[n, 0, 2]
+            c, d, tx = inverse[n, 1, 0], inverse[n, 1, 1], inverse[n, 1, 2]
+            for row in range(h_out):
+                for col in range(w_out):
+                    y = a * row + b * col + ty
+                    x = c * row + d * col + tx
+                    if mode == 0:  # grid-constant: cval all around, interpolated across the edge
+                        outside = y <= -1.0 or y >= h or x <= -1.0 or x >= w
+                    elif mode == 1:  # constant: cval outside [0, h-1] x [0, w-1]
+                        outside = y < 0.0 or y > h - 1 or x < 0.0 or x > w - 1
+                    else:  # nearest: clamp to the edge
+                        outside = False
+                        y = min(max(y, 0.0), h - 1.0)
+                        x = min(max(x, 0.0), w - 1.0)
+                    if outside:
+                        for ch in range(channels):
+                            out[n, ch, row, col] = cval
+                        continue
+                    fy, fx = np.floor(y), np.floor(x)
+                    wy, wx = y - fy, x - fx
+                    y0, x0 = int(fy), int(fx)
+                    y1, x1 = y0 + 1, x0 + 1
+                    in_y0, in_y1 = 0 <= y0 < h, 0 <= y1 < h
+                    in_x0, in_x1 = 0 <= x0 < w, 0 <= x1 < w
+                    for ch in range(channels):
+                        v00 = src[n, ch, y0, x0] if in_y0 and in_x0 else cval
+                        v01 = src[n, ch, y0, x1] if in_y0 and in_x1 else cval
+                        v10 = src[n, ch, y1, x0] if in_y1 and in_x0 else cval
+                        v11 = src[n, ch, y1, x1] if in_y1 and in_x1 else cval
+                        top = v00 * (1.0 - wx) + v01 * wx
+                        bottom = v10 * (1.0 - wx) + v11 * wx
+                        out[n, ch, row, col] = top * (1.0 - wy) + bottom * wy
+
+    return warp
+
+
+def _choose_engine(engine: str, order: int, mode: str, owner: str) -> str:
+    _check_choice(engine, "engine", owner, _ENGINES)
+    if engine == "scipy":
+        return "scipy"
+    supported = order == 1 and mode in _NUMBA_MODES
+    if engine == "numba":
+        if not supported:
+            raise ValueError(
+                f"{owner}: engine='numba' supports order=1 with mode "
+                f"{', '.join(map(repr, _NUMBA_MODES))}, received order={order}, mode={mode!r}; "
+                "use engine='scipy' or 'auto'"
+            )
+        if _bilinear_kernel() is None:
+            raise ValueError(f"{owner}: engine='numba' needs numba, which is not installed")
+        return "numba"
+    return "numba" if supported and _bilinear_kernel() is not None else "scipy"
+
+
 def affine_warp(
     X: Any,
     matrices: Any,
@@ -452,21 +530,26 @@ def affine_warp(
     order: int = 1,
     mode: str = "grid-constant",
     cval: float = 0.0,
+    engine: str = "auto",
 ) -> np.ndarray:
     """Warp each image of a batch with its own affine matrix.
 
     Output pixel ``p`` takes the input value at ``A^-1 p`` (interpolated with splines of
     ``order``), where ``A = matrices[n]`` maps input ``(x, y, 1)`` pixel coordinates to output
-    coordinates. Each channel is warped with :func:`scipy.ndimage.affine_transform`, which
-    releases the GIL, so threads warp batches in parallel.
+    coordinates. Bilinear warps (``order=1``) in the modes ``"grid-constant"``, ``"constant"``
+    and ``"nearest"`` run in a kernel compiled with numba on first use (a second or two, once
+    per process), which gives the same values as :func:`scipy.ndimage.affine_transform` about
+    ten times faster; everything else is :func:`scipy.ndimage.affine_transform` per channel.
+    Both release the GIL, so threads warp batches in parallel.
 
     Parameters
     ----------
-    X : ndarray, shape (N, C, H, W)
-        Images; integer images are interpolated in float32, rounded and clipped back to their
-        dtype, float16 in float32; float32/float64 keep their dtype.
-    matrices : ndarray, shape (N, 3, 3) or (3, 3)
-        Forward homogeneous matrices in ``(x, y)`` pixel coordinates.
+    X : ndarray
+        Images, shape ``(N, C, H, W)``; integer images are interpolated in float32, rounded
+        and clipped back to their dtype, float16 in float32; float32/float64 keep their dtype.
+    matrices : ndarray
+        Forward homogeneous matrices in ``(x, y)`` pixel coordinates, shape ``(N, 3, 3)`` (or
+        ``(3, 3)`` for all images).
     output_shape : (int, int), optional
         ``(H_out, W_out)``; default ``(H, W)``.
     order : int, default 1
@@ -481,10 +564,14 @@ def affine_warp(
         ``"reflect"``, ``"mirror"`` and ``"grid-mirror"`` reflect; ``"wrap"`` tiles.
     cval : float, default 0.0
         Fill value for the constant modes.
+    engine : {"auto", "numba", "scipy"}, default "auto"
+        ``"auto"`` uses the compiled kernel where it applies (and numba is installed), else
+        SciPy; ``"numba"`` insists on the kernel, ``"scipy"`` on SciPy.
 
     Returns
     -------
-    ndarray, shape (N, C, H_out, W_out), dtype of ``X``
+    ndarray
+        The warped images, shape ``(N, C, H_out, W_out)``, dtype of ``X``.
 
     Examples
     --------
@@ -496,8 +583,6 @@ def affine_warp(
     >>> [int(i) for i in np.argwhere(out[0, 0] == 1.0)[0]]
     [0, 3]
     """
-    import scipy.ndimage
-
     X = _check_batch(X, "affine_warp")
     n, channels, h, w = X.shape
     matrices = np.asarray(matrices, np.float64)
@@ -514,17 +599,34 @@ def affine_warp(
     if not isinstance(order, numbers.Integral) or not 0 <= order <= 5:
         raise ValueError(f"affine_warp: argument order: expected an int 0..5, received {order!r}")
     _check_choice(mode, "mode", "affine_warp", _WARP_MODES)
+    if not _is_number(cval):
+        raise TypeError(f"affine_warp: argument cval: expected a number, received {cval!r}")
+    engine = _choose_engine(engine, order, mode, "affine_warp")
 
     work_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float32)
-    source = X.astype(work_dtype, copy=False)
+    source = np.ascontiguousarray(X, dtype=work_dtype)
     out = np.empty((n, channels) + output_shape, work_dtype)
-    inverse = np.linalg.inv(matrices)
-    # scipy indexes (row, col) = (y, x): swap both the rows and the columns of the matrix.
-    swap = [1, 0]
-    for i in range(n):
-        m = inverse[i, :2, :2][np.ix_(swap, swap)]
-        offset = inverse[i, :2, 2][swap]
-        for c in range(channels):
+    # Output (row, col) -> input (row, col): the inverse matrices with x and y swapped, as
+    # scipy indexes arrays by (row, col) = (y, x).
+    inverse = np.linalg.inv(matrices)[:, :2][:, [1, 0]][:, :, [1, 0, 2]]
+    if engine == "numba":
+        kernel = _bilinear_kernel()
+        kernel(source, np.ascontiguousarray(inverse), out, _NUMBA_MODES[mode], float(cval))
+    else:
+        _warp_scipy(source, inverse, out, order, mode, cval)
+    if X.dtype.kind in "ui":
+        info = np.iinfo(X.dtype)
+        return np.clip(np.rint(out), info.min, info.max).astype(X.dtype)
+    return out.astype(X.dtype, copy=False)
+
+
+def _warp_scipy(source, inverse, out, order, mode, cval):
+    import scipy.ndimage
+
+    output_shape = out.shape[2:]
+    for i in range(source.shape[0]):
+        m, offset = inverse[i, :, :2], inverse[i, :, 2]
+        for c in range(source.shape[1]):
             scipy.ndimage.affine_transform(
                 source[i, c],
                 m,
@@ -536,10 +638,6 @@ def affine_warp(
                 cval=cval,
                 prefilter=order > 1,
             )
-    if X.dtype.kind in "ui":
-        info = np.iinfo(X.dtype)
-        return np.clip(np.rint(out), info.min, info.max).astype(X.dtype)
-    return out.astype(X.dtype, copy=False)
 
 
 class AffineAugmentation(Augmentation):
@@ -595,6 +693,9 @@ class AffineAugmentation(Augmentation):
         plankton images). ``"reflect"`` or ``"nearest"`` suit natural images.
     cval : float, default 0.0
         Fill value for the constant modes.
+    engine : {"auto", "numba", "scipy"}, default "auto"
+        Warp implementation (see :func:`affine_warp`): the defaults run in a compiled
+        bilinear kernel, about ten times faster than SciPy.
     seed : int or None, default None
         Seed of the generator used when a call gives no ``rng``.
 
@@ -642,6 +743,7 @@ class AffineAugmentation(Augmentation):
         order: int = 1,
         mode: str = "grid-constant",
         cval: float = 0.0,
+        engine: str = "auto",
         seed: Any = None,
     ):
         super().__init__(seed)
@@ -669,6 +771,12 @@ class AffineAugmentation(Augmentation):
         if not _is_number(cval):
             raise TypeError(f"{owner}: argument cval: expected a number, received {cval!r}")
         self.cval = float(cval)
+        self.engine = _check_choice(engine, "engine", owner, _ENGINES)
+        if engine == "numba" and not (self.order == 1 and self.mode in _NUMBA_MODES):
+            raise ValueError(
+                f"{owner}: engine='numba' supports order=1 with mode "
+                f"{', '.join(map(repr, _NUMBA_MODES))}, received order={order}, mode={mode!r}"
+            )
 
     def draw(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Draw the parameters of ``n`` images: a dict of arrays of shape ``(n,)``.
@@ -716,7 +824,13 @@ class AffineAugmentation(Augmentation):
         params = self.draw(len(X), rng)
         matrices = self.matrices(params, X.shape[2:])
         return affine_warp(
-            X, matrices, self.output_shape, order=self.order, mode=self.mode, cval=self.cval
+            X,
+            matrices,
+            self.output_shape,
+            order=self.order,
+            mode=self.mode,
+            cval=self.cval,
+            engine=self.engine,
         )
 
     def __repr__(self) -> str:
@@ -724,7 +838,7 @@ class AffineAugmentation(Augmentation):
             f"AffineAugmentation(rotation={self.rotation}, translation={self.translation}, "
             f"scale={self.scale}, flip={self.flip}, shear={self.shear}, "
             f"stretch={self.stretch}, output_shape={self.output_shape}, order={self.order}, "
-            f"mode={self.mode!r}, cval={self.cval})"
+            f"mode={self.mode!r}, cval={self.cval}, engine={self.engine!r})"
         )
 
 
@@ -841,10 +955,10 @@ class AugmentedIterator:
 
     Parameters
     ----------
-    X : ndarray, shape (N, C, H, W)
-        Inputs (anything indexable by an integer array works).
-    y : array-like, length N
-        Targets, batched alongside and not augmented.
+    X : ndarray
+        Inputs, shape ``(N, C, H, W)`` (anything indexable by an integer array works).
+    y : array-like
+        Targets, length ``N``, batched alongside and not augmented.
     batch_size : int
         Samples per batch.
     augment : Augmentation or callable or None, default None
@@ -865,8 +979,9 @@ class AugmentedIterator:
         Drop the last incomplete batch (as :func:`iterate_minibatches`).
     backend : {"thread", "process"}, default "thread"
         Threads share the arrays and suit NumPy/SciPy augmentations, which release the GIL
-        (:func:`affine_warp`). Processes (started with ``spawn`` at every epoch, about a second)
-        suit augmentations written in pure Python; each batch is copied to and from its worker.
+        (:func:`affine_warp`). Processes (started with ``spawn`` at every epoch, which takes
+        seconds: each imports convnet, and compiles the warp kernel on first use) suit
+        augmentations written in pure Python; each batch is copied to and from its worker.
 
     Attributes
     ----------

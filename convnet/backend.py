@@ -42,7 +42,7 @@ ENV_VAR = "CONVNET_MODE"
 MODES = ("jax", "c", "numba", "py")
 _NUMBA_OBJECT_MODE = (
     r"Numba will use object mode to run (Conv|ConvGradInput|ConvGradWeights|Pool|PoolGrad|"
-    r"MaxPoolGather)\{"
+    r"MaxPoolGather|ConcreteShape)(\{|'s perform)"
 )
 _JAX_RNG_COPY = r"The RandomType SharedVariables .* will not be used in the compiled JAX graph"
 _JAX_SKIP_BROADCAST_ASSERT = r"Skipping Assert\{msg='Could not broadcast dimensi"

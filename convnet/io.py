@@ -103,6 +103,14 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     base = os.path.basename(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode the old file had, or
+        # the mode a plainly created file would have
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -118,6 +126,20 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         if name.startswith(f".{base}.") and name.endswith(".tmp"):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(folder, name))
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-and-restore
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: str) -> None:
@@ -182,9 +204,10 @@ def _layer_args(layer: Any) -> dict[str, Any]:
 
 
 def _is_shared(value: Any) -> bool:
-    from pytensor.compile.sharedvalue import SharedVariable
+    """A symbolic variable (shared or not): not an argument worth recording."""
+    from pytensor.graph.basic import Variable
 
-    return isinstance(value, SharedVariable)
+    return isinstance(value, Variable)
 
 
 def _is_layer(value: Any) -> bool:

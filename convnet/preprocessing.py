@@ -486,10 +486,11 @@ class ChannelStandardization(_Standardization):
 
     Attributes
     ----------
-    mean_, var_ : ndarray, shape (C, 1, 1) for (N, C, H, W) input, (D,) for (N, D)
-        Channel means and population variances (float64), broadcastable against one sample.
-    scale_ : ndarray, same shape
-        ``sqrt(var_)``, with entries below ``epsilon`` replaced by 1.
+    mean_, var_ : ndarray
+        Channel means and population variances (float64), of shape ``(C, 1, 1)`` for
+        ``(N, C, H, W)`` input and ``(D,)`` for ``(N, D)``: broadcastable against a sample.
+    scale_ : ndarray
+        ``sqrt(var_)``, with entries below ``epsilon`` replaced by 1 (same shape).
 
     Notes
     -----
@@ -530,10 +531,11 @@ class PixelStandardization(_Standardization):
 
     Attributes
     ----------
-    mean_, var_ : ndarray, shape of one sample, e.g. (C, H, W)
-        Feature means and population variances (float64).
-    scale_ : ndarray, same shape
-        ``sqrt(var_)``, with entries below ``epsilon`` replaced by 1.
+    mean_, var_ : ndarray
+        Feature means and population variances (float64), of the shape of one sample,
+        e.g. ``(C, H, W)``.
+    scale_ : ndarray
+        ``sqrt(var_)``, with entries below ``epsilon`` replaced by 1 (same shape).
 
     Notes
     -----
@@ -768,15 +770,16 @@ class PCA(_CovarianceMixin, Preprocessor):
 
     Attributes
     ----------
-    mean_ : ndarray, shape (D,)
-        Mean of the flattened samples (float64).
-    components_ : ndarray, shape (k, D) with k = ``n_components_``
-        Principal axes as unit rows, by decreasing variance; the largest-magnitude entry of
-        each row is positive (the sign convention).
-    explained_variance_ : ndarray, shape (k,)
-        Variance along each component.
-    explained_variance_ratio_ : ndarray, shape (k,)
-        That variance as a fraction of the total variance.
+    mean_ : ndarray
+        Mean of the flattened samples (float64), shape ``(D,)``.
+    components_ : ndarray
+        Principal axes as unit rows, by decreasing variance, shape ``(k, D)`` with
+        ``k = n_components_``; the largest-magnitude entry of each row is positive (the sign
+        convention).
+    explained_variance_ : ndarray
+        Variance along each component, shape ``(k,)``.
+    explained_variance_ratio_ : ndarray
+        That variance as a fraction of the total variance, shape ``(k,)``.
     n_components_ : int
         Number of components kept.
 
@@ -940,14 +943,14 @@ class ZCAWhitening(_CovarianceMixin, Preprocessor):
 
     Attributes
     ----------
-    mean_ : ndarray, shape (D,)
-        Mean of the flattened samples (float64).
-    components_ : ndarray, shape (D, D)
-        Eigenvectors of the covariance as rows, by decreasing eigenvalue.
-    explained_variance_ : ndarray, shape (D,)
-        The eigenvalues (unbiased covariance, divided by ``N - 1``).
-    whitening_matrix_ : ndarray, shape (D, D)
-        ``W`` above (float64).
+    mean_ : ndarray
+        Mean of the flattened samples (float64), shape ``(D,)``.
+    components_ : ndarray
+        Eigenvectors of the covariance as rows, by decreasing eigenvalue, shape ``(D, D)``.
+    explained_variance_ : ndarray
+        The eigenvalues (unbiased covariance, divided by ``N - 1``), shape ``(D,)``.
+    whitening_matrix_ : ndarray
+        The matrix ``W`` above (float64), shape ``(D, D)``.
 
     Notes
     -----

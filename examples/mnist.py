@@ -7,17 +7,22 @@ The structure of Lasagne's classic ``mnist.py`` example (``build_mlp``,
 ``--data-dir`` (gzipped or not): on Debian, ``apt-get install dataset-fashion-mnist`` puts the
 real Fashion-MNIST in ``/usr/share/datasets/fashion-mnist``.
 
+Training runs in :class:`convnet.training.Trainer` (progress bar, history, checkpoints that
+resume exactly); the batches still come from ``iterate_minibatches``.
+
 Examples::
 
     python examples/mnist.py --model cnn --epochs 2 --data-dir /usr/share/datasets/fashion-mnist
     python examples/mnist.py --model custom_mlp:2,800,0.2,0.5 --epochs 5
+    python examples/mnist.py --epochs 3 --checkpoint run.h5 --plot curves.png   # kill it, then
+    python examples/mnist.py --epochs 3 --checkpoint run.h5 --plot curves.png --resume
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
 
 import numpy as np
 import pytensor.tensor as T
@@ -29,7 +34,8 @@ from convnet import layers, nonlinearities, objectives, updates
 def load_dataset(data_dir=None, dataset="fashion-mnist", num_validation=10000, limit=None):
     """Return train, validation and test arrays, float32 in [0, 1], shape (N, 1, 28, 28).
 
-    The last ``num_validation`` training images are held out for validation; ``limit`` keeps
+    The last ``num_validation`` training images (at most a sixth) are held out for
+    validation; ``limit`` keeps
     only the first images of every split (for quick runs).
     """
     loader = {
@@ -41,6 +47,7 @@ def load_dataset(data_dir=None, dataset="fashion-mnist", num_validation=10000, l
     X_test = X_test.astype(np.float32) / np.float32(255)
     y_train = y_train.astype(np.int32)
     y_test = y_test.astype(np.int32)
+    num_validation = min(num_validation, len(X_train) // 6)
     X_train, X_val = X_train[:-num_validation], X_train[-num_validation:]
     y_train, y_val = y_train[:-num_validation], y_train[-num_validation:]
     if limit is not None:
@@ -126,62 +133,73 @@ def main(
     momentum=0.9,
     seed=0,
     limit=None,
+    checkpoint=None,
+    resume=False,
+    plot=None,
+    progress=None,
     verbose=True,
 ):
-    """Train ``model`` for ``num_epochs`` and return a dict with the final test accuracy."""
+    """Train ``model`` for ``num_epochs``; return a dict with the test loss and accuracy.
+
+    ``checkpoint`` writes the complete training state after every epoch and every 100
+    steps (atomically); with ``resume`` a run continues from it exactly where the last one
+    stopped. ``plot`` saves the loss and accuracy curves as a PNG.
+    """
     say = print if verbose else (lambda *a, **k: None)
     say("Loading data...")
     X_train, y_train, X_val, y_val, X_test, y_test = load_dataset(data_dir, dataset, limit=limit)
 
     convnet.random.set_rng(np.random.RandomState(seed))
     input_var = T.tensor4("inputs")
-    target_var = T.ivector("targets")
     say("Building model and compiling functions...")
     network = build_model(model, input_var)
+    trainer = convnet.training.Trainer(
+        network,
+        input_var=input_var,
+        loss=objectives.categorical_crossentropy,
+        update=updates.nesterov_momentum,
+        learning_rate=learning_rate,
+        update_kwargs={"momentum": momentum},
+    )
+    callbacks = []
+    if checkpoint:
+        callbacks.append(convnet.training.ModelCheckpoint(checkpoint, every_n_batches=100))
+        if resume and os.path.exists(checkpoint):
+            trainer.load_checkpoint(checkpoint)
+            say(f"Resuming from {checkpoint}: epoch {trainer.epoch}, step {trainer.batch_in_epoch}")
 
-    prediction = layers.get_output(network)
-    loss = objectives.categorical_crossentropy(prediction, target_var).mean()
-    params = layers.get_all_params(network, trainable=True)
-    step = updates.nesterov_momentum(loss, params, learning_rate=learning_rate, momentum=momentum)
+    def batches(epoch, rng):
+        # A fresh shuffle every epoch, from a generator that checkpoints save and restore.
+        return iterate_minibatches(X_train, y_train, batch_size, shuffle=True, rng=rng)
 
-    test_prediction = layers.get_output(network, deterministic=True)
-    test_loss = objectives.categorical_crossentropy(test_prediction, target_var).mean()
-    test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var), dtype="float64")
-
-    t0 = time.perf_counter()
-    train_fn = convnet.function([input_var, target_var], loss, updates=step)
-    val_fn = convnet.function([input_var, target_var], [test_loss, test_acc])
-    say(f"Compiled in {time.perf_counter() - t0:.1f} s.")
-
-    rng = np.random.default_rng(seed)
     say("Starting training...")
-    for epoch in range(num_epochs):
-        train_err, train_batches, start = 0.0, 0, time.perf_counter()
-        for inputs, targets in iterate_minibatches(X_train, y_train, batch_size, True, rng):
-            train_err += float(train_fn(inputs, targets))
-            train_batches += 1
-        val_err, val_acc, val_batches = _evaluate(val_fn, X_val, y_val, 500)
-        say(f"Epoch {epoch + 1} of {num_epochs} took {time.perf_counter() - start:.1f} s")
-        say(f"  training loss:\t\t{train_err / max(train_batches, 1):.6f}")
-        say(f"  validation loss:\t\t{val_err:.6f}")
-        say(f"  validation accuracy:\t\t{val_acc * 100:.2f} %")
-
-    test_err, test_acc_value, _ = _evaluate(val_fn, X_test, y_test, 500)
+    history = trainer.fit(
+        batches,
+        epochs=num_epochs,
+        validation_data=(X_val, y_val),
+        callbacks=callbacks,
+        seed=seed,
+        progress=progress,
+    )
+    for epoch in range(len(history)):
+        say(
+            f"Epoch {epoch + 1} of {num_epochs}: training loss {history['loss'][epoch]:.6f}, "
+            f"validation loss {history['val_loss'][epoch]:.6f}, "
+            f"validation accuracy {history['val_acc'][epoch] * 100:.2f} %"
+        )
+    results = trainer.evaluate(X_test, y_test, batch_size=500)
     say("Final results:")
-    say(f"  test loss:\t\t\t{test_err:.6f}")
-    say(f"  test accuracy:\t\t{test_acc_value * 100:.2f} %")
-    return {"network": network, "test_loss": test_err, "test_accuracy": test_acc_value}
-
-
-def _evaluate(fn, X, y, batch_size):
-    """Mean loss and accuracy over all of X, weighting the last partial batch correctly."""
-    total_err = total_acc = 0.0
-    for start in range(0, len(X), batch_size):
-        err, acc = fn(X[start : start + batch_size], y[start : start + batch_size])
-        n = len(X[start : start + batch_size])
-        total_err += float(err) * n
-        total_acc += float(acc) * n
-    return total_err / len(X), total_acc / len(X), -(-len(X) // batch_size)
+    say(f"  test loss:\t\t\t{results['loss']:.6f}")
+    say(f"  test accuracy:\t\t{results['acc'] * 100:.2f} %")
+    if plot:
+        convnet.visualize.plot_history(history, plot)
+        say(f"Curves saved to {plot}")
+    return {
+        "network": network,
+        "history": history,
+        "test_loss": results["loss"],
+        "test_accuracy": results["acc"],
+    }
 
 
 def parse_args(argv=None):
@@ -194,6 +212,10 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=0.05, help="learning rate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use only this many images")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint file (HDF5)")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    parser.add_argument("--plot", default=None, help="save loss/accuracy curves to this PNG")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
 
@@ -208,5 +230,9 @@ if __name__ == "__main__":
         learning_rate=args.lr,
         seed=args.seed,
         limit=args.limit,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        plot=args.plot,
+        progress=False if args.no_progress else None,
     )
     sys.exit(0)

@@ -233,6 +233,27 @@ def test_constant_mode_does_not_interpolate_across_the_border():
     np.testing.assert_allclose(hard[:, 1:], 1.0)
 
 
+@pytest.mark.parametrize("mode", ["grid-constant", "constant", "nearest"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_bilinear_kernel_equals_scipy(mode, dtype):
+    X = random_batch(n=24, c=2, h=9, w=11, dtype=dtype)
+    aug = AffineAugmentation(translation=(-4, 4))
+    matrices = aug.matrices(aug.draw(24, np.random.default_rng(1)), (9, 11), (10, 8))
+    # exact grid positions hit the borders: integer shifts, quarter turns, flips
+    matrices[:4] = translation_matrix([0, 2, -3, 10], [0, -1, 8, 0])
+    matrices[4:8] = (
+        translation_matrix(3.5, 4.5)
+        @ rotation_matrix([90, 180, 270, 0])
+        @ flip_matrix(1)
+        @ translation_matrix(-5.0, -4.0)
+    )
+    kwargs = dict(output_shape=(10, 8), mode=mode, cval=-0.5)
+    fast = affine_warp(X, matrices, engine="numba", **kwargs)
+    reference = affine_warp(X, matrices, engine="scipy", **kwargs)
+    assert fast.dtype == reference.dtype == dtype
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 def test_integer_images_are_rounded_and_clipped():
     X = np.full((1, 1, 4, 4), 250, np.uint8)
     X[0, 0, :, 2:] = 10
@@ -392,6 +413,25 @@ def test_bad_inputs():
         r"\(3, 3, 3\)",
     ):
         affine_warp(np.zeros((2, 1, 4, 4)), np.stack([np.eye(3)] * 3))
+    with pytest.raises(
+        ValueError,
+        match=r"affine_warp: engine='numba' supports order=1 with mode "
+        r"'grid-constant', 'constant', 'nearest', received order=3, mode='constant'; "
+        r"use engine='scipy' or 'auto'",
+    ):
+        affine_warp(np.zeros((1, 1, 4, 4)), np.eye(3), order=3, mode="constant", engine="numba")
+    with pytest.raises(
+        ValueError,
+        match=r"AffineAugmentation: engine='numba' supports order=1 "
+        r"with mode .* received order=1, mode='wrap'",
+    ):
+        AffineAugmentation(mode="wrap", engine="numba")
+    with pytest.raises(
+        ValueError,
+        match=r"affine_warp: argument engine: expected one of 'auto', "
+        r"'numba', 'scipy', received 'gpu'",
+    ):
+        affine_warp(np.zeros((1, 1, 4, 4)), np.eye(3), engine="gpu")
     with pytest.raises(NotImplementedError, match=r"Augmentation must implement augment"):
         Augmentation()(np.zeros((1, 1, 2, 2)))
 
@@ -524,10 +564,10 @@ def test_interpreter_exits_with_an_unfinished_epoch(backend):
     script = textwrap.dedent(
         """
         import numpy as np
-        from convnet.augmentation import AffineAugmentation, AugmentedIterator
+        from convnet.augmentation import AugmentedIterator, RandomFlip
         X = np.zeros((400, 1, 16, 16), np.float32)
-        it = AugmentedIterator(X, np.zeros(400), 4, augment=AffineAugmentation(), workers=2,
-                               backend=BACKEND)
+        it = AugmentedIterator(X, np.zeros(400), 4, augment=RandomFlip(), workers=2,
+                               prefetch=8, backend=BACKEND)
         epoch = iter(it)
         next(epoch)
         print("done")

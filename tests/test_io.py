@@ -40,7 +40,7 @@ def test_round_trip(tmp_path, ext):
     other = tn.build_net()
     load_params(other, path)
     got = L.get_all_param_values(other)
-    assert len(got) == len(values) == 5  # W, b, batch-norm mean, W, b
+    assert len(got) == len(values) == 8  # W, b, batch norm beta, gamma, mean, inv_std, W, b
     for a, b in zip(got, values):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
@@ -51,11 +51,20 @@ def test_hdf5_layout_names_shapes_dtypes(tmp_path):
     save_params(net, path)
     with h5py.File(path, "r") as f:
         ds = [f["params"][k] for k in sorted(f["params"])]
-        assert [d.attrs["name"] for d in ds] == ["hid.W", "hid.b", "bn.mean", "out.W", "out.b"]
-        assert [d.attrs["layer_name"] for d in ds] == ["hid", "hid", "bn", "out", "out"]
+        assert [d.attrs["name"] for d in ds] == [
+            "hid.W",
+            "hid.b",
+            "bn.beta",
+            "bn.gamma",
+            "bn.mean",
+            "bn.inv_std",
+            "out.W",
+            "out.b",
+        ]
+        assert [d.attrs["layer_name"] for d in ds] == ["hid"] * 2 + ["bn"] * 4 + ["out"] * 2
         assert ds[0].attrs["layer_class"] == "DenseLayer"
         assert ds[0].attrs["shape"] == "[6, 8]" and ds[0].attrs["dtype"] == "float32"
-        assert ds[2].attrs["tags"] == "[]"  # batch-norm statistics: neither tag
+        assert ds[4].attrs["tags"] == '["batch_norm_stat"]'  # not trainable
         assert ds[0].attrs["tags"] == '["regularizable", "trainable"]'
     arch = read_architecture(path)
     assert arch == describe_network(net)
@@ -85,7 +94,7 @@ def test_reads_lasagne_npz(tmp_path):
     # and what save_params writes, Lasagne reads the same way
     save_params(net, tmp_path / "ours.npz")
     with np.load(tmp_path / "ours.npz") as f:
-        assert sorted(f.files) == [f"arr_{i}" for i in range(5)]
+        assert sorted(f.files) == sorted(f"arr_{i}" for i in range(8))
         lasagne_style = [f[f"arr_{i}"] for i in range(len(f.files))]
     assert all(np.array_equal(a, b) for a, b in zip(lasagne_style, L.get_all_param_values(net)))
 
@@ -125,7 +134,7 @@ def test_later_mismatch_changes_nothing(tmp_path):
     before = L.get_all_param_values(target)
     with pytest.raises(
         ValueError,
-        match=r"parameter 3 'out.W' of DenseLayer 'out' has shape "
+        match=r"parameter 6 'out.W' of DenseLayer 'out' has shape "
         r"\(8, 3\) in the network but \(8, 4\)",
     ):
         load_params(target, tmp_path / "four.npz")
@@ -136,7 +145,7 @@ def test_count_mismatch(tmp_path):
     save_params(tn.build_net(batchnorm=False), tmp_path / "nobn.h5")
     with pytest.raises(
         ValueError,
-        match=r"holds 4 parameter arrays but the network has 5 "
+        match=r"holds 4 parameter arrays but the network has 8 "
         r"parameters \(layer 2: the file has DropoutLayer 'drop'\(p=0.3",
     ):
         load_params(tn.build_net(), tmp_path / "nobn.h5")
@@ -205,6 +214,12 @@ def test_read_params_matches_saved(tmp_path):
 def test_atomic_write_replaces_and_leaves_nothing_behind(tmp_path):
     path = tmp_path / "x.bin"
     atomic_write(path, b"one")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    os.chmod(path, 0o640)
+    atomic_write(path, b"one")
+    assert os.stat(path).st_mode & 0o777 == 0o640  # an existing file keeps its mode
     atomic_write(path, b"two")
     assert path.read_bytes() == b"two" and os.listdir(tmp_path) == ["x.bin"]
     (tmp_path / ".x.bin.stale.tmp").write_bytes(b"partial")
@@ -220,12 +235,13 @@ def test_summary_table(tmp_path):
     rows = [line.split() for line in lines[2:7]]
     sizes = {p.name: np.asarray(p.get_value()).size for p in L.get_all_params(net)}
     assert rows[1][:3] == ["1", "hid", "DenseLayer"] and rows[1][-1] == str(6 * 8 + 8)
-    assert rows[2][:3] == ["2", "bn", "BatchNormLayer"] and rows[2][-1] == "8"
+    assert rows[2][:3] == ["2", "bn", "BatchNormLayer"] and rows[2][-1] == "32"
     assert rows[4][-1] == str(8 * 3 + 3) and "(None, 3)" in lines[6]
     total = sum(sizes.values())
-    trainable = total - sizes["bn.mean"]
+    frozen = sizes["bn.mean"] + sizes["bn.inv_std"]
+    trainable = total - frozen
     assert lines[-1] == (
-        f"total params: {total:,} (trainable {trainable:,}, non-trainable {sizes['bn.mean']:,})"
+        f"total params: {total:,} (trainable {trainable:,}, non-trainable {frozen:,})"
     )
     # the same table from a saved file's description, and with arguments
     save_params(net, tmp_path / "net.h5")

@@ -78,8 +78,9 @@ def restricted_load(
     ----------
     file : binary file object or bytes
         The pickle to read (any protocol).
-    allowed_globals : mapping of (module, name) to object, optional
-        The only globals the pickle may use; the object mapped to is what the pickle gets
+    allowed_globals : dict, optional
+        The only globals the pickle may use, keyed by ``(module, name)`` pairs; the object
+        mapped to is what the pickle gets
         (nothing is imported). Default :data:`NUMPY_ARRAY_GLOBALS`. Extend it with
         ``{**NUMPY_ARRAY_GLOBALS, ("collections", "OrderedDict"): collections.OrderedDict}``.
     encoding : str, optional

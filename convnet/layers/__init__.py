@@ -1,5 +1,18 @@
 """The layer graph: Lasagne 0.2's layers and helpers, on PyTensor."""
 
+from . import (
+    base,
+    conv,
+    dense,
+    helper,
+    input,
+    merge,
+    noise,
+    normalization,
+    pool,
+    shape,
+    special,
+)
 from .base import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dense import *  # noqa: F403
@@ -11,7 +24,8 @@ from .normalization import *  # noqa: F403
 from .pool import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .special import *  # noqa: F403
-from . import base, conv, dense, helper, input, merge, noise, normalization, pool, shape, special
+from .summary import *  # noqa: F403
+from .summary import __all__ as _summary_all
 
 __all__ = (
     base.__all__
@@ -25,4 +39,5 @@ __all__ = (
     + pool.__all__
     + shape.__all__
     + special.__all__
+    + _summary_all
 )

@@ -8,6 +8,7 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
+from ..ops import concrete_shape
 from ..utils import int_types
 from .base import Layer, _label
 
@@ -117,13 +118,17 @@ class DenseLayer(Layer):
         if input.ndim == 2 and num_leading_axes == 1:
             activation = T.dot(input, self.W)
         else:
-            # A 2-d product on (-1, num_inputs), reshaped back to the input's own leading
-            # sizes: every size is a constant or read off the input, never computed, as
-            # PyTensor's JAX backend needs.
-            num_inputs = int(np.prod(self.input_shape[self.num_leading_axes :]))
+            # A 2-d product on (rows, num_inputs), reshaped back. Under JAX every reshape
+            # target must be concrete: read the leading sizes off the input itself.
+            input = concrete_shape(input)
+            num_inputs = int(np.prod(self.input_shape[num_leading_axes:]))
             leading = [input.shape[i] for i in range(num_leading_axes)]
-            flat = input.reshape((-1, num_inputs))
-            activation = T.dot(flat, self.W).reshape(leading + [self.num_units])
+            flat = concrete_shape(
+                input.reshape((leading[0] if num_leading_axes == 1 else -1, num_inputs))
+            )
+            activation = T.dot(flat, self.W)
+            if num_leading_axes > 1:
+                activation = activation.reshape(leading + [self.num_units])
         if self.b is not None:
             activation = activation + self.b
         return self.nonlinearity(activation)
@@ -212,9 +217,11 @@ class NINLayer(Layer):
         return (input_shape[0], self.num_units) + tuple(input_shape[2:])
 
     def get_output_for(self, input, **kwargs):
-        out_r = T.tensordot(self.W, input, axes=[[0], [1]])
-        remaining_dims = range(2, input.ndim)
-        out = out_r.dimshuffle(1, 0, *remaining_dims)
+        # A matrix product over the channel axis, channels moved last and back (tensordot
+        # would reshape with the batch size, which JAX needs as a concrete number).
+        order = (0, *range(2, input.ndim), 1)
+        back = (0, input.ndim - 1, *range(1, input.ndim - 1))
+        out = T.matmul(input.dimshuffle(*order), self.W).dimshuffle(*back)
         if self.b is None:
             activation = out
         elif self.untie_biases:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import utils
+from ..ops import concrete_shape
 from .base import Layer, MergeLayer, _label
 
 __all__ = [
@@ -153,7 +154,9 @@ def get_output(layer_or_layers: Any, inputs: Any = None, **kwargs: Any) -> Any:
                 f"get_output: {_label(layer)} was built from a shape, not a layer, so it has "
                 f"no input expression; pass inputs={{layer: expression}} for it"
             ) from None
-        all_outputs[layer] = layer.get_output_for(layer_inputs, **kwargs)
+        # concrete_shape: later layers and gradients read this output's shape off the value,
+        # which JAX knows exactly, instead of from PyTensor's shape arithmetic.
+        all_outputs[layer] = concrete_shape(layer.get_output_for(layer_inputs, **kwargs))
         try:
             accepted_kwargs |= set(utils.inspect_kwargs(layer.get_output_for))
         except (TypeError, ValueError):  # pragma: no cover - uninspectable callables

@@ -16,6 +16,7 @@ import numpy as np
 import pytensor.tensor as T
 from pytensor.graph import Variable
 
+from ..ops import concrete_shape
 from ..random import _draw_seed, _RandomStreams
 from .base import Layer, _label
 
@@ -117,6 +118,8 @@ class DropoutLayer(Layer):
             retain_prob = T.cast(1 - self.p, dtype)
         else:
             retain_prob = T.constant(np.asarray(1 - self.p, dtype=dtype))
+        # JAX needs the mask's shape as concrete numbers: take it from the input itself.
+        input = concrete_shape(input)
         if self.rescale:
             input = input / retain_prob
         mask_shape = _static_sizes(input, self.input_shape)
@@ -215,6 +218,6 @@ class GaussianNoiseLayer(Layer):
             return input
         dtype = input.dtype
         sigma = T.cast(self.sigma, dtype) if isinstance(self.sigma, Variable) else self.sigma
-        size = tuple(_static_sizes(input, self.input_shape))
-        noise = self._srng.normal(size, avg=0.0, std=sigma, dtype=dtype)
+        input = concrete_shape(input)  # JAX needs the noise's shape as concrete numbers
+        noise = self._srng.normal(input.shape, avg=0.0, std=sigma, dtype=dtype)
         return input + noise

@@ -15,6 +15,7 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import ops
+from ..ops import concrete_shape
 from ..utils import _full, _mean, as_tuple, int_types
 from .base import Layer, _known_shape, _label
 
@@ -491,14 +492,8 @@ class GlobalPoolLayer(Layer):
     def get_output_for(self, input, **kwargs):
         if self.pool_function is T.mean:  # accumulate in the input dtype (float32 under JAX)
             return _mean(input, axis=tuple(range(2, input.ndim)))
-        # (batch, channels, -1) with the flattened size as a constant when it is known: no
-        # size computed at run time (PyTensor's JAX backend needs sizes it can read off)
-        spatial = self.input_shape[2:]
-        if len(self.input_shape) == input.ndim and all(s is not None for s in spatial):
-            size = int(np.prod(spatial))
-        else:
-            size = -1
-        flat = input.reshape([input.shape[0], input.shape[1], size])
+        # Reshape targets must be concrete under JAX: read the shape off the input itself.
+        flat = concrete_shape(input.reshape((input.shape[0], input.shape[1], -1)))
         return self.pool_function(flat, axis=2)
 
 

@@ -57,12 +57,12 @@ def summary(network: Any, show_args: bool = False) -> str:
     >>> net = DenseLayer(net, num_units=100, name="hidden")
     >>> net = DenseLayer(net, num_units=10, name="output")
     >>> print(summary(net))
-      #  name    class       output shape  params
-    ---  ------  ----------  ------------  ------
-      0  input   InputLayer  (None, 784)        0
-      1  hidden  DenseLayer  (None, 100)   78,500
-      2  output  DenseLayer  (None, 10)     1,010
-    ---  ------  ----------  ------------  ------
+    #  name    class       output shape  params
+    -  ------  ----------  ------------  ------
+    0  input   InputLayer  (None, 784)        0
+    1  hidden  DenseLayer  (None, 100)   78,500
+    2  output  DenseLayer  (None, 10)     1,010
+    -  ------  ----------  ------------  ------
     total params: 79,510 (trainable 79,510, non-trainable 0)
     """
     if isinstance(network, list) and network and isinstance(network[0], dict):

@@ -15,6 +15,7 @@ from ._args import (
 )
 from .conv import Conv, ConvGradInput, ConvGradWeights, conv, conv_transpose
 from .pool import MaxPoolGather, Pool, PoolGrad, pool
+from .shape import ConcreteShape, concrete_shape
 
 try:  # registering the JAX implementations needs JAX, a core dependency but kept optional here
     from . import jax as _jax  # noqa: F401
@@ -22,6 +23,7 @@ except ImportError:  # pragma: no cover - only without JAX installed
     _jax = None
 
 __all__ = [
+    "ConcreteShape",
     "Conv",
     "ConvGradInput",
     "ConvGradWeights",
@@ -30,6 +32,7 @@ __all__ = [
     "PoolGrad",
     "as_int_tuple",
     "as_pad_pairs",
+    "concrete_shape",
     "conv",
     "conv_output_length",
     "conv_transpose",

@@ -199,6 +199,15 @@ class _ConvBase(Op):
         )
 
 
+def _check_divisible(where, name, w_shape, groups):
+    """The first filter axis (output channels of a conv) must split into ``groups`` blocks."""
+    if w_shape[0] is not None and w_shape[0] % groups:
+        raise ValueError(
+            f"{where}: {name} of shape {tuple(w_shape)} have {w_shape[0]} channels on their "
+            f"first axis, which is not divisible by groups={groups}"
+        )
+
+
 def _static_out(in_shape, kernel, stride, pads, dilation):
     return tuple(
         None if i is None or k is None else (i + lo + hi - d * (k - 1) - 1) // s + 1
@@ -231,6 +240,7 @@ class Conv(_ConvBase):
                 f"{w.shape[1]} x {self.groups} groups = {w.shape[1] * self.groups} "
                 f"(input shape {x.shape}, filter shape {w.shape})"
             )
+        _check_divisible("Conv", "filters", w.shape, self.groups)
         out = corr_np(x, w, self.stride, self.pads, self.dilation, self.groups)
         outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
 
@@ -243,12 +253,19 @@ class Conv(_ConvBase):
         return [gx.astype(x.type.dtype), gw.astype(w.type.dtype)]
 
 
+def _fold_output_padding(pads, output_padding):
+    """(lo, hi - output_padding): equivalent padding without output padding (hi may be < 0)."""
+    return tuple((lo, hi - op) for (lo, hi), op in zip(pads, output_padding))
+
+
 class ConvGradInput(_ConvBase):
     """Transpose of :class:`Conv` with respect to its input.
 
     Inputs ``gz (N, F, *O)``, ``w (F, C // groups, *K)`` and optionally ``like``, a tensor
     whose spatial shape the result takes (the forward input). Without ``like`` the spatial
     shape is ``(O - 1) * stride - lo - hi + dilation * (K - 1) + 1 + output_padding``.
+    Output padding is the same as padding ``(lo, hi - output_padding)`` (a negative ``hi``
+    crops), which is how :func:`conv_transpose` builds this operation.
     """
 
     __props__ = ("stride", "pads", "dilation", "groups", "output_padding")
@@ -297,6 +314,12 @@ class ConvGradInput(_ConvBase):
 
     def perform(self, node, inputs, outputs):
         gz, w = inputs[:2]
+        if gz.shape[1] != w.shape[0]:
+            raise ValueError(
+                f"ConvGradInput: input has {gz.shape[1]} channels but the filters expect "
+                f"{w.shape[0]} (input shape {gz.shape}, filter shape {w.shape})"
+            )
+        _check_divisible("ConvGradInput", "filters", w.shape, self.groups)
         like_shape = inputs[2].shape if len(inputs) == 3 else None
         in_shape = self._in_shape(gz.shape, w.shape[2:], like_shape)
         out = corr_grad_input_np(
@@ -313,7 +336,14 @@ class ConvGradInput(_ConvBase):
     def pullback(self, inputs, outputs, output_grads):
         gz, w = inputs[:2]
         (g,) = output_grads
-        p = dict(stride=self.stride, pads=self.pads, dilation=self.dilation, groups=self.groups)
+        # The transpose of a convolution with output padding op is the convolution with
+        # padding (lo, hi - op): that one maps the (longer) output back to exactly gz's shape.
+        p = dict(
+            stride=self.stride,
+            pads=_fold_output_padding(self.pads, self.output_padding),
+            dilation=self.dilation,
+            groups=self.groups,
+        )
         d_gz = Conv(**p)(g, w)
         d_w = ConvGradWeights(**p)(g, gz, w)
         grads = [d_gz.astype(gz.type.dtype), d_w.astype(w.type.dtype)]
@@ -386,7 +416,9 @@ def _normalise(filters, n_name, stride, padding, dilation, groups, where):
     dilation = as_int_tuple(dilation, n, "dilation", minimum=1, where=where)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{where}: groups must be a positive int, received {groups!r}")
-    pads = as_pad_pairs(padding, n, kernel=filters.type.shape[2:], dilation=dilation, where=where)
+    pads = as_pad_pairs(
+        padding, n, kernel=filters.type.shape[2:], dilation=dilation, name="padding", where=where
+    )
     return n, stride, pads, dilation
 
 
@@ -395,8 +427,8 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
 
     Parameters
     ----------
-    input : tensor of shape (batch, in_channels, *spatial)
-    filters : tensor of shape (out_channels, in_channels // groups, *kernel)
+    input : tensor of shape ``(batch, in_channels, *spatial)``
+    filters : tensor of shape ``(out_channels, in_channels // groups, *kernel)``
     stride, dilation : int or tuple of N ints
     padding : int, tuple of N ints, tuple of N (lo, hi) pairs, or 'valid', 'full', 'same'
         Zero padding; ``'same'`` puts ``dilation * (k - 1) // 2`` before and the rest after.
@@ -408,7 +440,7 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
 
     Returns
     -------
-    tensor of shape (batch, out_channels, *out), with
+    tensor of shape ``(batch, out_channels, *out)``, with
     ``out = (in + lo + hi - dilation * (k - 1) - 1) // stride + 1``.
 
     Examples
@@ -438,9 +470,17 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
             f"convnet.ops.conv: input has {cin} channels, filters expect {cf} x {groups} "
             f"groups = {cf * groups}"
         )
+    _check_divisible("convnet.ops.conv", "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
-    return Conv(stride, pads, dilation, groups)(input, filters)
+    out = Conv(stride, pads, dilation, groups)(input, filters)
+    if any(o is not None and o < 1 for o in out.type.shape[2:]):
+        raise ValueError(
+            f"convnet.ops.conv: input spatial shape {input.type.shape[2:]} is smaller than the "
+            f"dilated filter {filters.type.shape[2:]} (dilation {dilation}) with padding "
+            f"{pads}: the output shape would be {out.type.shape}"
+        )
+    return out
 
 
 def conv_transpose(
@@ -450,8 +490,8 @@ def conv_transpose(
 
     Parameters
     ----------
-    input : tensor of shape (batch, in_channels, *spatial)
-    filters : tensor of shape (in_channels, out_channels // groups, *kernel)
+    input : tensor of shape ``(batch, in_channels, *spatial)``
+    filters : tensor of shape ``(in_channels, out_channels // groups, *kernel)``
         The filters of the forward convolution this transposes.
     stride, padding, dilation, groups, flip_filters
         Those of the forward convolution (``padding`` crops the output here).
@@ -461,7 +501,7 @@ def conv_transpose(
 
     Returns
     -------
-    tensor of shape (batch, out_channels, *out), with
+    tensor of shape ``(batch, out_channels, *out)``, with
     ``out = (in - 1) * stride - lo - hi + dilation * (k - 1) + 1 + output_padding``.
 
     Examples
@@ -493,6 +533,11 @@ def conv_transpose(
         raise ValueError(
             f"{where}: input has {cin} channels, filters of shape {filters.type.shape} expect {cf}"
         )
+    _check_divisible(where, "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
-    return ConvGradInput(stride, pads, dilation, groups, output_padding)(input, filters)
+    # Fold the output padding into the trailing padding: the operation is then exactly the
+    # transpose of a Conv (with hi - output_padding, possibly negative, as its padding), so its
+    # gradients and the JAX implementation need no special case.
+    pads = _fold_output_padding(pads, output_padding)
+    return ConvGradInput(stride, pads, dilation, groups)(input, filters)

@@ -21,10 +21,12 @@ from jax import lax
 from pytensor.graph.basic import Constant
 from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.tensor.basic import ARange
+from pytensor.tensor.elemwise import CAReduce
 from pytensor.tensor.shape import Shape_i
 
 from .conv import Conv, ConvGradInput, ConvGradWeights
 from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
+from .shape import ConcreteShape
 
 __all__: list[str] = []
 
@@ -105,6 +107,14 @@ def _jax_conv_grad_weights(op, **kwargs):
         return transpose(gz)[0]
 
     return grad_weights
+
+
+@jax_funcify.register(ConcreteShape)
+def _jax_concrete_shape(op, **kwargs):
+    def identity(x):
+        return x
+
+    return identity
 
 
 def _tiles_exactly(op, spatial):
@@ -237,3 +247,26 @@ def _jax_arange(op, node, **kwargs):
         return jnp.arange(*values, dtype=op.dtype)
 
     return arange
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX reductions (sum, prod, ...) return their accumulator dtype, so a
+# float32 sum comes back float64 although its PyTensor type says float32. Gradients sum over
+# the batch, so float32 parameters silently turned float64 after one training step. Cast the
+# result to the type PyTensor promised.
+# --------------------------------------------------------------------------------------------
+
+_pytensor_careduce = jax_funcify.dispatch(CAReduce)
+
+
+@jax_funcify.register(CAReduce)
+def _jax_careduce(op, node=None, **kwargs):
+    impl = _pytensor_careduce(op, node=node, **kwargs)
+    if node is None:
+        return impl
+    dtype = node.outputs[0].type.dtype
+
+    def careduce(x):
+        return impl(x).astype(dtype)
+
+    return careduce

@@ -7,7 +7,6 @@ import inspect
 import itertools
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,14 +22,6 @@ from .history import History
 __all__ = ["Trainer"]
 
 _LOSS_NAMES = ("categorical_crossentropy", "binary_crossentropy", "squared_error")
-# PyTensor's JAX linker works on a copy of every shared random generator and says so; the
-# trainer reads and writes that copy (see Trainer.state_dict), so the warning is expected.
-_JAX_RNG_COPY = r"The RandomType SharedVariables .* will not be used in the compiled JAX graph"
-# Elementwise ops between predictions and targets, whose batch dimensions are both unknown,
-# carry a run-time broadcast check that JAX drops (it checks shapes itself).
-_JAX_SKIP_ASSERT = r"Skipping Assert\{msg='Could not broadcast"
-
-
 def _layers():
     from .. import layers
 
@@ -280,6 +271,13 @@ class Trainer:
         self._lr.set_value(np.asarray(value, dtype=self._lr.dtype))
 
     @property
+    def epoch_sums(self) -> dict[str, float] | None:
+        """Running sums of the current epoch: ``loss`` and ``acc`` weighted by batch size,
+        and ``n`` samples (None between epochs)."""
+        es = self._epoch_state
+        return None if es is None else dict(es["sums"])
+
+    @property
     def learning_rate_var(self):
         """The shared variable holding the learning rate."""
         return self._lr
@@ -338,10 +336,7 @@ class Trainer:
     def _compile_function(self, inputs, outputs, updates=None):
         from .. import backend
 
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_JAX_RNG_COPY, category=UserWarning)
-            warnings.filterwarnings("ignore", message=_JAX_SKIP_ASSERT, category=UserWarning)
-            return backend.function(inputs, outputs, mode=self.mode, updates=updates)
+        return backend.function(inputs, outputs, mode=self.mode, updates=updates)
 
     def compile(self, target_dtype: str = "int32", target_ndim: int = 1) -> None:
         """Compile the training and evaluation functions (done by :meth:`fit` if needed).
@@ -582,6 +577,11 @@ class Trainer:
                 f"(inputs, targets) batches, received y of type {type(y).__name__}"
             )
         if callable(X) and not hasattr(X, "__iter__"):
+            if func != "fit":
+                raise TypeError(
+                    f"Trainer.{func}: expected arrays or an iterable of (inputs, targets) "
+                    f"batches, received a callable (only fit's training data may be one)"
+                )
             return _CallableSource(X, steps_per_epoch)
         if isinstance(X, Iterable):
             return _IterableSource(X, steps_per_epoch, func)

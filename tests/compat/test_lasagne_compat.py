@@ -25,7 +25,15 @@ def test_script_changes_only_the_imports():
     ]
 
 
-@pytest.mark.parametrize("mode", ["default", "JAX"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "JAX",
+        "CVM",
+        # PyTensor's own default (numba) compiles this graph in minutes on 2 cores.
+        pytest.param("default", marks=pytest.mark.slow),
+    ],
+)
 def test_lasagne_style_script_trains(tmp_path, mode):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if mode != "default":  # a Theano user's THEANO_FLAGS become PYTENSOR_FLAGS

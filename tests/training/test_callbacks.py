@@ -305,8 +305,16 @@ def test_history_logger(trainer, data, tmp_path, ext):
 
 def test_terminate_on_nan_keeps_last_good_state(trainer, data):
     X, y, _, _ = data
-    X = X.copy()
-    X[3 * 16 + 5] = np.nan  # batch 3 of every epoch (no shuffling)
+
+    class Poison(Callback):
+        """Makes step 3 of epoch 2 diverge: a NaN output bias gives a NaN loss."""
+
+        order = 1  # after TerminateOnNaN has taken its snapshot
+
+        def on_batch_begin(self, batch):
+            if self.trainer.epoch == 1 and batch == 3:
+                out_b = self.trainer.params[-1]
+                out_b.set_value(np.full(out_b.get_value().shape, np.nan, out_b.dtype))
 
     class Snap(Callback):
         def on_batch_end(self, batch, logs):
@@ -317,12 +325,10 @@ def test_terminate_on_nan_keeps_last_good_state(trainer, data):
     snap = Snap()
     stream = io.StringIO()
     stop = TerminateOnNaN(stream=stream)
-    trainer.fit(
-        X, y, epochs=3, batch_size=16, shuffle=False, callbacks=[stop, snap], progress=False
-    )
-    assert stop.stopped_at == (1, 3)
-    assert "loss is nan at epoch 1, batch 3 (step 4)" in stream.getvalue()
-    assert len(trainer.history) == 0 and trainer.global_step == 4
+    trainer.fit(X, y, epochs=3, batch_size=16, callbacks=[stop, Poison(), snap], progress=False)
+    assert stop.stopped_at == (2, 3)
+    assert "loss is nan at epoch 2, batch 3 (step 10)" in stream.getvalue()
+    assert len(trainer.history) == 1 and trainer.global_step == 10
     final = trainer.get_param_values()
     assert same(final, snap.good) and all(np.isfinite(p).all() for p in final)
     # the optimiser state too

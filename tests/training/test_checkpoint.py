@@ -205,7 +205,7 @@ def test_load_checkpoint_errors(trainer, trainers, data, tmp_path):
     other = trainers.get("plain", net={"dropout": False, "batchnorm": False})
     with pytest.raises(
         ValueError,
-        match=r"load_checkpoint: '.*good\.h5' holds 5 parameter "
+        match=r"load_checkpoint: '.*good\.h5' holds 8 parameter "
         r"arrays but the network has 4 parameters \(layer 2: the file has "
         r"BatchNormLayer 'bn'",
     ):
@@ -214,7 +214,68 @@ def test_load_checkpoint_errors(trainer, trainers, data, tmp_path):
     sgd = trainers.get("sgd", update=__import__("_tinynet").sgd)
     with pytest.raises(
         ValueError,
-        match=r"holds 6 state variables \(1 rng, 4 optimizer, 1 "
+        match=r"holds 8 state variables \(1 rng, 6 optimizer, 1 "
         r"learning_rate\) but this trainer has 2 \(1 rng, 1 learning_rate\)",
     ):
         sgd.load_checkpoint(good)
+
+
+class FlippedBatches:
+    """A re-iterable data set with its own generator (random sign flips as augmentation)
+    and get_state/set_state, which the trainer saves at every epoch start."""
+
+    def __init__(self, X, y, seed):
+        self.X, self.y = X, y
+        self.rng = np.random.default_rng(seed)
+
+    def __iter__(self):
+        for i in range(0, len(self.X), 16):
+            xb = self.X[i : i + 16]
+            flip = self.rng.random(len(xb)) < 0.5
+            yield np.where(flip[:, None], -xb, xb), self.y[i : i + 16]
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+
+
+def flipped_factory(X, y):
+    def batches(epoch, rng):
+        order = rng.permutation(len(X))
+        for i in range(0, len(X), 16):
+            idx = order[i : i + 16]
+            flip = rng.random(len(idx)) < 0.5
+            yield np.where(flip[:, None], -X[idx], X[idx]), y[idx]
+
+    return batches
+
+
+@pytest.mark.parametrize("kind", ["stateful iterable", "callable"])
+def test_resume_with_augmenting_data_sources(trainers, data, tmp_path, kind):
+    X, y, _, _ = data
+
+    def source(seed):
+        if kind == "stateful iterable":
+            return FlippedBatches(X, y, seed)
+        return flipped_factory(X, y)  # draws from the trainer's generator
+
+    trainer = trainers.get("main")
+    ck = ModelCheckpoint(tmp_path / "{epoch}-{batch}.h5", every_n_batches=4)
+    trainer.fit(source(5), epochs=3, callbacks=[ck], seed=0, progress=False)
+    expected = trainer.get_param_values()
+
+    resumed = trainers.get("main")
+    resumed.load_checkpoint(tmp_path / "1-2.h5")  # step 8: epoch 2, batch 2
+    resumed.fit(
+        source(99), epochs=3, callbacks=[ModelCheckpoint(tmp_path / "x.h5")], progress=False
+    )
+    for a, b in zip(resumed.get_param_values(), expected):
+        np.testing.assert_array_equal(a, b)
+    # and the augmentation did matter: other flips, other parameters
+    other = trainers.get("main")
+    other.fit(
+        source(6) if kind == "stateful iterable" else source(0), epochs=3, seed=1, progress=False
+    )
+    assert not all(np.array_equal(a, b) for a, b in zip(other.get_param_values(), expected))

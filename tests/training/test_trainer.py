@@ -217,5 +217,11 @@ def test_checks_arguments(tinynet, trainer, data):
         match="expected callbacks to be Callback instances, received builtin_function_or_method",
     ):
         trainer.fit(X, y, callbacks=[print], progress=False)
+    with pytest.raises(
+        TypeError,
+        match=r"fit\(validation_data=\.\.\.\): expected arrays or an "
+        r"iterable .* received a callable",
+    ):
+        trainer.fit(X, y, validation_data=lambda e, r: [], progress=False)
     with pytest.raises(ValueError, match="nothing to save yet"):
         tinynet.make_trainer(tinynet.build_net()).state_dict()

@@ -1,0 +1,156 @@
+"""conv and conv_transpose: values and gradients against torch (float64) over a grid.
+
+Every case is evaluated with one compiled function per mode (see ``harness.compile_cases``):
+the output, and the gradients of ``sum(output * R)`` with respect to input and filters,
+compared with ``torch.nn.functional`` and ``torch.autograd``. Finite-difference checks of the
+gradients are in ``test_gradients.py``.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from .harness import ConvCase, compile_cases
+
+
+def _grid_1d():
+    cases = []
+    combos = itertools.product((3, 4), (1, 2), (0, 2, ((2, 1),), "valid", "full", "same"), (1, 2))
+    for i, (k, stride, padding, dilation) in enumerate(combos):
+        groups = 2 if i % 3 == 1 else 1
+        cases.append(
+            ConvCase(
+                spatial=(10,),
+                kernel=(k,),
+                channels=2,
+                filters=4,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=groups,
+                flip_filters=i % 2 == 1,
+            )
+        )
+    return cases
+
+
+GRID_1D = tuple(_grid_1d())
+
+# 2-d: tuples, (lo, hi) pairs, string modes with odd and even kernels, groups, flips
+CASES_2D = (
+    ConvCase((7, 8), (3, 3)),
+    ConvCase((7, 8), (3, 3), padding=1, flip_filters=True),
+    ConvCase((7, 8), (3, 2), stride=(2, 1), padding=(1, 0)),
+    ConvCase((7, 8), (3, 3), padding=((1, 0), (0, 2)), stride=2),
+    ConvCase((7, 8), (2, 4), padding="same"),
+    ConvCase((7, 8), (3, 4), padding="same", dilation=(1, 2), flip_filters=True),
+    ConvCase((7, 8), (2, 3), padding="same", stride=2),
+    ConvCase((7, 8), (3, 2), padding="full", stride=(1, 3)),
+    ConvCase((7, 8), (3, 3), padding="valid", dilation=2),
+    ConvCase((9, 8), (3, 3), padding=(2, 1), dilation=(2, 3), stride=(2, 2)),
+    ConvCase((6, 6), (3, 3), channels=4, filters=6, groups=2, padding=1),
+    ConvCase((6, 6), (3, 3), channels=3, filters=6, groups=3, stride=2, flip_filters=True),
+    ConvCase((5, 6), (1, 1), channels=3, filters=5),
+    ConvCase((5, 6), (5, 6)),  # filter as large as the input: one output position
+)
+
+CASES_3D = (
+    ConvCase((4, 5, 4), (2, 3, 2), padding=1, batch=1),
+    ConvCase((5, 4, 4), (3, 2, 3), stride=(2, 1, 1), padding="same", flip_filters=True),
+    ConvCase((4, 4, 5), (2, 2, 2), channels=4, filters=4, groups=2, dilation=(1, 2, 2)),
+)
+
+CONV_T_CASES = (
+    ConvCase((5,), (3,), transpose=True),
+    ConvCase((5,), (3,), stride=2, transpose=True),
+    ConvCase((5,), (4,), stride=3, padding=1, output_padding=2, transpose=True),
+    ConvCase((5,), (3,), stride=2, padding=((1, 0),), output_padding=1, transpose=True),
+    ConvCase((6,), (3,), dilation=2, padding="same", transpose=True, flip_filters=True),
+    ConvCase((6,), (3,), channels=4, filters=2, groups=2, stride=2, transpose=True),
+    ConvCase((4, 5), (3, 3), stride=2, padding=1, output_padding=1, transpose=True),
+    ConvCase((4, 5), (2, 3), stride=(2, 1), padding=(0, 1), transpose=True, flip_filters=True),
+    ConvCase((4, 5), (3, 3), padding=((0, 2), (1, 1)), stride=2, transpose=True),
+    ConvCase((4, 4), (3, 3), dilation=2, output_padding=(1, 0), transpose=True),
+    ConvCase((4, 4), (3, 3), channels=4, filters=6, groups=2, stride=2, transpose=True),
+    ConvCase((4, 4), (2, 4), padding="same", transpose=True),
+    ConvCase((3, 3), (3, 3), padding="full", transpose=True),
+    ConvCase((3, 3, 3), (2, 2, 2), stride=2, output_padding=(1, 0, 1), transpose=True),
+)
+
+ALL_CASES = GRID_1D + CASES_2D + CASES_3D + CONV_T_CASES
+
+# A JAX (XLA) compile costs about 0.5 s of CPU per case: JAX gets a spread of the grid that
+# still covers every feature (the NumPy implementation shared by "c", "numba" and "py" is
+# checked on all of it under "c").
+JAX_CASES = (
+    tuple(GRID_1D[i] for i in (35, 37, 46))
+    + tuple(CASES_2D[i] for i in (3, 4, 11, 13))
+    + CASES_3D[1:2]
+    + tuple(CONV_T_CASES[i] for i in (2, 4, 6, 9))
+)
+
+# "py": one case of each kind
+PY_CASES = (
+    CASES_2D[3],  # (lo, hi) pairs, stride
+    CASES_2D[4],  # 'same' with an even kernel
+    CASES_2D[11],  # depthwise groups, flip
+    CASES_3D[2],  # 3-d, dilation, groups
+    CONV_T_CASES[6],  # transposed, output_padding
+    CONV_T_CASES[9],  # transposed, output_padding >= stride (dilation 2)
+)
+# "numba" runs the same NumPy code in object mode but compiles about 0.5 s per operation
+NUMBA_CASES = (CONV_T_CASES[9],)
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
+def test_values_and_gradients_match_torch_c(case):
+    case.check(compile_cases("c", ALL_CASES)[case])
+
+
+@pytest.mark.parametrize("case", JAX_CASES, ids=lambda c: c.id)
+def test_values_and_gradients_match_torch_jax(case):
+    case.check(compile_cases("jax", JAX_CASES)[case])
+
+
+@pytest.mark.parametrize(
+    "mode, case",
+    [("py", c) for c in PY_CASES] + [("numba", c) for c in NUMBA_CASES],
+    ids=lambda v: v if isinstance(v, str) else v.id,
+)
+def test_values_and_gradients_match_torch_py_numba(mode, case):
+    cases = PY_CASES if mode == "py" else NUMBA_CASES
+    case.check(compile_cases(mode, cases)[case])
+
+
+def test_even_kernel_same_padding_puts_the_extra_element_at_the_end():
+    """'same' with k=2: output[i] = w0 * x[i] + w1 * x[i + 1] (zero past the end)."""
+    import pytensor.tensor as pt
+
+    import convnet
+    from convnet.ops import conv
+
+    x, w = pt.tensor3("x"), pt.tensor3("w", shape=(1, 1, 2))  # 'same' needs the kernel size
+    f = convnet.function([x, w], conv(x, w, padding="same"), mode="py")
+    xv = np.array([[[1.0, 2.0, 3.0, 4.0]]])
+    wv = np.array([[[10.0, 1.0]]])
+    expected = 10 * xv + np.concatenate([xv[..., 1:], np.zeros((1, 1, 1))], axis=-1)
+    np.testing.assert_allclose(f(xv, wv), expected)
+
+
+def test_flip_filters_is_true_convolution():
+    """flip_filters=True is numpy's full/valid convolution, False is correlation."""
+    import pytensor.tensor as pt
+
+    import convnet
+    from convnet.ops import conv
+
+    x, w = pt.tensor3("x"), pt.tensor3("w")
+    rng = np.random.default_rng(0)
+    xv, wv = rng.standard_normal((1, 1, 7)), rng.standard_normal((1, 1, 3))
+    f = convnet.function(
+        [x, w], [conv(x, w, flip_filters=True), conv(x, w, flip_filters=False)], mode="py"
+    )
+    y_conv, y_corr = f(xv, wv)
+    np.testing.assert_allclose(y_conv[0, 0], np.convolve(xv[0, 0], wv[0, 0], "valid"))
+    np.testing.assert_allclose(y_corr[0, 0], np.correlate(xv[0, 0], wv[0, 0], "valid"))
