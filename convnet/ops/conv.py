@@ -427,8 +427,8 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
 
     Parameters
     ----------
-    input : tensor of shape (batch, in_channels, *spatial)
-    filters : tensor of shape (out_channels, in_channels // groups, *kernel)
+    input : tensor of shape ``(batch, in_channels, *spatial)``
+    filters : tensor of shape ``(out_channels, in_channels // groups, *kernel)``
     stride, dilation : int or tuple of N ints
     padding : int, tuple of N ints, tuple of N (lo, hi) pairs, or 'valid', 'full', 'same'
         Zero padding; ``'same'`` puts ``dilation * (k - 1) // 2`` before and the rest after.
@@ -440,7 +440,7 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
 
     Returns
     -------
-    tensor of shape (batch, out_channels, *out), with
+    tensor of shape ``(batch, out_channels, *out)``, with
     ``out = (in + lo + hi - dilation * (k - 1) - 1) // stride + 1``.
 
     Examples
@@ -473,7 +473,14 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
     _check_divisible("convnet.ops.conv", "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
-    return Conv(stride, pads, dilation, groups)(input, filters)
+    out = Conv(stride, pads, dilation, groups)(input, filters)
+    if any(o is not None and o < 1 for o in out.type.shape[2:]):
+        raise ValueError(
+            f"convnet.ops.conv: input spatial shape {input.type.shape[2:]} is smaller than the "
+            f"dilated filter {filters.type.shape[2:]} (dilation {dilation}) with padding "
+            f"{pads}: the output shape would be {out.type.shape}"
+        )
+    return out
 
 
 def conv_transpose(
@@ -483,8 +490,8 @@ def conv_transpose(
 
     Parameters
     ----------
-    input : tensor of shape (batch, in_channels, *spatial)
-    filters : tensor of shape (in_channels, out_channels // groups, *kernel)
+    input : tensor of shape ``(batch, in_channels, *spatial)``
+    filters : tensor of shape ``(in_channels, out_channels // groups, *kernel)``
         The filters of the forward convolution this transposes.
     stride, padding, dilation, groups, flip_filters
         Those of the forward convolution (``padding`` crops the output here).
@@ -494,7 +501,7 @@ def conv_transpose(
 
     Returns
     -------
-    tensor of shape (batch, out_channels, *out), with
+    tensor of shape ``(batch, out_channels, *out)``, with
     ``out = (in - 1) * stride - lo - hi + dilation * (k - 1) + 1 + output_padding``.
 
     Examples

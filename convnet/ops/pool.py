@@ -44,6 +44,15 @@ def _geometry(in_shape, ws, stride, pad, ignore_border):
     return tuple(out_shape), tuple(pads)
 
 
+def _check_windows(where, in_shape, out_shape, ws, pad):
+    if any(o is not None and o < 1 for o in out_shape):
+        raise ValueError(
+            f"{where}: input spatial shape {tuple(in_shape)} is smaller than pool_size "
+            f"{tuple(ws)} with padding {tuple(pad)}: no whole window fits (output shape "
+            f"{tuple(out_shape)}); use ignore_border=False to keep partial windows"
+        )
+
+
 def _counts(in_shape, out_shape, ws, stride, pads, exclude_pad):
     """Number of counted elements of every window, shape out_shape (outer product of 1-D)."""
     result = np.ones((), dtype=np.float64)
@@ -63,9 +72,12 @@ def pool_np(x, ws, stride, pad, ignore_border, mode):
     n = len(ws)
     in_shape = x.shape[-n:]
     out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
+    _check_windows("Pool", in_shape, out_shape, ws, pad)
     lead = x.shape[:-n]
     xr = x.reshape((-1, 1) + in_shape)
-    fill = -np.inf if mode == "max" else 0
+    fill = 0
+    if mode == "max":  # padding never wins a maximum
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = np.pad(xr, [(0, 0), (0, 0)] + list(pads), constant_values=fill)
     win = _windows(xp, out_shape, ws, stride, (1,) * n)  # (B, 1, *O, *K)
     win = win.reshape(win.shape[: 2 + n] + (-1,))
@@ -277,4 +289,6 @@ def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max
             f"{where}: input must have at least {n} dimensions for pool_size {ws}, received "
             f"{input.type.ndim}"
         )
-    return Pool(ws, stride, pad, ignore_border, mode)(input)
+    out = Pool(ws, stride, pad, ignore_border, mode)(input)
+    _check_windows(where, input.type.shape[-n:], out.type.shape[-n:], ws, pad)
+    return out

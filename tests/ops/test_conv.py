@@ -84,10 +84,10 @@ ALL_CASES = GRID_1D + CASES_2D + CASES_3D + CONV_T_CASES
 # still covers every feature (the NumPy implementation shared by "c", "numba" and "py" is
 # checked on all of it under "c").
 JAX_CASES = (
-    tuple(GRID_1D[i] for i in (17, 35, 37, 46))
-    + tuple(CASES_2D[i] for i in (3, 4, 9, 11, 13))
+    tuple(GRID_1D[i] for i in (35, 37, 46))
+    + tuple(CASES_2D[i] for i in (3, 4, 11, 13))
     + CASES_3D[1:2]
-    + tuple(CONV_T_CASES[i] for i in (2, 4, 6, 9, 12))
+    + tuple(CONV_T_CASES[i] for i in (2, 4, 6, 9))
 )
 
 # "py": one case of each kind
@@ -100,7 +100,7 @@ PY_CASES = (
     CONV_T_CASES[9],  # transposed, output_padding >= stride (dilation 2)
 )
 # "numba" runs the same NumPy code in object mode but compiles about 0.5 s per operation
-NUMBA_CASES = (CASES_2D[3], CONV_T_CASES[9])
+NUMBA_CASES = (CONV_T_CASES[9],)
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)

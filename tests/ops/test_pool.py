@@ -13,7 +13,14 @@ import torch
 
 from convnet.ops import pool_output_length
 
-from .harness import PoolCase, compile_cases, pool_length_ref, torch_one_thread, torch_pool
+from .harness import (
+    PoolCase,
+    compile_cases,
+    pool_length_ref,
+    pool_ref,
+    torch_one_thread,
+    torch_pool,
+)
 
 MODES = ("max", "average_inc_pad", "average_exc_pad")
 
@@ -48,11 +55,11 @@ OTHER_CASES = tuple(
 ALL_CASES = GRID_2D + OTHER_CASES
 
 # JAX compiles each case (reduce_window and its gradient): a spread covering every rule
-JAX_CASES = tuple(GRID_2D[i] for i in (4, 8, 13, 22, 29, 40, 47)) + tuple(
-    OTHER_CASES[i] for i in (0, 5, 6, 9, 14, 16, 21, 23)
+JAX_CASES = tuple(GRID_2D[i] for i in (4, 8, 29, 40, 47)) + tuple(
+    OTHER_CASES[i] for i in (0, 5, 6, 9, 14, 16, 21)
 )
 PY_CASES = GRID_2D[5::9] + OTHER_CASES[1::3]
-NUMBA_CASES = (GRID_2D[5], OTHER_CASES[18])
+NUMBA_CASES = (GRID_2D[5],)
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
@@ -187,3 +194,19 @@ def test_padding_counts_only_in_average_inc_pad_and_never_wins_a_max():
     np.testing.assert_allclose(got[0], [-1.0, -2.0])  # not 0: the padding is -inf for max
     np.testing.assert_allclose(got[1], [-0.5, -2.5])  # (0 + -1) / 2, (-2 + -3) / 2
     np.testing.assert_allclose(got[2], [-1.0, -2.5])  # -1 / 1, (-2 + -3) / 2
+
+
+@pytest.mark.parametrize("mode", ["py", "jax"])
+def test_integer_max_pooling_with_padding(mode):
+    """Integer inputs keep their dtype; the padding is the dtype's minimum, never chosen."""
+    import pytensor.tensor as pt
+
+    import convnet
+    from convnet.ops import pool
+
+    x = pt.tensor("x", dtype="int64", shape=(None, None))
+    f = convnet.function([x], pool(x, (2, 2), padding=1), mode=mode)
+    got = f(-np.arange(16).reshape(4, 4))
+    expected = pool_ref(-np.arange(16.0).reshape(4, 4), (2, 2), (2, 2), (1, 1), True, "max")
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)

@@ -1,0 +1,81 @@
+"""Dtypes: float32 stays float32 (values and gradients) in every mode; mixed inputs upcast."""
+
+import numpy as np
+import pytensor.tensor as pt
+import pytest
+
+import convnet
+from convnet.ops import conv, conv_transpose, pool
+
+from .harness import conv_ref, conv_transpose_ref, pool_ref, tensor
+
+
+def _rand(seed, shape):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _float32_graph(small):
+    x = tensor("float32", 4, "x")
+    w = tensor("float32", 4, "w")
+    t = tensor("float32", 4, "t")
+    outputs = {
+        "conv": conv(x, w, stride=2, padding=1),
+        "conv_transpose": conv_transpose(t, w, stride=2, padding=1, output_padding=1),
+        "max": pool(x, (3, 2), stride=(2, 1), ignore_border=False),
+        "average": pool(x, (2, 2), padding=1, mode="average_exc_pad"),
+    }
+    if small:  # numba compiles ~0.5 s per operation; the others run the same NumPy code
+        del outputs["conv_transpose"], outputs["average"]
+    cost = sum((o**2).sum() for o in outputs.values())
+    grads = dict(
+        zip(("d/dx", "d/dw", "d/dt"), pt.grad(cost, [x, w, t], disconnected_inputs="ignore"))
+    )
+    return [x, w, t], {**outputs, **grads}
+
+
+@pytest.mark.parametrize("mode", ["py", "c", "numba", "jax"])
+def test_float32_in_float32_out(mode):
+    inputs, outputs = _float32_graph(small=mode == "numba")
+    for name, out in outputs.items():
+        assert out.type.dtype == "float32", f"{name}: symbolic dtype {out.type.dtype}"
+    x, w, t = _rand(0, (2, 3, 7, 6)), _rand(1, (4, 3, 3, 3)), _rand(2, (2, 4, 3, 3))
+    f = convnet.function(inputs, list(outputs.values()), mode=mode, on_unused_input="ignore")
+    got = dict(zip(outputs, f(x.astype("float32"), w.astype("float32"), t.astype("float32"))))
+    for name, value in got.items():
+        assert value.dtype == np.float32, f"{name}: evaluated dtype {value.dtype} under {mode}"
+    # and the float32 values are the float64 reference's, to float32 rounding
+    expected = {
+        "conv": conv_ref(x, w, 2, 1, 1, 1, False),
+        "conv_transpose": conv_transpose_ref(t, w, 2, 1, 1, 1, 1, False),
+        "max": pool_ref(x, (3, 2), (2, 1), (0, 0), False, "max"),
+        "average": pool_ref(x, (2, 2), (2, 2), (1, 1), True, "average_exc_pad"),
+    }
+    for name, ref in expected.items():
+        if name not in got:
+            continue
+        np.testing.assert_allclose(got[name], ref, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("mode", ["py", "jax"])
+def test_mixed_float32_and_float64_inputs_upcast(mode):
+    x = tensor("float32", 4, "x")
+    w = tensor("float64", 4, "w")
+    y = conv(x, w, padding=1)
+    t = conv_transpose(x, w.transpose(1, 0, 2, 3))
+    p = pool(x, (2, 2))
+    r = tensor("float64", 4, "r")  # a float64 output gradient for a float32 pooling
+    cost = (y**2).sum() + (t**2).sum() + (p * r).sum()
+    gx, gw = pt.grad(cost, [x, w])
+    assert (y.dtype, t.dtype, p.dtype, gx.dtype, gw.dtype) == (
+        "float64",
+        "float64",
+        "float32",
+        "float32",
+        "float64",
+    )
+    f = convnet.function([x, w, r], [y, t, p, gx, gw], mode=mode)
+    xv, wv = _rand(3, (2, 2, 4, 4)).astype("float32"), _rand(4, (3, 2, 3, 3))
+    got = f(xv, wv, _rand(5, (2, 2, 2, 2)))
+    assert [g.dtype for g in got] == [np.float64, np.float64, np.float32, np.float32, np.float64]
+    # the float64 result is computed from the float32 input exactly (no float32 rounding)
+    np.testing.assert_allclose(got[0], conv_ref(xv.astype("float64"), wv, 1, 1, 1, 1, False))
