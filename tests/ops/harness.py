@@ -33,6 +33,7 @@ from convnet.ops import conv, conv_transpose, pool
 __all__ = [
     "ConvCase",
     "PoolCase",
+    "check_cases",
     "compile_cases",
     "with_projection_grads",
     "conv_ref",
@@ -453,6 +454,26 @@ class PoolCase:
 # --------------------------------------------------------------------------------------------
 # Batched compilation
 # --------------------------------------------------------------------------------------------
+
+
+def check_cases(mode, cases):
+    """Evaluate ``cases`` under ``mode`` (one compiled function) and check every one.
+
+    One test per batch, rather than one per case, keeps the compilation in one process when
+    pytest runs on several workers. A failure lists every failing case.
+    """
+    results = compile_cases(mode, cases)
+    failures = []
+    for case in cases:
+        try:
+            case.check(results[case])
+        except AssertionError as error:
+            failures.append(f"{case.id}: {error}")
+    if failures:
+        listed = "\n\n".join(failures[:6])
+        raise AssertionError(
+            f"{len(failures)} of {len(cases)} cases failed under mode {mode!r}:\n\n{listed}"
+        )
 
 
 def compile_cases(mode, cases):

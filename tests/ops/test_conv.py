@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from .harness import ConvCase, compile_cases
+from .harness import ConvCase, check_cases
 
 
 def _grid_1d():
@@ -103,24 +103,13 @@ PY_CASES = (
 NUMBA_CASES = (CONV_T_CASES[9],)
 
 
-@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
-def test_values_and_gradients_match_torch_c(case):
-    case.check(compile_cases("c", ALL_CASES)[case])
-
-
-@pytest.mark.parametrize("case", JAX_CASES, ids=lambda c: c.id)
-def test_values_and_gradients_match_torch_jax(case):
-    case.check(compile_cases("jax", JAX_CASES)[case])
-
-
 @pytest.mark.parametrize(
-    "mode, case",
-    [("py", c) for c in PY_CASES] + [("numba", c) for c in NUMBA_CASES],
-    ids=lambda v: v if isinstance(v, str) else v.id,
+    "mode, cases",
+    [("c", ALL_CASES), ("jax", JAX_CASES), ("py", PY_CASES), ("numba", NUMBA_CASES)],
+    ids=["c", "jax", "py", "numba"],
 )
-def test_values_and_gradients_match_torch_py_numba(mode, case):
-    cases = PY_CASES if mode == "py" else NUMBA_CASES
-    case.check(compile_cases(mode, cases)[case])
+def test_values_and_gradients_match_torch(mode, cases):
+    check_cases(mode, cases)
 
 
 def test_even_kernel_same_padding_puts_the_extra_element_at_the_end():

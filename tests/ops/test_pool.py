@@ -15,7 +15,7 @@ from convnet.ops import pool_output_length
 
 from .harness import (
     PoolCase,
-    compile_cases,
+    check_cases,
     pool_length_ref,
     pool_ref,
     torch_one_thread,
@@ -62,24 +62,13 @@ PY_CASES = GRID_2D[5::9] + OTHER_CASES[1::3]
 NUMBA_CASES = (GRID_2D[5],)
 
 
-@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
-def test_values_and_gradients_c(case):
-    case.check(compile_cases("c", ALL_CASES)[case])
-
-
-@pytest.mark.parametrize("case", JAX_CASES, ids=lambda c: c.id)
-def test_values_and_gradients_jax(case):
-    case.check(compile_cases("jax", JAX_CASES)[case])
-
-
 @pytest.mark.parametrize(
-    "mode, case",
-    [("py", c) for c in PY_CASES] + [("numba", c) for c in NUMBA_CASES],
-    ids=lambda v: v if isinstance(v, str) else v.id,
+    "mode, cases",
+    [("c", ALL_CASES), ("jax", JAX_CASES), ("py", PY_CASES), ("numba", NUMBA_CASES)],
+    ids=["c", "jax", "py", "numba"],
 )
-def test_values_and_gradients_py_numba(mode, case):
-    cases = PY_CASES if mode == "py" else NUMBA_CASES
-    case.check(compile_cases(mode, cases)[case])
+def test_values_and_gradients(mode, cases):
+    check_cases(mode, cases)
 
 
 def test_jax_subset_covers_both_jax_code_paths_and_all_modes():
