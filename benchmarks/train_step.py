@@ -147,10 +147,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
-    import convnet
     import jax
     import pytensor
     import torch
+
+    import convnet
 
     mode = args.mode or convnet.backend.default_mode_name()
     print(

@@ -204,9 +204,10 @@ def _layer_args(layer: Any) -> dict[str, Any]:
 
 
 def _is_shared(value: Any) -> bool:
-    from pytensor.compile.sharedvalue import SharedVariable
+    """A symbolic variable (shared or not): not an argument worth recording."""
+    from pytensor.graph.basic import Variable
 
-    return isinstance(value, SharedVariable)
+    return isinstance(value, Variable)
 
 
 def _is_layer(value: Any) -> bool:

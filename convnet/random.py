@@ -40,9 +40,12 @@ def get_rng() -> Any:
     Examples
     --------
     >>> import numpy as np
-    >>> from convnet.random import get_rng
-    >>> get_rng() is np.random
+    >>> from convnet.random import get_rng, set_rng
+    >>> old, rng = get_rng(), np.random.RandomState(0)
+    >>> set_rng(rng)
+    >>> get_rng() is rng
     True
+    >>> set_rng(old)
     """
     return _rng
 

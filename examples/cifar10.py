@@ -183,6 +183,11 @@ def load_model(path, architectures=None):
         if "example_config" not in f.attrs:
             raise ValueError(f"load_model: {path!r} was not written by save_model")
         config = json.loads(f.attrs["example_config"])
+    if architectures is None and config["script"] != "cifar10":
+        raise ValueError(
+            f"load_model: {path!r} holds a model of {config['script']}.py; load it with "
+            f"{config['script']}.load_model"
+        )
     network = build_network(
         config["model"],
         tuple(config["input_shape"]),

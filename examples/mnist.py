@@ -28,7 +28,7 @@ import numpy as np
 import pytensor.tensor as T
 
 import convnet
-from convnet import layers, nonlinearities, objectives, updates
+from convnet import layers, nonlinearities, updates
 
 
 def load_dataset(data_dir=None, dataset="fashion-mnist", num_validation=10000, limit=None):
@@ -156,7 +156,7 @@ def main(
     trainer = convnet.training.Trainer(
         network,
         input_var=input_var,
-        loss=objectives.categorical_crossentropy,
+        loss="categorical_crossentropy",
         update=updates.nesterov_momentum,
         learning_rate=learning_rate,
         update_kwargs={"momentum": momentum},

@@ -30,6 +30,14 @@ __all__ = [
 ]
 
 
+def _static_sizes(input, input_shape) -> list:
+    """The sizes of ``input``: the known ones of ``input_shape`` as constants (as Lasagne
+    does), the others read off the input (random draws under JAX need such sizes)."""
+    if len(input_shape) != input.ndim:
+        return [input.shape[i] for i in range(input.ndim)]
+    return [input.shape[i] if s is None else s for i, s in enumerate(input_shape)]
+
+
 class DropoutLayer(Layer):
     """Dropout: set each input to zero with probability ``p`` (during training).
 
@@ -114,7 +122,7 @@ class DropoutLayer(Layer):
         input = concrete_shape(input)
         if self.rescale:
             input = input / retain_prob
-        mask_shape = [input.shape[i] for i in range(input.ndim)]
+        mask_shape = _static_sizes(input, self.input_shape)
         shared_axes = tuple(a % input.ndim for a in self.shared_axes)
         for a in shared_axes:
             mask_shape[a] = 1

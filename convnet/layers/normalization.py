@@ -9,7 +9,7 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
-from ..utils import _mean, _pad_axis, _set_default_update, _var, int_types
+from ..utils import _full, _mean, _pad_axis, _set_default_update, _var, int_types
 from .base import Layer, _known_shape, _label
 
 __all__ = [
@@ -255,17 +255,24 @@ class BatchNormLayer(Layer):
         if batch_norm_update_averages is None:
             batch_norm_update_averages = not deterministic
         if batch_norm_update_averages:
-            running_mean = self.mean.clone()
-            running_inv_std = self.inv_std.clone()
-            for running, batch in ((running_mean, input_mean), (running_inv_std, input_inv_std)):
-                a = _const(self.alpha, running.dtype)
-                one_minus_a = _const(1 - self.alpha, running.dtype)
-                update = one_minus_a * running + a * T.cast(batch, running.dtype)
-                _set_default_update(running, T.cast(update, running.dtype))
-            # Make the clones part of the graph (contributing nothing), so that their
-            # default updates are collected when a function is compiled.
-            mean = mean + T.zeros_like(mean) * running_mean
-            inv_std = inv_std + T.zeros_like(inv_std) * running_inv_std
+            # Lasagne's mechanism: clones of mean/inv_std (sharing their storage) carry the
+            # running-average updates as default updates, and join the output's graph so that
+            # any function compiled from it applies them. The update reads the original
+            # variable, and the output reads only the clone's shape: the clone, which PyTensor
+            # may overwrite in place (it has an update), is never an operand, so reads of
+            # mean/inv_std elsewhere in the same function (e.g. a deterministic output) see
+            # the old values.
+            for param, batch in ((self.mean, input_mean), (self.inv_std, input_inv_std)):
+                running = param.clone()
+                a = _const(self.alpha, param.dtype)
+                one_minus_a = _const(1 - self.alpha, param.dtype)
+                update = one_minus_a * param + a * T.cast(batch, param.dtype)
+                _set_default_update(running, T.cast(update, param.dtype))
+                anchor = _full([running.shape[i] for i in range(running.ndim)], 0, dtype)
+                if param is self.mean:
+                    mean = mean + anchor
+                else:
+                    inv_std = inv_std + anchor
 
         param_axes = iter(range(input.ndim - len(self.axes)))
         pattern = ["x" if axis in self.axes else next(param_axes) for axis in range(input.ndim)]

@@ -490,10 +490,10 @@ class GlobalPoolLayer(Layer):
         return tuple(input_shape[:2])
 
     def get_output_for(self, input, **kwargs):
+        if self.pool_function is T.mean:  # accumulate in the input dtype (float32 under JAX)
+            return _mean(input, axis=tuple(range(2, input.ndim)))
         # Reshape targets must be concrete under JAX: read the shape off the input itself.
         flat = concrete_shape(input.reshape((input.shape[0], input.shape[1], -1)))
-        if self.pool_function is T.mean:  # keep float32 float32 under JAX too
-            return _mean(flat, axis=2)
         return self.pool_function(flat, axis=2)
 
 

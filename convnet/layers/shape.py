@@ -69,7 +69,13 @@ class FlattenLayer(Layer):
         return tuple(input_shape[: self.outdim - 1]) + (flattened,)
 
     def get_output_for(self, input, **kwargs):
-        return input.flatten(self.outdim)
+        # leading sizes read off the input and a known flattened size as a constant (no
+        # computed sizes, as PyTensor's JAX backend needs); -1 when it is unknown
+        flattened = self.get_output_shape_for(self.input_shape)[-1]
+        if len(self.input_shape) != input.ndim:
+            flattened = None
+        leading = [input.shape[i] for i in range(self.outdim - 1)]
+        return input.reshape(leading + [-1 if flattened is None else flattened])
 
 
 flatten = FlattenLayer
@@ -177,9 +183,12 @@ class ReshapeLayer(Layer):
 
     def get_output_for(self, input, **kwargs):
         output_shape = list(self.shape)
+        known = self.get_output_shape_for(self.input_shape)
         for dim, o in enumerate(output_shape):
             if isinstance(o, list):
                 output_shape[dim] = input.shape[o[0]]
+            elif isinstance(o, int_types) and o == -1 and known[dim] is not None:
+                output_shape[dim] = known[dim]  # a constant, not a size computed at run time
         return input.reshape(tuple(output_shape))
 
 

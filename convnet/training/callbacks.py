@@ -776,7 +776,7 @@ class ProgressBar(Callback):
             parts.append(f"acc={self._acc / max(self._n, 1):.4f}")
         for key, value in (extra or {}).items():
             parts.append(f"{key}={value:.4f}")
-        parts.append(f"{self._n / elapsed:.0f} img/s")
+        parts.append(f"{self._n_timed / elapsed:.0f} img/s")
         return ", ".join(parts)
 
     def on_epoch_begin(self, epoch):
@@ -799,8 +799,11 @@ class ProgressBar(Callback):
         )
         self._start = time.perf_counter()
         self._last = self._start
-        self._loss = self._acc = 0.0
-        self._n = 0
+        # a run resumed mid-epoch shows the whole epoch's averages (throughput: this run's)
+        sums = getattr(self.trainer, "epoch_sums", None) or {}
+        self._loss, self._acc = sums.get("loss", 0.0), sums.get("acc", 0.0)
+        self._n = sums.get("n", 0)
+        self._n_timed = 0
         self._has_acc = False
 
     def on_batch_end(self, batch, logs):
@@ -808,6 +811,7 @@ class ProgressBar(Callback):
             return
         n = logs.get("size", 0)
         self._n += n
+        self._n_timed += n
         self._loss += logs["loss"] * n
         if "acc" in logs:
             self._has_acc = True

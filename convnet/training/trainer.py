@@ -271,6 +271,13 @@ class Trainer:
         self._lr.set_value(np.asarray(value, dtype=self._lr.dtype))
 
     @property
+    def epoch_sums(self) -> dict[str, float] | None:
+        """Running sums of the current epoch: ``loss`` and ``acc`` weighted by batch size,
+        and ``n`` samples (None between epochs)."""
+        es = self._epoch_state
+        return None if es is None else dict(es["sums"])
+
+    @property
     def learning_rate_var(self):
         """The shared variable holding the learning rate."""
         return self._lr

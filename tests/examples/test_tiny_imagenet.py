@@ -28,6 +28,8 @@ def check_result(result, example, data_dir, tmp_path, model):
     assert 0.0 <= result["test_accuracy"] <= 1.0
     assert len(result["history"]) == 1 and "val_acc" in result["history"]
     assert (tmp_path / "ckpt.h5").is_file()
+    with pytest.raises(ValueError, match=r"holds a model of tiny_imagenet.py; load it with"):
+        example.cifar10.load_model(str(tmp_path / "model.h5"))
     network, steps, config = example.load_model(str(tmp_path / "model.h5"))
     assert config["script"] == "tiny_imagenet" and config["model"] == model
     # three classes in wnids.txt: a three-way classifier for 64x64 RGB images

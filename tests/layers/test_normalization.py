@@ -246,3 +246,17 @@ def test_unused_symbolic_math_is_not_needed():
     fn = compile_fn([l_in.input_var], [with_updates, without, T.sum(with_updates)], "py")
     a, b, _ = fn(float64(3, 2, seed=11))
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", VALUE_MODES)
+def test_training_and_deterministic_outputs_in_one_function(mode):
+    """The running-average update must not leak into other reads of mean/inv_std in the same
+    function (PyTensor may compute updates in place)."""
+    l_in = InputLayer((None, 3))
+    bn = BatchNormLayer(l_in, mean=np.full(3, 0.5), inv_std=np.full(3, 2.0))
+    train, det = get_output(bn), get_output(bn, deterministic=True)
+    fn = compile_fn([l_in.input_var], [train, det], mode)
+    x = float64(4, 3, seed=12)
+    _, out_det = fn(x)
+    np.testing.assert_allclose(out_det, (x - 0.5) * 2.0, rtol=1e-12)
+    np.testing.assert_allclose(bn.mean.get_value(), 0.45 + 0.1 * x.mean(0), rtol=1e-12)
