@@ -2,8 +2,20 @@
 
 Registered with :func:`pytensor.link.jax.dispatch.jax_funcify` when this module is imported
 (``convnet.ops`` does so when JAX is installed). Convolutions call
-``jax.lax.conv_general_dilated``; their gradients are its exact transposes
+``jax.lax.conv_general_dilated``; their input gradients are its exact transposes
 (``jax.linear_transpose``), which XLA lowers to its own transposed-convolution kernels.
+
+Two cases where XLA's CPU convolution is slow get their own formulation when JAX runs on the
+CPU (measured on 2 cores, batch 128; ``shared/design/ops-findings.md``):
+
+* the filter gradient: XLA computes it as a convolution whose "batch" is the input's channel
+  axis and whose reduction runs over batch and space, 2.5-5x slower than one matrix product
+  per filter offset, ``gz (F, N*O) @ x_shifted (N*O, C)``, summed by stacking;
+* the forward pass of convolutions with few input channels (the first layer of a network on
+  grey or colour images, ``C * prod(K) <= 32``): a sum of ``C * prod(K)`` broadcast
+  multiply-adds, which XLA fuses into one loop, is 3-5x faster than its convolution kernel.
+
+On other platforms (a GPU) every convolution goes through ``lax`` and cuDNN.
 Pooling whose windows tile the input exactly is a reshape and a reduction; its max gradient
 is routed through a one-hot of the first argmax of each window. Other pooling geometries use
 ``lax.reduce_window`` and JAX's own gradient (``select_and_scatter_add``, which also picks the
@@ -12,6 +24,7 @@ first maximum).
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import jax
@@ -60,13 +73,91 @@ def _conv_fn(op):
     return fn
 
 
+# The CPU formulations can be switched off to compare with XLA's kernels
+# (``CONVNET_JAX_CPU_CONV=lax``); not an API.
+_CPU_FORMULATIONS = os.environ.get("CONVNET_JAX_CPU_CONV", "matmul").lower() != "lax"
+
+#: Forward convolutions with at most this many input channels x filter taps are computed as
+#: fused broadcast multiply-adds on the CPU.
+_SMALL_CONV_TAPS = 32
+
+
+def _on_cpu():
+    return _CPU_FORMULATIONS and jax.default_backend() == "cpu"
+
+
+def _offsets(kernel):
+    return itertools.product(*(range(k) for k in kernel))
+
+
+def _window(offset, out_spatial, stride, dilation):
+    """The input slices that filter tap ``offset`` meets, one per output position."""
+    return tuple(
+        slice(o * d, o * d + s * (n - 1) + 1, s)
+        for o, n, s, d in zip(offset, out_spatial, stride, dilation)
+    )
+
+
+def _pad_spatial(x, pads):
+    """Pad (or, for negative pads, crop) the spatial axes of an (N, C, *S) array."""
+    config = [(0, 0, 0), (0, 0, 0)] + [(lo, hi, 0) for lo, hi in pads]
+    return lax.pad(x, jnp.zeros((), x.dtype), config)
+
+
+def _conv_small_taps(op, x, w):
+    """Cross-correlation as a sum of broadcast multiply-adds (few channels x taps)."""
+    xp = _pad_spatial(x, op.pads)
+    n = op.nd
+    kernel = w.shape[2:]
+    out_spatial = tuple(
+        (i - d * (k - 1) - 1) // s + 1
+        for i, k, s, d in zip(xp.shape[2:], kernel, op.stride, op.dilation)
+    )
+    out = None
+    for c in range(x.shape[1]):
+        for offset in _offsets(kernel):
+            taps = w[(slice(None), c) + offset].reshape((1, -1) + (1,) * n)
+            term = (
+                taps
+                * xp[
+                    (slice(None), slice(c, c + 1))
+                    + _window(offset, out_spatial, op.stride, op.dilation)
+                ]
+            )
+            out = term if out is None else out + term
+    return out
+
+
+def _conv_grad_weights_matmul(op, x, gz, kernel):
+    """dL/dw as one (F, N*O) @ (N*O, C) product per filter tap (ungrouped)."""
+    xp = _pad_spatial(x, op.pads)
+    out_spatial = gz.shape[2:]
+    g2 = jnp.moveaxis(gz, 1, 0).reshape(gz.shape[1], -1)
+    channels = x.shape[1]
+    taps = []
+    for offset in _offsets(kernel):
+        window = xp[
+            (slice(None), slice(None)) + _window(offset, out_spatial, op.stride, op.dilation)
+        ]
+        taps.append(g2 @ jnp.moveaxis(window, 1, 0).reshape(channels, -1).T)
+    dw = jnp.stack(taps, axis=-1)  # (F, C, prod(K))
+    return dw.reshape(dw.shape[:2] + tuple(kernel))
+
+
 @jax_funcify.register(Conv)
-def _jax_conv(op, **kwargs):
+def _jax_conv(op, node=None, **kwargs):
     fwd = _conv_fn(op)
+    small = False
+    if node is not None and _on_cpu() and op.groups == 1:
+        c, *kernel = node.inputs[1].type.shape[1:]
+        small = None not in (c, *kernel) and c * int(np.prod(kernel)) <= _SMALL_CONV_TAPS
 
     def conv(x, w):
         dtype = jnp.result_type(x, w)
-        return fwd(x.astype(dtype), w.astype(dtype))
+        x, w = x.astype(dtype), w.astype(dtype)
+        if small:
+            return _conv_small_taps(op, x, w)
+        return fwd(x, w)
 
     return conv
 
@@ -97,10 +188,13 @@ def _jax_conv_grad_input(op, **kwargs):
 @jax_funcify.register(ConvGradWeights)
 def _jax_conv_grad_weights(op, **kwargs):
     fwd = _conv_fn(op)
+    matmul = _on_cpu() and op.groups == 1
 
     def grad_weights(x, gz, like):
         dtype = jnp.result_type(x, gz)
         x, gz = x.astype(dtype), gz.astype(dtype)
+        if matmul:
+            return _conv_grad_weights_matmul(op, x, gz, like.shape[2:])
         transpose = jax.linear_transpose(
             lambda w: fwd(x, w), jax.ShapeDtypeStruct(like.shape, dtype)
         )

@@ -183,6 +183,9 @@ class ConvCase:
     flip_filters: bool = False
     transpose: bool = False
     output_padding: object = 0
+    #: give the filters a static shape (string padding always does); under JAX on the CPU
+    #: this selects convnet's multiply-add formulation for convolutions with few taps
+    static_filters: bool = False
 
     @property
     def nd(self):
@@ -275,7 +278,8 @@ class ConvCase:
         """Output and gradients w.r.t. input and filters (see :func:`compile_cases`)."""
         values = list(self.arrays())
         # string padding needs the filter size statically; otherwise shapes stay dynamic
-        w_shape = values[1].shape if isinstance(self.padding, str) else None
+        static = self.static_filters or isinstance(self.padding, str)
+        w_shape = values[1].shape if static else None
         x = tensor("float64", self.nd + 2, "x")
         w = tensor("float64", self.nd + 2, "w", shape=w_shape)
         return with_projection_grads([x, w], self.symbolic(x, w), values, self.projection())

@@ -6,6 +6,7 @@ compared with ``torch.nn.functional`` and ``torch.autograd``. Finite-difference 
 gradients are in ``test_gradients.py``.
 """
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -90,6 +91,14 @@ JAX_CASES = (
     + tuple(CONV_T_CASES[i] for i in (2, 4, 6, 9))
 )
 
+# Under JAX on the CPU, convolutions with few input channels x taps whose filter shape is
+# static are computed as broadcast multiply-adds (convnet/ops/jax.py): the same spread again,
+# plus a 1-channel first layer, with static filter shapes.
+JAX_STATIC_CASES = tuple(
+    dataclasses.replace(case, static_filters=True)
+    for case in JAX_CASES + (ConvCase((8, 9), (3, 3), channels=1, filters=3, padding=1),)
+)
+
 # "py": one case of each kind
 PY_CASES = (
     CASES_2D[3],  # (lo, hi) pairs, stride
@@ -105,8 +114,14 @@ NUMBA_CASES = (CONV_T_CASES[9],)
 
 @pytest.mark.parametrize(
     "mode, cases",
-    [("c", ALL_CASES), ("jax", JAX_CASES), ("py", PY_CASES), ("numba", NUMBA_CASES)],
-    ids=["c", "jax", "py", "numba"],
+    [
+        ("c", ALL_CASES),
+        ("jax", JAX_CASES),
+        ("jax", JAX_STATIC_CASES),
+        ("py", PY_CASES),
+        ("numba", NUMBA_CASES),
+    ],
+    ids=["c", "jax", "jax-static-filters", "py", "numba"],
 )
 def test_values_and_gradients_match_torch(mode, cases):
     check_cases(mode, cases)
