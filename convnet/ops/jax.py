@@ -50,10 +50,10 @@ __all__: list[str] = []
 _CHANNELS_LAST = os.environ.get("CONVNET_JAX_CONV_LAYOUT", "NHWC").upper() == "NHWC"
 
 
-def _conv_fn(op):
+def _conv_fn(op, pads=None):
     common = dict(
         window_strides=op.stride,
-        padding=op.pads,
+        padding=op.pads if pads is None else pads,
         rhs_dilation=op.dilation,
         feature_group_count=op.groups,
     )
@@ -164,20 +164,31 @@ def _jax_conv(op, node=None, **kwargs):
 
 @jax_funcify.register(ConvGradInput)
 def _jax_conv_grad_input(op, **kwargs):
-    fwd = _conv_fn(op)
-
     def grad_input(gz, w, *like):
         dtype = jnp.result_type(gz, w)
         gz, w = gz.astype(dtype), w.astype(dtype)
+        kernel = w.shape[2:]
         if like:
             spatial = like[0].shape[2:]
         else:
             spatial = tuple(
                 (o - 1) * s - lo - hi + d * (k - 1) + 1 + p
                 for o, k, s, (lo, hi), d, p in zip(
-                    gz.shape[2:], w.shape[2:], op.stride, op.pads, op.dilation, op.output_padding
+                    gz.shape[2:], kernel, op.stride, op.pads, op.dilation, op.output_padding
                 )
             )
+        # The transpose of the forward convolution over an input of length ``spatial`` whose
+        # high padding makes it produce exactly gz's length: the trailing rows that no window
+        # reaches (output padding, possibly >= stride when dilation > 1) come out zero, and a
+        # negative padding crops. With the op's own padding the forward convolution of such an
+        # input would produce more outputs than gz has, and the transpose would fail.
+        pads = tuple(
+            (lo, (o - 1) * s + d * (k - 1) + 1 - lo - i)
+            for o, k, s, (lo, _), d, i in zip(
+                gz.shape[2:], kernel, op.stride, op.pads, op.dilation, spatial
+            )
+        )
+        fwd = _conv_fn(op, pads)
         shape = (gz.shape[0], w.shape[1] * op.groups) + tuple(spatial)
         transpose = jax.linear_transpose(lambda x: fwd(x, w), jax.ShapeDtypeStruct(shape, dtype))
         return transpose(gz)[0]

@@ -158,3 +158,55 @@ def test_flip_filters_is_true_convolution():
     y_conv, y_corr = f(xv, wv)
     np.testing.assert_allclose(y_conv[0, 0], np.convolve(xv[0, 0], wv[0, 0], "valid"))
     np.testing.assert_allclose(y_corr[0, 0], np.correlate(xv[0, 0], wv[0, 0], "valid"))
+
+
+# ConvGradInput built directly with output_padding (conv_transpose folds output_padding into
+# the padding instead): (stride, pads, dilation, groups, output_padding, kernel, spatial of
+# the transposed input, channels, filters per group). output_padding >= stride is possible
+# when dilation > 1.
+DIRECT_CONV_T = (
+    ((1, 1), ((0, 0), (0, 0)), (2, 2), 1, (1, 0), (3, 3), (4, 4), 2, 3),
+    ((1, 1), ((1, 0), (0, 1)), (3, 2), 1, (2, 1), (2, 3), (3, 4), 2, 2),
+    ((2,), ((1, 1),), (3,), 2, (2,), (3,), (5,), 4, 1),
+    ((2, 1), ((0, 1), (1, 1)), (1, 1), 1, (1, 0), (3, 3), (4, 3), 3, 2),
+    ((1, 1, 1), ((0, 0),) * 3, (2, 1, 2), 1, (1, 0, 1), (2, 2, 2), (3, 3, 3), 2, 2),
+)
+
+
+@pytest.mark.parametrize("with_like", [False, True], ids=["no-like", "like"])
+def test_conv_grad_input_op_with_output_padding_matches_torch_and_c_under_jax(with_like):
+    """The op's JAX implementation handles output padding >= stride, with or without like."""
+    import pytensor.tensor as pt
+
+    import convnet
+    from convnet.ops import ConvGradInput
+
+    from .harness import conv_transpose_ref
+
+    inputs, outputs, values, references = [], [], [], []
+    rng = np.random.default_rng(0)
+    for stride, pads, dilation, groups, out_pad, kernel, spatial, c, f in DIRECT_CONV_T:
+        n = len(kernel)
+        xv = rng.standard_normal((2, c) + spatial)
+        wv = rng.standard_normal((c, f) + kernel)
+        ref = conv_transpose_ref(xv, wv, stride, pads, dilation, groups, out_pad, False)
+        x = pt.tensor("x", dtype="float64", shape=(None,) * (n + 2))
+        w = pt.tensor("w", dtype="float64", shape=(None,) * (n + 2))
+        op = ConvGradInput(stride, pads, dilation, groups, output_padding=out_pad)
+        if with_like:
+            like = pt.tensor("like", dtype="float64", shape=(None,) * (n + 2))
+            inputs += [x, w, like]
+            values += [xv, wv, np.zeros(ref.shape)]
+            outputs.append(op(x, w, like))
+        else:
+            inputs += [x, w]
+            values += [xv, wv]
+            outputs.append(op(x, w))
+        references.append(ref)
+    c_results = convnet.function(inputs, outputs, mode="c")(*values)
+    jax_results = convnet.function(inputs, outputs, mode="jax")(*values)
+    for case, ref, yc, yj in zip(DIRECT_CONV_T, references, c_results, jax_results):
+        assert yc.shape == ref.shape, f"{case}: C mode shape {yc.shape}, torch {ref.shape}"
+        assert yj.shape == ref.shape, f"{case}: JAX shape {yj.shape}, torch {ref.shape}"
+        np.testing.assert_allclose(yc, ref, rtol=1e-10, atol=1e-11, err_msg=f"{case}: C mode")
+        np.testing.assert_allclose(yj, yc, rtol=1e-10, atol=1e-11, err_msg=f"{case}: JAX vs C")

@@ -151,7 +151,7 @@ def _transposed_op_with_output_padding(gz, w):
     return op(gz, w)
 
 
-@pytest.mark.parametrize("mode", ["py", "c"])
+@pytest.mark.parametrize("mode", MODES)
 def test_conv_grad_input_op_with_output_padding(mode):
     rng = np.random.default_rng(5)
     values = {"gz": rng.standard_normal((2, 2, 4)), "w": rng.standard_normal((2, 3, 3))}
