@@ -31,9 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from pytensor.compile.ops import DeepCopyOp
 from pytensor.graph.basic import Constant
+from pytensor.ifelse import IfElse
 from pytensor.link.jax.dispatch import jax_funcify
-from pytensor.tensor.basic import ARange
+from pytensor.tensor.basic import Alloc, ARange
 from pytensor.tensor.elemwise import CAReduce
 from pytensor.tensor.shape import Shape_i
 
@@ -375,3 +377,65 @@ def _jax_careduce(op, node=None, **kwargs):
         return impl(x).astype(dtype)
 
     return careduce
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX backend hands 0-d constants to the compiled function as Python
+# numbers (``jax_typify`` of a 0-d ndarray is ``data.item()``), which lose their dtype. Where
+# such a constant becomes an output without meeting a typed array, it comes back as JAX's
+# default type (float64, int64) instead of its PyTensor type:
+#
+# * ``Alloc`` of a 0-d constant value: ``T.zeros((2, 3))``, ``T.ones(x.shape)``, ``T.full``,
+#   ``T.alloc(np.float32(2), n, 3)`` (``zeros_like``/``fill`` are not affected: their value is
+#   broadcast to the full rank first, and arrays keep their dtype);
+# * ``DeepCopyOp`` of a 0-d constant: a function output or shared-variable update that is a
+#   constant after constant folding (``T.ones(())``, ``T.cast(T.constant(2.5), "float32")``);
+# * ``IfElse`` with a 0-d constant branch fails instead: ``lax.cond`` refuses branches of
+#   different types (float64 from the constant, float32 from the other branch).
+#
+# A float32 network's optimiser state reset with ``T.zeros`` thus silently turned float64.
+# The first two get their result cast to the type PyTensor promised; IfElse gets its branch
+# values cast to the output types before ``lax.cond``.
+# --------------------------------------------------------------------------------------------
+
+
+def _dtype_of(variable):
+    """The dtype of a tensor variable, None for other types (random generators, ...)."""
+    return getattr(variable.type, "dtype", None)
+
+
+def _cast_result(pytensor_impl):
+    """Wrap PyTensor's dispatch of an op with one output: cast the result to its dtype."""
+
+    def funcify(op, node=None, **kwargs):
+        impl = pytensor_impl(op, node=node, **kwargs)
+        dtype = None if node is None else _dtype_of(node.outputs[0])
+        if dtype is None:
+            return impl
+
+        def cast(*inputs):
+            return jnp.asarray(impl(*inputs), dtype=dtype)
+
+        return cast
+
+    return funcify
+
+
+jax_funcify.register(Alloc)(_cast_result(jax_funcify.dispatch(Alloc)))
+jax_funcify.register(DeepCopyOp)(_cast_result(jax_funcify.dispatch(DeepCopyOp)))
+
+_pytensor_ifelse = jax_funcify.dispatch(IfElse)
+
+
+@jax_funcify.register(IfElse)
+def _jax_ifelse(op, node=None, **kwargs):
+    impl = _pytensor_ifelse(op, node=node, **kwargs)
+    if node is None:
+        return impl
+    dtypes = [_dtype_of(out) for out in node.outputs] * 2  # the true, then the false branch
+
+    def ifelse(cond, *branches):
+        branches = [b if d is None else jnp.asarray(b, dtype=d) for b, d in zip(branches, dtypes)]
+        return impl(cond, *branches)
+
+    return ifelse

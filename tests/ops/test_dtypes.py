@@ -79,3 +79,59 @@ def test_mixed_float32_and_float64_inputs_upcast(mode):
     assert [g.dtype for g in got] == [np.float64, np.float64, np.float32, np.float32, np.float64]
     # the float64 result is computed from the float32 input exactly (no float32 rounding)
     np.testing.assert_allclose(got[0], conv_ref(xv.astype("float64"), wv, 1, 1, 1, 1, False))
+
+
+def _constant_graphs():
+    """Graphs whose result comes from a 0-d constant: (name, output) over inputs x, n, s."""
+    from pytensor.ifelse import ifelse
+
+    x = tensor("float32", 2, "x")
+    s = pt.scalar("s", dtype="float32")
+    c = pt.constant(np.float32(2.5))
+    outputs = {
+        "zeros": pt.zeros((2, 3), dtype="float32"),
+        "ones(x.shape)": pt.ones(x.shape, dtype="float32"),
+        "full": pt.full((2, 3), np.float32(1.5)),
+        "full(x.shape)": pt.full(x.shape, np.float32(0.1)),
+        "alloc": pt.alloc(np.float32(0.1), x.shape[0], 3),
+        "zeros_like": pt.zeros_like(x),
+        "ones_like": pt.ones_like(x),
+        "fill": pt.fill(x, np.float32(0.1)),
+        "empty": pt.empty((2, 3), dtype="float32"),
+        "zeros int8": pt.zeros((3,), dtype="int8"),
+        "zeros float16": pt.zeros((3,), dtype="float16"),
+        "0-d constant": pt.cast(c, "float32"),
+        "ones(())": pt.ones((), dtype="float32"),
+        "ifelse": ifelse(s > 0, c, s),
+        "x + 0-d constant": x + np.float32(0.1),
+    }
+    return [x, s], outputs
+
+
+def test_constants_keep_their_dtype_under_jax():
+    """Allocations and outputs of 0-d constants have the PyTensor type's dtype under JAX."""
+    inputs, outputs = _constant_graphs()
+    values = [_rand(6, (2, 3)).astype("float32"), np.float32(0.5)]
+    names = list(outputs)
+    kwargs = dict(on_unused_input="ignore")
+    jax_values = convnet.function(inputs, list(outputs.values()), mode="jax", **kwargs)(*values)
+    c_values = convnet.function(inputs, list(outputs.values()), mode="c", **kwargs)(*values)
+    for name, got, ref in zip(names, jax_values, c_values):
+        expected = outputs[name].type.dtype
+        assert ref.dtype == expected, f"{name}: C mode gave {ref.dtype}, type says {expected}"
+        assert got.dtype == expected, f"{name}: JAX gave {got.dtype}, type says {expected}"
+        assert got.shape == ref.shape, f"{name}: JAX shape {got.shape}, C mode {ref.shape}"
+        if name != "empty":  # uninitialised memory
+            np.testing.assert_array_equal(got, ref, err_msg=name)
+
+
+def test_shared_state_reset_with_zeros_stays_float32_under_jax():
+    """An update to ``T.zeros`` (an optimiser-state reset) keeps a float32 shared variable."""
+    import pytensor
+
+    acc = pytensor.shared(np.ones(3, dtype="float32"), name="acc")
+    step = convnet.function([], [], updates={acc: pt.zeros((3,), dtype="float32")}, mode="jax")
+    step()
+    value = np.asarray(acc.get_value())
+    assert value.dtype == np.float32, f"acc: {value.dtype} after a JAX update to zeros"
+    np.testing.assert_array_equal(value, np.zeros(3, dtype="float32"))
