@@ -27,6 +27,7 @@ slower.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -106,14 +107,41 @@ class Function:
     Wraps a :class:`pytensor.compile.function.types.Function`; JAX-backed outputs are
     converted with :func:`numpy.asarray`, which also waits for the computation to finish.
     The wrapped function is available as ``.fn`` (and its PyTensor attributes through it).
+
+    Shared variables stay NumPy arrays too. PyTensor's JAX backend stores the new value of
+    each shared variable it updates as a JAX array, which ``get_value()`` would return and
+    which the C backend cannot read. After a JAX call, each updated value that lives in host
+    memory (JAX on the CPU) is replaced by :func:`numpy.asarray` of it: a read-only view of
+    JAX's buffer, no copy, which the next JAX call takes back without a copy either. The cost,
+    measured on a 1.07M-parameter MLP with momentum (12 shared variables, batch 32, 2 CPU
+    cores): about 0.2 ms per call, against a 20 ms step; the next step is no slower.
+    On a GPU the view would cost a transfer to the host and back every step, so values stay
+    on the device there: ``get_value()`` returns JAX arrays until a non-JAX function runs, and
+    :func:`convnet.layers.get_all_param_values` returns NumPy arrays anywhere.
+
+    Before each call of a non-JAX function, JAX arrays and read-only views among its shared
+    variables are replaced by writable NumPy copies (a copy once after each switch from JAX):
+    the C backend updates shared variables in place, read-only or not, and would otherwise
+    write into buffers that JAX arrays still use.
     """
 
     def __init__(self, fn, mode_name: str | None):
         self.fn = fn
         self.mode_name = mode_name
+        jax_linker = sys.modules.get("pytensor.link.jax.linker")
+        self._jax = jax_linker is not None and isinstance(fn.maker.linker, jax_linker.JAXLinker)
+        pairs = list(zip(fn.maker.inputs, fn.input_storage))
+        if self._jax:  # the shared variables whose values the call replaces
+            self._shared = [c for i, c in pairs if i.update is not None]
+        else:  # the shared variables the call reads
+            self._shared = [c for i, c in pairs if i.implicit]
 
     def __call__(self, *args, **kwargs):
+        if not self._jax:
+            _writable_numpy(self._shared)
         out = self.fn(*args, **kwargs)
+        if self._jax:
+            _host_views(self._shared)
         if isinstance(out, list):
             return [np.asarray(o) for o in out]
         if out is None:
@@ -125,6 +153,32 @@ class Function:
 
     def __repr__(self):
         return f"<convnet.Function mode={self.mode_name!r} of {self.fn!r}>"
+
+
+def _jax_array_type():
+    """``jax.Array`` once JAX is imported (no JAX array exists before), else None."""
+    jax = sys.modules.get("jax")
+    return None if jax is None else jax.Array
+
+
+def _host_views(containers):
+    """Replace JAX arrays in host memory by read-only NumPy views of them (no copy)."""
+    array_type = _jax_array_type()
+    for container in containers:
+        value = container.storage[0]
+        if isinstance(value, array_type) and all(d.platform == "cpu" for d in value.devices()):
+            container.storage[0] = np.asarray(value)
+
+
+def _writable_numpy(containers):
+    """Replace JAX arrays and read-only NumPy views by writable NumPy copies."""
+    array_type = _jax_array_type()
+    for container in containers:
+        value = container.storage[0]
+        if (array_type is not None and isinstance(value, array_type)) or (
+            isinstance(value, np.ndarray) and not value.flags.writeable
+        ):
+            container.storage[0] = np.array(value)
 
 
 def function(
