@@ -233,8 +233,8 @@ class BaseConvLayer(Layer):
         stride: Any = 1,
         pad: Any = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         flip_filters: bool = True,
         num_groups: int = 1,
@@ -393,8 +393,8 @@ class Conv1DLayer(BaseConvLayer):
         stride: Any = 1,
         pad: Any = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         flip_filters: bool = True,
         convolution: Any = ops.conv,
@@ -445,8 +445,8 @@ class Conv2DLayer(BaseConvLayer):
         stride: Any = (1, 1),
         pad: Any = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         flip_filters: bool = True,
         convolution: Any = ops.conv,
@@ -480,8 +480,8 @@ class Conv3DLayer(BaseConvLayer):
         stride: Any = (1, 1, 1),
         pad: Any = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         flip_filters: bool = True,
         convolution: Any = ops.conv,
@@ -574,8 +574,8 @@ class TransposedConv2DLayer(BaseConvLayer):
         stride: Any = (1, 1),
         crop: Any = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         flip_filters: bool = False,
         output_size: Any = None,
@@ -730,8 +730,8 @@ class DilatedConv2DLayer(BaseConvLayer):
         dilation: Any = (1, 1),
         pad: Any = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         flip_filters: bool = False,
         **kwargs: Any,

@@ -66,8 +66,8 @@ class DenseLayer(Layer):
         self,
         incoming: Any,
         num_units: int,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         num_leading_axes: int = 1,
         **kwargs: Any,
@@ -177,8 +177,8 @@ class NINLayer(Layer):
         incoming: Any,
         num_units: int,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),  # noqa: B008
-        b: Any = init.Constant(0.0),  # noqa: B008
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
         nonlinearity: Any = nonlinearities.rectify,
         **kwargs: Any,
     ):

@@ -188,10 +188,10 @@ class BatchNormLayer(Layer):
         axes: Any = "auto",
         epsilon: float = 1e-4,
         alpha: float = 0.1,
-        beta: Any = init.Constant(0),  # noqa: B008
-        gamma: Any = init.Constant(1),  # noqa: B008
-        mean: Any = init.Constant(0),  # noqa: B008
-        inv_std: Any = init.Constant(1),  # noqa: B008
+        beta: Any = init.Constant(0),
+        gamma: Any = init.Constant(1),
+        mean: Any = init.Constant(0),
+        inv_std: Any = init.Constant(1),
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)

@@ -137,7 +137,7 @@ class BiasLayer(Layer):
     def __init__(
         self,
         incoming: Any,
-        b: Any = init.Constant(0),  # noqa: B008
+        b: Any = init.Constant(0),
         shared_axes: Any = "auto",
         **kwargs: Any,
     ):
@@ -184,7 +184,7 @@ class ScaleLayer(Layer):
     def __init__(
         self,
         incoming: Any,
-        scales: Any = init.Constant(1),  # noqa: B008
+        scales: Any = init.Constant(1),
         shared_axes: Any = "auto",
         **kwargs: Any,
     ):
@@ -386,7 +386,7 @@ class ParametricRectifierLayer(Layer):
     def __init__(
         self,
         incoming: Any,
-        alpha: Any = init.Constant(0.25),  # noqa: B008
+        alpha: Any = init.Constant(0.25),
         shared_axes: Any = "auto",
         **kwargs: Any,
     ):

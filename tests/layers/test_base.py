@@ -22,7 +22,7 @@ from tests.layers.harness import check_layers, float64
 class PowerLayer(Layer):
     """A user's custom layer: y = x ** p with a learned exponent per feature."""
 
-    def __init__(self, incoming, p=init.Constant(2.0), **kwargs):  # noqa: B008
+    def __init__(self, incoming, p=init.Constant(2.0), **kwargs):
         super().__init__(incoming, **kwargs)
         self.p = self.add_param(p, (self.input_shape[1],), name="p", regularizable=False)
 
