@@ -38,11 +38,11 @@ from convnet.search import Choice, LogUniform, Uniform, random_search
 
 #: The search space: a learning rate on a log scale, architecture choices, regularisation.
 SPACE = {
-    "learning_rate": LogUniform(5e-4, 5e-3),
+    "learning_rate": LogUniform(1e-3, 5e-3),
     "batch_size": Choice([64, 128]),
-    "num_filters": Choice([8, 16]),
+    "num_filters": Choice([12, 16]),
     "dense_units": Choice([64, 128]),
-    "dropout": Uniform(0.1, 0.5),
+    "dropout": Uniform(0.0, 0.3),
     "weight_decay": LogUniform(1e-6, 1e-4),
 }
 
