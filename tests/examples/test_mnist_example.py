@@ -43,7 +43,13 @@ def idx_dir(tmp_path_factory):
 def test_cnn_learns_and_plots(mnist, idx_dir, tmp_path):
     plot = tmp_path / "curves.png"
     result = mnist.main(
-        "cnn", num_epochs=3, data_dir=idx_dir, batch_size=32, plot=str(plot), verbose=False,
+        "cnn",
+        num_epochs=3,
+        data_dir=idx_dir,
+        batch_size=32,
+        learning_rate=0.01,
+        plot=str(plot),
+        verbose=False,
         progress=False,
     )
     assert result["test_accuracy"] >= 0.9
