@@ -300,8 +300,8 @@ def main(
     n_train: int = 10240,
     n_val: int = 5000,
     n_test: int | None = None,
-    n_trials: int = 8,
-    epochs: int = 3,
+    n_trials: int = 10,
+    epochs: int = 4,
     patience: int = 1,
     top_k: int = 5,
     workers: int = 2,
@@ -390,7 +390,11 @@ def main(
     say(f"ensemble of the best {len(top)} (fitted on validation, scored on test):\n{report}\n")
     plot_accuracies(report, os.path.join(out_dir, "ensemble_accuracy.png"))
 
+    # The example's ensemble is the weighted mean: a search yields members of unequal
+    # quality, and the weights (learnt on the validation set only) let the best count more.
+    # The table above scores every method on the test set, for comparison.
     soft = next(r for r in report.ensembles if r["name"] == "soft vote")
+    weighted = next(r for r in report.ensembles if r["name"] == "weighted mean")
     summary: dict[str, Any] = {
         "data": asdict(spec),
         "n_trials": n_trials,
@@ -404,6 +408,8 @@ def main(
         "best_member_test_accuracy": report.best_member["accuracy"],
         "mean_member_test_accuracy": report.mean_member_accuracy,
         "soft_vote_test_accuracy": soft["accuracy"],
+        "ensemble_method": "weighted mean",
+        "ensemble_test_accuracy": weighted["accuracy"],
     }
     if explain:
         best = top[0]
@@ -416,8 +422,8 @@ def main(
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     say(
-        f"best member {100 * summary['best_member_test_accuracy']:.2f}%, soft-vote ensemble "
-        f"{100 * summary['soft_vote_test_accuracy']:.2f}% on {len(d['y_test'])} test images; "
+        f"best member {100 * summary['best_member_test_accuracy']:.2f}%, ensemble (weighted "
+        f"mean) {100 * summary['ensemble_test_accuracy']:.2f}% on {len(d['y_test'])} test images; "
         f"total {summary['total_seconds']:.0f} s"
     )
     return summary
@@ -430,8 +436,8 @@ def _parse(argv: list[str] | None = None) -> dict:
     p.add_argument("--n-train", type=int, default=10240)
     p.add_argument("--n-val", type=int, default=5000)
     p.add_argument("--n-test", type=int, default=None)
-    p.add_argument("--trials", dest="n_trials", type=int, default=8)
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--trials", dest="n_trials", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--patience", type=int, default=1)
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--workers", type=int, default=2)
