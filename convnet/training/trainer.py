@@ -22,6 +22,8 @@ from .history import History
 __all__ = ["Trainer"]
 
 _LOSS_NAMES = ("categorical_crossentropy", "binary_crossentropy", "squared_error")
+
+
 def _layers():
     from .. import layers
 
