@@ -39,7 +39,7 @@ from pytensor.tensor.basic import Alloc, ARange
 from pytensor.tensor.elemwise import CAReduce
 from pytensor.tensor.shape import Shape_i
 
-from .conv import Conv, ConvGradInput, ConvGradWeights
+from .conv import Conv, ConvGradInput, ConvGradWeights, _static_out
 from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
 from .shape import ConcreteShape
 
@@ -111,10 +111,7 @@ def _conv_small_taps(op, x, w):
     xp = _pad_spatial(x, op.pads)
     n = op.nd
     kernel = w.shape[2:]
-    out_spatial = tuple(
-        (i - d * (k - 1) - 1) // s + 1
-        for i, k, s, d in zip(xp.shape[2:], kernel, op.stride, op.dilation)
-    )
+    out_spatial = _static_out(x.shape[2:], kernel, op.stride, op.pads, op.dilation)
     out = None
     for c in range(x.shape[1]):
         for offset in _offsets(kernel):
@@ -360,24 +357,8 @@ def _jax_arange(op, node, **kwargs):
 # Workaround: PyTensor's JAX reductions (sum, prod, ...) return their accumulator dtype, so a
 # float32 sum comes back float64 although its PyTensor type says float32. Gradients sum over
 # the batch, so float32 parameters silently turned float64 after one training step. Cast the
-# result to the type PyTensor promised.
-# --------------------------------------------------------------------------------------------
-
-_pytensor_careduce = jax_funcify.dispatch(CAReduce)
-
-
-@jax_funcify.register(CAReduce)
-def _jax_careduce(op, node=None, **kwargs):
-    impl = _pytensor_careduce(op, node=node, **kwargs)
-    if node is None:
-        return impl
-    dtype = node.outputs[0].type.dtype
-
-    def careduce(x):
-        return impl(x).astype(dtype)
-
-    return careduce
-
+# result to the type PyTensor promised (``_cast_result`` below, shared with Alloc and
+# DeepCopyOp).
 
 # --------------------------------------------------------------------------------------------
 # Workaround: PyTensor's JAX backend hands 0-d constants to the compiled function as Python
@@ -421,6 +402,7 @@ def _cast_result(pytensor_impl):
     return funcify
 
 
+jax_funcify.register(CAReduce)(_cast_result(jax_funcify.dispatch(CAReduce)))
 jax_funcify.register(Alloc)(_cast_result(jax_funcify.dispatch(Alloc)))
 jax_funcify.register(DeepCopyOp)(_cast_result(jax_funcify.dispatch(DeepCopyOp)))
 
