@@ -22,6 +22,32 @@ name       PyTensor mode
 
 Plain ``pytensor.function`` (PyTensor's own default mode) gives the same results; it is only
 slower.
+
+Compiled JAX functions are cached on disk
+-----------------------------------------
+XLA's compilation of a training step takes seconds; the same graph compiled again in another
+process (a second run of a script, a resumed training) is read back from JAX's persistent
+compilation cache instead. :func:`function` turns the cache on when it builds its first JAX
+function, unless the process already configured one (``jax_compilation_cache_dir``):
+
+* ``CONVNET_CACHE_DIR``: the folder (default ``$XDG_CACHE_HOME/convnet/jax``, else
+  ``~/.cache/convnet/jax``);
+* ``CONVNET_NO_CACHE=1``: no cache.
+
+Both are read when a function is built. Entries are keyed by the XLA program, the JAX and
+XLA versions, the device and the compiler flags, so a changed graph or machine never reads
+another's entry. The cache is capped at :data:`CACHE_MAX_BYTES` (least recently used entries
+go first); JAX then takes a file lock around every read and write, so processes that compile
+at the same time share the folder safely. An entry JAX cannot read back is compiled again.
+
+Float32 data through float64 parameters
+---------------------------------------
+PyTensor's ``floatX`` defaults to float64, so parameters created without setting it are
+float64, and float32 images fed to such a network are upcast: the whole step then runs in
+float64, about twice as slow. :func:`function` warns once per process
+(:class:`Float64UpcastWarning`, naming the parameters) when a function takes float32 inputs
+and float64 shared variables; set ``pytensor.config.floatX = "float32"`` before building the
+network (or ``PYTENSOR_FLAGS=floatX=float32``).
 """
 
 from __future__ import annotations
@@ -37,7 +63,16 @@ import pytensor
 from pytensor.compile.mode import Mode
 from pytensor.compile.mode import get_mode as _pytensor_get_mode
 
-__all__ = ["MODES", "ENV_VAR", "default_mode_name", "get_mode", "function"]
+__all__ = [
+    "MODES",
+    "ENV_VAR",
+    "CACHE_MAX_BYTES",
+    "Float64UpcastWarning",
+    "default_mode_name",
+    "get_mode",
+    "function",
+    "compilation_cache_dir",
+]
 
 ENV_VAR = "CONVNET_MODE"
 MODES = ("jax", "c", "numba", "py")
@@ -47,6 +82,16 @@ _NUMBA_OBJECT_MODE = (
 )
 _JAX_RNG_COPY = r"The RandomType SharedVariables .* will not be used in the compiled JAX graph"
 _JAX_SKIP_BROADCAST_ASSERT = r"Skipping Assert\{msg='Could not broadcast dimensi"
+#: The size at which the compilation cache starts to drop its least recently used entries.
+CACHE_MAX_BYTES = 2 * 1024**3
+_cache_configured = False
+_float64_warned = False
+
+
+class Float64UpcastWarning(UserWarning):
+    """A function takes float32 inputs and float64 parameters: it computes in float64."""
+
+
 _ALIASES = {"cvm": "c", "jax": "jax", "numba": "numba", "py": "py", "python": "py", "c": "c"}
 
 
@@ -181,6 +226,98 @@ def _writable_numpy(containers):
             container.storage[0] = np.array(value)
 
 
+def compilation_cache_dir() -> str | None:
+    """The folder of JAX's compilation cache that :func:`function` uses, or None for none.
+
+    ``$CONVNET_NO_CACHE`` (any value but ``""``/``"0"``) means none; otherwise
+    ``$CONVNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/convnet/jax``, else ``~/.cache/convnet/jax``.
+
+    Examples
+    --------
+    >>> import os
+    >>> from convnet.backend import compilation_cache_dir
+    >>> os.environ["CONVNET_CACHE_DIR"] = "/tmp/convnet-cache"
+    >>> compilation_cache_dir()
+    '/tmp/convnet-cache'
+    >>> del os.environ["CONVNET_CACHE_DIR"]
+    """
+    if os.environ.get("CONVNET_NO_CACHE", "") not in ("", "0"):
+        return None
+    folder = os.environ.get("CONVNET_CACHE_DIR")
+    if folder:
+        return os.path.abspath(os.path.expanduser(folder))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "convnet", "jax")
+
+
+def _configure_compilation_cache() -> None:
+    """Point JAX's persistent compilation cache at :func:`compilation_cache_dir`, once.
+
+    A cache the process configured itself (``jax_compilation_cache_dir`` set) is left alone.
+    Every compiled program is cached (JAX's default keeps only those that took over a second),
+    so that a warm process also skips the small ones.
+    """
+    global _cache_configured
+    if _cache_configured:
+        return
+    folder = compilation_cache_dir()
+    if folder is None:
+        return
+    import jax
+
+    _cache_configured = True
+    if jax.config.jax_compilation_cache_dir:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        warnings.warn(
+            f"convnet: cannot create the compilation cache folder {folder!r} ({err}); "
+            "compiling without a cache (set CONVNET_CACHE_DIR or CONVNET_NO_CACHE=1)",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    # JAX decides once per process, at its first compilation, whether a cache is in use; a
+    # program compiled before this point (any jax.jit call) has decided "no". Make it decide
+    # again with the settings above.
+    from jax.experimental.compilation_cache import compilation_cache
+
+    compilation_cache.reset_cache()
+
+
+def _warn_float64_upcast(fn) -> None:
+    """Warn once if ``fn`` takes float32 inputs and float64 shared variables."""
+    global _float64_warned
+    if _float64_warned:
+        return
+    explicit = [i.variable for i in fn.maker.inputs if not i.implicit]
+    if not any(getattr(v.type, "dtype", None) == "float32" for v in explicit):
+        return
+    wide = [
+        i.variable
+        for i in fn.maker.inputs
+        if i.implicit and getattr(i.variable.type, "dtype", None) == "float64"
+    ]
+    if not wide:
+        return
+    _float64_warned = True
+    names = [v.name or repr(v) for v in wide]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    warnings.warn(
+        f"convnet.function: float32 inputs meet {len(wide)} float64 shared variable(s) "
+        f"({shown}), so the function computes in float64 (about 2x slower). PyTensor's floatX "
+        f"is {pytensor.config.floatX!r}: set pytensor.config.floatX = 'float32' (or "
+        "PYTENSOR_FLAGS=floatX=float32) before building the network.",
+        Float64UpcastWarning,
+        stacklevel=3,
+    )
+
+
 def function(
     inputs: Sequence[Any],
     outputs: Any = None,
@@ -203,6 +340,8 @@ def function(
     array([2., 4.])
     """
     pt_mode = get_mode(mode)
+    if _is_jax_mode(pt_mode):
+        _configure_compilation_cache()
     if isinstance(mode, Mode):
         name = None
     else:
@@ -219,4 +358,9 @@ def function(
         # jax.numpy raises on a mismatch itself.
         warnings.filterwarnings("ignore", message=_JAX_SKIP_BROADCAST_ASSERT, category=UserWarning)
         fn = pytensor.function(inputs, outputs, mode=pt_mode, updates=updates, **kwargs)
+    _warn_float64_upcast(fn)
     return Function(fn, name)
+
+
+def _is_jax_mode(mode: Mode) -> bool:
+    return type(mode.linker).__name__ == "JAXLinker"

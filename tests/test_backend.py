@@ -66,3 +66,126 @@ def test_shared_variables_are_numpy_after_a_jax_step_and_run_under_c(floatX32):
     for p, value in zip(shared, before):
         p.set_value(value.copy())
     np.testing.assert_allclose(loss_jax, step_c(*data), rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# JAX's persistent compilation cache
+# --------------------------------------------------------------------------------------------
+
+_CACHE_SCRIPT = r"""
+import json, sys
+import jax
+import numpy as np
+import pytensor.tensor as T
+import convnet
+
+events = []
+jax.monitoring.register_event_listener(lambda name, **kw: events.append(name))
+x = T.fmatrix("x")
+f = convnet.function([x], (T.tanh(x) * 3.0).sum(axis=1))
+print(json.dumps({
+    "out": f(np.ones((2, 3), dtype="float32")).tolist(),
+    "dir": jax.config.jax_compilation_cache_dir,
+    "hits": events.count("/jax/compilation_cache/cache_hits"),
+}))
+"""
+
+
+def _run_cache_script(tmp_path, **env):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONVNET_")}
+    full_env.update(env)
+    full_env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), full_env.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", _CACHE_SCRIPT],
+        env=full_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_process_reads_compiled_functions_from_the_cache(tmp_path):
+    cache = tmp_path / "cache"
+    first = _run_cache_script(tmp_path, CONVNET_CACHE_DIR=str(cache))
+    assert first["dir"] == str(cache)
+    assert first["hits"] == 0
+    assert any(p.name.endswith("-cache") for p in cache.iterdir()), list(cache.iterdir())
+    second = _run_cache_script(tmp_path, CONVNET_CACHE_DIR=str(cache))
+    assert second["hits"] >= 1
+    np.testing.assert_allclose(second["out"], first["out"])
+    np.testing.assert_allclose(first["out"], 3 * np.tanh(1.0) * 3, rtol=1e-6)
+
+
+def test_no_cache_when_switched_off(tmp_path):
+    cache = tmp_path / "cache"
+    out = _run_cache_script(tmp_path, CONVNET_CACHE_DIR=str(cache), CONVNET_NO_CACHE="1")
+    assert out["dir"] is None
+    assert not cache.exists()
+
+
+def test_default_cache_folder_follows_xdg(monkeypatch, tmp_path):
+    from convnet.backend import compilation_cache_dir
+
+    monkeypatch.delenv("CONVNET_CACHE_DIR", raising=False)
+    monkeypatch.delenv("CONVNET_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compilation_cache_dir() == str(tmp_path / "convnet" / "jax")
+    monkeypatch.setenv("CONVNET_NO_CACHE", "0")
+    assert compilation_cache_dir() == str(tmp_path / "convnet" / "jax")
+    monkeypatch.setenv("CONVNET_NO_CACHE", "yes")
+    assert compilation_cache_dir() is None
+
+
+# --------------------------------------------------------------------------------------------
+# float32 data through float64 parameters
+# --------------------------------------------------------------------------------------------
+
+
+def _float64_dense_net():
+    import pytensor
+
+    with pytensor.config.change_flags(floatX="float64"):
+        x = T.ftensor4("x")
+        net = L.InputLayer((None, 1, 4, 4), x)
+        net = L.DenseLayer(net, 3, name="dense")
+    return x, net
+
+
+def test_float32_inputs_through_float64_parameters_warn_once_naming_them(monkeypatch):
+    import pytest
+
+    from convnet import backend
+
+    monkeypatch.setattr(backend, "_float64_warned", False)
+    x, net = _float64_dense_net()
+    with pytest.warns(
+        backend.Float64UpcastWarning,
+        match=r"2 float64 shared variable\(s\) "
+        r"\(dense\.W, dense\.b\).*floatX = 'float32'",
+    ):
+        convnet.function([x], L.get_output(net), mode="py")
+    # Once per process: a second function compiles silently (the suite turns warnings into
+    # errors, so a second warning would fail here).
+    convnet.function([x], L.get_output(net), mode="py")
+
+
+def test_no_upcast_warning_for_float32_parameters(monkeypatch, floatX32):
+    import warnings
+
+    from convnet import backend
+
+    monkeypatch.setattr(backend, "_float64_warned", False)
+    x = T.ftensor4("x")
+    net = L.DenseLayer(L.InputLayer((None, 1, 4, 4), x), 3, name="dense")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", backend.Float64UpcastWarning)
+        convnet.function([x], L.get_output(net), mode="py")
+    assert backend._float64_warned is False
