@@ -170,9 +170,10 @@ class Function:
     write into buffers that JAX arrays still use.
     """
 
-    def __init__(self, fn, mode_name: str | None):
+    def __init__(self, fn, mode_name: str | None, parallel: _DataParallel | None = None):
         self.fn = fn
         self.mode_name = mode_name
+        self.parallel = parallel
         jax_linker = sys.modules.get("pytensor.link.jax.linker")
         self._jax = jax_linker is not None and isinstance(fn.maker.linker, jax_linker.JAXLinker)
         pairs = list(zip(fn.maker.inputs, fn.input_storage))
@@ -180,24 +181,126 @@ class Function:
             self._shared = [c for i, c in pairs if i.update is not None]
         else:  # the shared variables the call reads
             self._shared = [c for i, c in pairs if i.implicit]
+        if parallel is not None:
+            parallel.attach(fn)
 
     def __call__(self, *args, **kwargs):
-        if not self._jax:
-            _writable_numpy(self._shared)
-        out = self.fn(*args, **kwargs)
-        if self._jax:
-            _host_views(self._shared)
+        if self.parallel is not None:
+            out = self.parallel.call(self.fn, args, kwargs)
+        else:
+            if not self._jax:
+                _writable_numpy(self._shared)
+            out = self.fn(*args, **kwargs)
+            if self._jax:
+                _host_views(self._shared)
         if isinstance(out, list):
-            return [np.asarray(o) for o in out]
+            return [_to_numpy(o) for o in out]
         if out is None:
             return None
-        return np.asarray(out)
+        return _to_numpy(out)
 
     def __getattr__(self, name):
         return getattr(self.fn, name)
 
     def __repr__(self):
         return f"<convnet.Function mode={self.mode_name!r} of {self.fn!r}>"
+
+
+def _to_numpy(value):
+    """NumPy array of an output; a value replicated over several processes is read locally."""
+    array_type = _jax_array_type()
+    if (
+        array_type is not None
+        and isinstance(value, array_type)
+        and not value.is_fully_addressable
+        and value.sharding.is_fully_replicated
+    ):
+        return np.asarray(value.addressable_data(0))
+    return np.asarray(value)
+
+
+class _DataParallel:
+    """Runs a JAX-compiled function data-parallel over a mesh of devices.
+
+    The batch inputs are split along their first axis over the devices, every other input
+    and every shared variable (parameters, optimiser state) is replicated, and XLA's GSPMD
+    partitioner makes the program: each device computes on its part of the batch, reductions
+    over the batch (the mean loss, hence the gradients, batch-norm statistics) become
+    all-reduces, so the result is that of the whole batch on one device, up to the order of
+    float additions. Shared variables stay replicated JAX arrays between calls.
+    """
+
+    def __init__(self, devices, batch_inputs):
+        import jax
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        self.devices = list(devices)
+        self.mesh = Mesh(np.array(self.devices), ("batch",))
+        self.replicated = NamedSharding(self.mesh, PartitionSpec())
+        self.split = NamedSharding(self.mesh, PartitionSpec("batch"))
+        self.batch_inputs = batch_inputs
+        self.multi_process = jax.process_count() > 1
+        self._jax = jax
+
+    def attach(self, fn):
+        explicit = [i for i in fn.maker.inputs if not i.implicit]
+        if self.batch_inputs is None:
+            self._split = [i.variable.type.ndim >= 1 for i in explicit]
+        else:
+            self._split = [k in self.batch_inputs for k in range(len(explicit))]
+        self._explicit = explicit
+        self._shared = [c for i, c in zip(fn.maker.inputs, fn.input_storage) if i.implicit]
+        fn.trust_input = True
+
+    def _put(self, value, sharding, local):
+        jax = self._jax
+        if local and self.multi_process:
+            return jax.make_array_from_process_local_data(sharding, value)
+        return jax.device_put(value, sharding)
+
+    def call(self, fn, args, kwargs):
+        if kwargs:
+            raise TypeError(
+                "convnet.function(devices=...): keyword arguments are not supported by a "
+                f"data-parallel function, received {sorted(kwargs)}"
+            )
+        if len(args) != len(self._explicit):
+            raise TypeError(
+                f"convnet.function(devices=...): expected {len(self._explicit)} arguments, "
+                f"received {len(args)}"
+            )
+        n = len(self.devices) // (self._jax.process_count() if self.multi_process else 1)
+        placed = []
+        for k, (inp, arg, split) in enumerate(zip(self._explicit, args, self._split)):
+            value = inp.variable.type.filter(
+                arg, strict=inp.strict, allow_downcast=inp.allow_downcast
+            )
+            if split:
+                if value.shape[0] % n:
+                    raise ValueError(
+                        f"convnet.function(devices=...): argument {k} "
+                        f"({inp.variable.name or inp.variable}) is split over {n} devices "
+                        f"along its first axis, which must be a multiple of {n}; received "
+                        f"shape {value.shape}"
+                    )
+                placed.append(self._put(value, self.split, local=True))
+            else:
+                placed.append(self._put(value, self.replicated, local=False))
+        for container in self._shared:
+            if not self._is_replicated(container.storage[0]):
+                container.storage[0] = self._jax.device_put(container.storage[0], self.replicated)
+        return fn(*placed)
+
+    def _is_replicated(self, value):
+        """Whether every leaf of ``value`` (an array, or a random generator's key dict) is a
+        JAX array replicated over exactly this function's devices."""
+        leaves = self._jax.tree_util.tree_leaves(value)
+        return bool(leaves) and all(
+            isinstance(leaf, self._jax.Array)
+            and leaf.sharding.is_fully_replicated
+            and leaf.sharding.device_set == self.replicated.device_set
+            for leaf in leaves
+        )
 
 
 def _jax_array_type():
@@ -323,12 +426,29 @@ def function(
     outputs: Any = None,
     mode: str | Mode | None = None,
     updates: Any = None,
+    devices: Any = None,
+    batch_inputs: Sequence[int] | None = None,
     **kwargs: Any,
 ) -> Function:
     """Compile a PyTensor function with convnet's default mode.
 
     Same arguments as :func:`pytensor.function`, with ``mode`` accepting convnet's mode
     names (see the module docstring). Outputs come back as NumPy arrays.
+
+    Parameters
+    ----------
+    devices : None, int, "all" or a sequence of JAX devices
+        None (the default) runs on JAX's default device. Otherwise the function runs
+        data-parallel (JAX mode only): the batch inputs are split along their first axis over
+        the devices (the first ``n`` of ``jax.devices()``, all of them, or the given ones),
+        parameters and optimiser state are replicated, and XLA reduces the gradients (its
+        GSPMD partitioner). The result equals the one-device result for the same whole batch
+        up to float rounding; batch normalisation uses the statistics of the whole batch. The
+        batch size must be a multiple of the number of devices. Under ``jax.distributed``,
+        each process passes its own part of the batch. See the training guide.
+    batch_inputs : sequence of int, optional
+        With ``devices``, the positions of the inputs to split; default: every input with at
+        least one dimension (the others are replicated).
 
     Examples
     --------
@@ -342,6 +462,16 @@ def function(
     pt_mode = get_mode(mode)
     if _is_jax_mode(pt_mode):
         _configure_compilation_cache()
+    parallel = None
+    if devices is not None:
+        if not _is_jax_mode(pt_mode):
+            raise ValueError(
+                f"convnet.function(devices=...): data-parallel functions need the JAX mode, "
+                f"received mode={mode!r}"
+            )
+        parallel = _DataParallel(_resolve_devices(devices), batch_inputs)
+    elif batch_inputs is not None:
+        raise ValueError("convnet.function(batch_inputs=...) needs devices=...")
     if isinstance(mode, Mode):
         name = None
     else:
@@ -359,7 +489,41 @@ def function(
         warnings.filterwarnings("ignore", message=_JAX_SKIP_BROADCAST_ASSERT, category=UserWarning)
         fn = pytensor.function(inputs, outputs, mode=pt_mode, updates=updates, **kwargs)
     _warn_float64_upcast(fn)
-    return Function(fn, name)
+    return Function(fn, name, parallel)
+
+
+def _resolve_devices(devices):
+    """The JAX devices named by ``function(devices=...)``."""
+    import jax
+
+    available = jax.devices()
+    if isinstance(devices, str):
+        if devices != "all":
+            raise ValueError(
+                f"convnet.function(devices=...): expected an int, 'all' or a sequence of JAX "
+                f"devices, received {devices!r}"
+            )
+        return available
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"convnet.function(devices=...): expected 1 to {len(available)} (the devices "
+                f"JAX sees: {available}), received {devices}"
+            )
+        return available[: int(devices)]
+    try:
+        chosen = list(devices)
+    except TypeError:
+        raise TypeError(
+            f"convnet.function(devices=...): expected an int, 'all' or a sequence of JAX "
+            f"devices, received {type(devices).__name__}"
+        ) from None
+    if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
+        raise TypeError(
+            f"convnet.function(devices=...): expected a non-empty sequence of JAX devices, "
+            f"received {devices!r}"
+        )
+    return chosen
 
 
 def _is_jax_mode(mode: Mode) -> bool:
