@@ -56,6 +56,7 @@ over the batch:
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any
 
@@ -254,7 +255,9 @@ def binary_crossentropy(predictions: Any, targets: Any) -> T.TensorVariable:
     return -(targets * T.log(predictions) + (1 - targets) * T.log1p(-predictions))
 
 
-def categorical_crossentropy(predictions: Any, targets: Any) -> T.TensorVariable:
+def categorical_crossentropy(
+    predictions: Any, targets: Any, label_smoothing: float = 0.0
+) -> T.TensorVariable:
     """Item-wise categorical cross-entropy between predictions and targets.
 
     .. math:: L_i = - \\sum_j{t_{i,j} \\log(p_{i,j})}
@@ -268,6 +271,12 @@ def categorical_crossentropy(predictions: Any, targets: Any) -> T.TensorVariable
     targets : PyTensor tensor
         Either a vector of integer class indices, shape (batch,), or targets in [0, 1]
         with the layout of `predictions` (one-hot rows or class probabilities).
+    label_smoothing : float
+        In [0, 1). With :math:`\\varepsilon > 0` the targets become
+        :math:`(1 - \\varepsilon) t + \\varepsilon / K` for :math:`K` classes (Szegedy et
+        al.'s label smoothing, PyTorch's ``label_smoothing``): the loss is
+        :math:`(1 - \\varepsilon) L_i + \\varepsilon \\cdot \\mathrm{mean}_j(-\\log p_{i,j})`.
+        Default 0 (Lasagne's loss).
 
     Returns
     -------
@@ -303,6 +312,21 @@ def categorical_crossentropy(predictions: Any, targets: Any) -> T.TensorVariable
     targets = _as_tensor(targets, func, "targets")
     targets, is_index = _class_targets(func, predictions, targets)
     z = _softmax_input(predictions)
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(
+            f"{func}: label_smoothing must be a number in [0, 1), received "
+            f"{type(label_smoothing).__name__}"
+        )
+    if not 0.0 <= float(label_smoothing) < 1.0:
+        raise ValueError(f"{func}: label_smoothing must be in [0, 1), received {label_smoothing!r}")
+    if label_smoothing:
+        log_p = log_softmax(z, axis=-1) if z is not None else T.log(predictions)
+        if is_index:
+            hard = -T.sum(T.switch(_index_mask(predictions, targets), log_p, 0), axis=-1)
+        else:
+            hard = -T.sum(targets * log_p, axis=-1)
+        eps = np.asarray(label_smoothing, dtype=log_p.dtype)
+        return (1 - eps) * hard - eps * T.mean(log_p, axis=-1)
     if z is not None:
         log_p = log_softmax(z, axis=-1)
         if is_index:

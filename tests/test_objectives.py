@@ -443,3 +443,90 @@ def test_signatures_match_lasagne():
     assert inspect.signature(O.categorical_accuracy).parameters["top_k"].default == 1
     assert inspect.signature(O.binary_accuracy).parameters["threshold"].default == 0.5
     assert sorted(O.__all__) == sorted(expected)
+
+
+# --------------------------------------------------------------------------------------------
+# label smoothing
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.35])
+@pytest.mark.parametrize("target_kind", ["index", "probabilities"])
+def test_label_smoothing_matches_torch(eps, target_kind):
+    import pytensor.tensor as T
+    import torch
+
+    import convnet
+    from convnet.nonlinearities import softmax
+    from convnet.objectives import categorical_crossentropy
+
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((6, 5))
+    if target_kind == "index":
+        t_np = rng.integers(0, 5, 6).astype("int32")
+        t_var = T.ivector("t")
+        t_torch = torch.from_numpy(t_np.astype("int64"))
+    else:
+        t_np = rng.dirichlet(np.ones(5), size=6)
+        t_var = T.dmatrix("t")
+        t_torch = torch.from_numpy(t_np)
+    z = T.dmatrix("z")
+    loss = categorical_crossentropy(softmax(z), t_var, label_smoothing=eps)
+    got = convnet.function([z, t_var], loss, mode="py")(logits, t_np)
+    want = torch.nn.functional.cross_entropy(
+        torch.from_numpy(logits), t_torch, label_smoothing=eps, reduction="none"
+    ).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_label_smoothing_on_probabilities_matches_numpy_and_has_right_gradient():
+    import pytensor.tensor as T
+    from pytensor.gradient import verify_grad
+
+    import convnet
+    from convnet.objectives import categorical_crossentropy
+
+    rng = np.random.default_rng(4)
+    p = rng.dirichlet(np.ones(4), size=3)
+    t = np.array([0, 3, 1], dtype="int32")
+    pv = T.dmatrix("p")
+    got = convnet.function([pv], categorical_crossentropy(pv, t, label_smoothing=0.2))(p)
+    smoothed = 0.8 * np.eye(4)[t] + 0.2 / 4
+    np.testing.assert_allclose(got, -(smoothed * np.log(p)).sum(axis=1), rtol=1e-12)
+    verify_grad(
+        lambda q: categorical_crossentropy(q, t, label_smoothing=0.2).sum(),
+        [p],
+        rng=np.random.RandomState(0),
+        mode="FAST_COMPILE",
+    )
+
+
+def test_label_smoothing_keeps_float32_and_zero_is_lasagnes_loss(floatX32):
+    import pytensor.tensor as T
+
+    from convnet.nonlinearities import softmax
+    from convnet.objectives import categorical_crossentropy
+
+    z, t = T.fmatrix("z"), T.ivector("t")
+    assert categorical_crossentropy(softmax(z), t, label_smoothing=0.1).dtype == "float32"
+    plain = categorical_crossentropy(softmax(z), t)
+    zero = categorical_crossentropy(softmax(z), t, label_smoothing=0.0)
+    assert plain.dtype == zero.dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    "value, error, text",
+    [
+        (1.0, ValueError, "label_smoothing must be in [0, 1), received 1.0"),
+        (-0.1, ValueError, "label_smoothing must be in [0, 1), received -0.1"),
+        ("0.1", TypeError, "label_smoothing must be a number in [0, 1), received str"),
+    ],
+)
+def test_bad_label_smoothing(value, error, text):
+    import pytensor.tensor as T
+
+    from convnet.objectives import categorical_crossentropy
+
+    with pytest.raises(error) as exc:
+        categorical_crossentropy(T.dmatrix("p"), T.ivector("t"), label_smoothing=value)
+    assert text in str(exc.value)

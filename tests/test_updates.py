@@ -553,3 +553,115 @@ def test_symbolic_hyperparameters_not_validated_but_cast():
     mu = T.dscalar("mu")
     ups = U.momentum(T.sum(w**2), [w], learning_rate=T.iscalar("lr"), momentum=mu)
     assert all(e.dtype == "float32" for e in ups.values())
+
+
+# --------------------------------------------------------------------------------------------
+# weight averaging (apply_ema) and Lookahead
+# --------------------------------------------------------------------------------------------
+
+
+def _quadratic(seed=0):
+    """A float64 least-squares problem: loss(w) = |A w - b|^2 / 2, gradient A^T (A w - b)."""
+    import pytensor
+
+    rng = np.random.default_rng(seed)
+    A, b = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    w0 = rng.standard_normal(3)
+    w = pytensor.shared(w0.copy(), name="w")
+    loss = 0.5 * ((pytensor.tensor.dot(A, w) - b) ** 2).sum()
+    return A, b, w0, w, loss
+
+
+def test_apply_ema_follows_the_recurrence_and_is_checkpointed():
+    import convnet
+    from convnet.updates import apply_ema, get_averages, get_optimizer_state, sgd, with_averages
+
+    A, b, w0, w, loss = _quadratic()
+    updates = apply_ema(sgd(loss, [w], learning_rate=0.05), decay=0.7)
+    step = convnet.function([], loss, updates=updates, mode="py")
+    ref_w, ref_avg = w0.copy(), w0.copy()
+    for _ in range(6):
+        step()
+        ref_w = ref_w - 0.05 * A.T @ (A @ ref_w - b)
+        ref_avg = 0.7 * ref_avg + 0.3 * ref_w
+    average = get_averages(updates)[w]
+    np.testing.assert_allclose(w.get_value(), ref_w, rtol=1e-12)
+    np.testing.assert_allclose(average.get_value(), ref_avg, rtol=1e-12)
+    assert average.name == "w.ema"
+    assert average in get_optimizer_state(updates)
+    averaged_loss = convnet.function([], with_averages(loss, updates), mode="py")()
+    np.testing.assert_allclose(averaged_loss, 0.5 * ((A @ ref_avg - b) ** 2).sum(), rtol=1e-12)
+
+
+def test_lookahead_over_momentum_matches_a_numpy_loop():
+    import convnet
+    from convnet.updates import get_optimizer_state, lookahead, momentum
+
+    A, b, w0, w, loss = _quadratic(1)
+    updates = lookahead(momentum(loss, [w], learning_rate=0.03, momentum=0.8), k=3, alpha=0.4)
+    step = convnet.function([], loss, updates=updates, mode="py")
+    ref_w, slow, velocity = w0.copy(), w0.copy(), np.zeros(3)
+    for t in range(1, 8):
+        step()
+        velocity = 0.8 * velocity - 0.03 * A.T @ (A @ ref_w - b)
+        fast = ref_w + velocity
+        if t % 3 == 0:
+            slow = slow + 0.4 * (fast - slow)
+            ref_w = slow.copy()
+        else:
+            ref_w = fast
+        np.testing.assert_allclose(w.get_value(), ref_w, rtol=1e-12, err_msg=f"step {t}")
+    names = [v.name for v in get_optimizer_state(updates)]
+    assert names == ["w.velocity", "lookahead.t", "w.slow"]
+
+
+def test_lookahead_and_ema_keep_float32(floatX32):
+    import pytensor
+    import pytensor.tensor as T
+
+    from convnet.updates import adam, apply_ema, lookahead
+
+    w = pytensor.shared(np.ones(3, dtype="float32"), name="w")
+    updates = apply_ema(lookahead(adam((w**2).sum(), [w]), k=2), decay=0.9)
+    assert all(var.dtype == expr.dtype for var, expr in updates.items())
+    assert {v.dtype for v in updates} == {"float32"}
+    assert T.as_tensor_variable(updates[w]).dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    "call, error, text",
+    [
+        (
+            lambda u, w: __import__("convnet").updates.apply_ema(u, decay=1.0),
+            ValueError,
+            "apply_ema: decay must be in [0, 1), received 1.0",
+        ),
+        (
+            lambda u, w: __import__("convnet").updates.lookahead(u, k=0),
+            ValueError,
+            "lookahead: k must be a positive integer, received 0",
+        ),
+        (
+            lambda u, w: __import__("convnet").updates.lookahead(u, alpha=0.0),
+            ValueError,
+            "lookahead: alpha must be in (0, 1], received 0.0",
+        ),
+        (
+            lambda u, w: __import__("convnet").updates.apply_ema([w]),
+            TypeError,
+            "apply_ema: updates must be a mapping",
+        ),
+        (
+            lambda u, w: __import__("convnet").updates.with_averages(w * 2, u),
+            ValueError,
+            "with_averages: updates holds no moving averages",
+        ),
+    ],
+)
+def test_bad_wrapper_arguments(call, error, text):
+    from convnet.updates import sgd
+
+    _, _, _, w, loss = _quadratic()
+    with pytest.raises(error) as exc:
+        call(sgd(loss, [w], learning_rate=0.1), w)
+    assert text in str(exc.value)
