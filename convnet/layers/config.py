@@ -549,7 +549,9 @@ def network_from_config(
     dec = _Decoder(custom_layers or {}, source)
     if not isinstance(config, Mapping) or config.get("version") != CONFIG_VERSION:
         found = config.get("version") if isinstance(config, Mapping) else type(config).__name__
-        raise dec.fail(f"expected a network configuration of version {CONFIG_VERSION}, found {found!r}")
+        raise dec.fail(
+            f"expected a network configuration of version {CONFIG_VERSION}, found {found!r}"
+        )
     for i, entry in enumerate(config["layers"]):
         cls = dec.layer_class(entry)
         what = f"layer {i} ({entry.get('class')})"
@@ -574,7 +576,6 @@ def network_from_config(
     if isinstance(outputs, list):
         return [dec.built[int(i)] for i in outputs]
     return dec.built[int(outputs)]
-
 
 
 # --------------------------------------------------------------------------------------
