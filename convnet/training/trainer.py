@@ -997,7 +997,7 @@ class Trainer:
         return out
 
     def _is_classifier(self) -> bool:
-        if self.loss in ("categorical_crossentropy", "binary_crossentropy"):
+        if self.loss_name in ("categorical_crossentropy", "binary_crossentropy"):
             return True
         t = self.target_var
         if t is not None:  # integer targets are class labels
