@@ -111,9 +111,7 @@ def test_one_hot_targets_train_with_cross_entropy(tinynet, capsys):
     ref.fit(X, y, epochs=2, batch_size=16, seed=0, validation_data=(Xv, yv), progress=False)
 
     t = tinynet.make_trainer(tinynet.build_net(), update=momentum)
-    history = t.fit(
-        X, onehot[y], epochs=2, batch_size=16, seed=0, validation_data=(Xv, onehot[yv])
-    )
+    history = t.fit(X, onehot[y], epochs=2, batch_size=16, seed=0, validation_data=(Xv, onehot[yv]))
     assert t.loss_name == "categorical_crossentropy"
     assert "acc" in history and "val_acc" in history
     # the same computation as with integer labels
