@@ -9,8 +9,8 @@ from convnet.layers import (
     Conv2DLayer,
     InputLayer,
     Layer,
-    MergeLayer,
     MaxPool2DLayer,
+    MergeLayer,
     get_output,
 )
 
