@@ -341,7 +341,9 @@ class Trainer:
             elif loss_name == "binary_crossentropy":
                 acc = obj.binary_accuracy(predictions, targets)
         if acc is not None and acc.ndim > 0:
-            acc = acc.mean()
+            # in the loss's type: the mean of int8 hits would be float64 (truncated, with
+            # a warning, when JAX runs float32)
+            acc = T.cast(acc, value.dtype).mean()
         return value, acc
 
     def _penalty(self):

@@ -13,6 +13,7 @@ import struct
 import sys
 import termios
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -178,3 +179,51 @@ def test_final_bar_line_fits_the_terminal(trainer, data, columns):
     for line in finals:
         assert len(line) <= columns and line.endswith("]"), line
         assert re.search(r"\d+ img/s", line), line
+
+
+# --------------------------------------------------------------------------------------
+# float32 under JAX without 64-bit types (PyTensor's setting unless floatX is float64)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def x64_off():
+    import jax
+
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    yield
+    jax.config.update("jax_enable_x64", old)
+
+
+def test_float32_training_prints_no_jax_dtype_warnings(tinynet, data, x64_off):
+    X, y, Xv, yv = data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = tinynet.make_trainer()  # float32 parameters and inputs
+        t.fit(X, y, epochs=1, batch_size=16, validation_data=(Xv, yv), progress=False)
+        proba = t.predict_proba(Xv)
+        labels = t.predict(Xv)
+        scores = t.evaluate(Xv, yv)
+    assert [str(w.message) for w in caught] == []
+    assert all(p.dtype == "float32" for p in t.get_param_values())
+    np.testing.assert_array_equal(labels, proba.argmax(axis=1))
+    assert scores["acc"] == pytest.approx(np.mean(labels == yv), abs=1e-6)
+
+
+def test_argmax_over_several_axes_under_jax_without_x64(x64_off):
+    import pytensor.tensor as T
+
+    import convnet
+
+    x = T.tensor3("x", dtype="float32")
+    rng = np.random.default_rng(0)
+    value = rng.integers(0, 3, size=(4, 3, 5)).astype("float32")  # many ties: first wins
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = convnet.function([x], [T.argmax(x, axis=[0, 2]), T.argmax(x, axis=1)])
+        got_02, got_1 = f(value)
+    assert [str(w.message) for w in caught] == []
+    want_02 = np.transpose(value, (1, 0, 2)).reshape(3, -1).argmax(axis=1)
+    np.testing.assert_array_equal(got_02, want_02)
+    np.testing.assert_array_equal(got_1, value.argmax(axis=1))
