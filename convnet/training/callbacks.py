@@ -839,7 +839,8 @@ class ProgressBar(Callback):
         self._print(self.trainer.describe_fit())
 
     def _throughput(self) -> str:
-        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        # up to the last step's end: validation (and its compilation) is not training
+        elapsed = max(self._t_end - self._start, 1e-9)
         return f"{self._n_timed / elapsed:.0f} img/s" if self._n_timed else "- img/s"
 
     def _postfix(self, extra: Mapping[str, float] | None = None) -> str:
@@ -856,6 +857,7 @@ class ProgressBar(Callback):
             return
         self._epoch_t0 = time.perf_counter()
         self._start = self._epoch_t0
+        self._t_end = self._start
         self._last = self._start
         # a run resumed mid-epoch shows the whole epoch's averages (throughput: this run's)
         sums = getattr(self.trainer, "epoch_sums", None) or {}
@@ -898,6 +900,7 @@ class ProgressBar(Callback):
             self._has_acc = True
             self._acc += logs["acc"] * n
         now = time.perf_counter()
+        self._t_end = now
         if "compile_time" in logs:  # the first call: compilation, not throughput
             self._compile_time = logs["compile_time"]
             self._start = now

@@ -799,9 +799,11 @@ class Trainer:
         why = f" (chosen for {self._auto_loss[1]})" if self.loss is None and self._auto_loss else ""
         acc = "accuracy reported" if c is not None and "acc" in c.metrics else "no accuracy"
         steps = f"{self.steps_per_epoch} steps per epoch" if self.steps_per_epoch else "steps"
+        first, last = self.epoch + 1, self.target_epochs
+        epochs = f"epoch {last}" if first == last else f"epochs {first}-{last}"
         return (
-            f"Trainer.fit: loss {loss}{why}, {acc}; epochs {self.epoch + 1}-"
-            f"{self.target_epochs}, {steps}, {self.input_var.dtype} inputs"
+            f"Trainer.fit: loss {loss}{why}, {acc}; {epochs}, {steps}, "
+            f"{self.input_var.dtype} inputs"
         )
 
     def _report_interrupt(self, cbs) -> None:
