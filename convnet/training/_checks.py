@@ -66,8 +66,6 @@ def check_inputs(X: Any, input_layer: Any, func: str, what: str = "X") -> None:
         fix = f" Reshape it: {hint}" if hint else ""
         raise ValueError(f"{who} ({len(shape)} dimensions); {got}.{fix}")
     bad = [i for i, (s, e) in enumerate(zip(x_shape, shape)) if i > 0 and e is not None and s != e]
-    if shape[0] is not None and x_shape[0] % shape[0] and not bad:
-        bad = [0]
     if bad:
         hint = _transpose_hint(x_shape, shape)
         if hint is not None:
