@@ -72,3 +72,15 @@ def test_a_network_applied_to_other_input_sizes_is_not_refused():
     out = Conv2DLayer(AddTwoChannelsFixed(l_in), 2, 3, name="conv")
     value = get_output(out, np.zeros((1, 1, 12, 12))).eval(mode="FAST_COMPILE")
     assert value.shape == (1, 2, 10, 10)
+
+
+def test_expression_layer_without_output_shape_is_a_guess_not_checked():
+    from convnet.layers import ExpressionLayer
+
+    l_in = InputLayer((2, 3, 4), name="in")
+    layer = ExpressionLayer(l_in, lambda x: x.sum(axis=-1))  # declares (2, 3, 4)
+    value = get_output(layer, np.ones((2, 3, 4))).eval(mode="FAST_COMPILE")
+    np.testing.assert_array_equal(value, np.full((2, 3), 4.0))
+    declared = ExpressionLayer(l_in, lambda x: x.sum(axis=-1), output_shape=(2, 3, 4))
+    with pytest.raises(ValueError, match=r"^ExpressionLayer: .*2 dimensions, not 3"):
+        get_output(declared)
