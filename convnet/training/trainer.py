@@ -459,15 +459,11 @@ class Trainer:
         return c.param_containers + [cont for _, cont, _ in c.entries]
 
     def snapshot_state(self) -> list[Any]:
-        """The values a training step changes, cheaply: references to immutable (JAX)
-        arrays, copies of NumPy arrays and generators. See :meth:`restore_state`."""
-        out = []
-        for cont in self._containers():
-            value = cont.storage[0]
-            if isinstance(value, np.ndarray | np.random.Generator | dict):
-                value = copy.deepcopy(value)
-            out.append(value)
-        return out
+        """The values a training step changes, cheaply: references to arrays nothing can
+        change in place (JAX arrays, and the read-only NumPy views of them that the JAX
+        backend stores), copies of writeable NumPy arrays and of generators. See
+        :meth:`restore_state`."""
+        return [_snapshot_value(cont.storage[0]) for cont in self._containers()]
 
     def restore_state(self, snapshot: Sequence[Any]) -> None:
         """Put back the values taken by :meth:`snapshot_state`."""
@@ -1021,6 +1017,17 @@ def _kinds(kinds: Iterable[str]) -> str:
     for k in kinds:
         counts[k] = counts.get(k, 0) + 1
     return ", ".join(f"{v} {k}" for k, v in counts.items()) or "none"
+
+
+def _snapshot_value(value: Any) -> Any:
+    """``value`` kept safe from later in-place changes, copying only what could change."""
+    if isinstance(value, np.ndarray):
+        return value.copy() if value.flags.writeable else value
+    if isinstance(value, dict):
+        return {k: _snapshot_value(v) for k, v in value.items()}
+    if isinstance(value, np.random.Generator):
+        return copy.deepcopy(value)
+    return value
 
 
 def _put_value(cont: Any, var: Any, value: Any, path: str) -> None:

@@ -113,15 +113,16 @@ def test_zero_width_terminal_prints_no_blank_lines(trainer, data, capsys):
 # --------------------------------------------------------------------------------------
 
 
-def diverging_trainer(tinynet):
+def diverging_trainer(tinynet, **kwargs):
     return tinynet.make_trainer(
-        tinynet.build_net(dropout=False, batchnorm=False), update=sgd, learning_rate=1e30
+        tinynet.build_net(dropout=False, batchnorm=False), update=sgd, learning_rate=1e30, **kwargs
     )
 
 
-def test_non_finite_loss_stops_training_by_default(tinynet, data, capsys):
+@pytest.mark.parametrize("mode", [None, "py"])
+def test_non_finite_loss_stops_training_by_default(tinynet, data, capsys, mode):
     X, y, _, _ = data
-    t = diverging_trainer(tinynet)
+    t = diverging_trainer(tinynet, mode=mode)
     before = None
 
     class Keep(ModelCheckpoint):
@@ -130,7 +131,8 @@ def test_non_finite_loss_stops_training_by_default(tinynet, data, capsys):
             if t.global_step == 1:
                 before = t.get_param_values()
 
-    history = t.fit(X, y, epochs=2, batch_size=16, progress=False, callbacks=[Keep("x.h5")])
+    with np.errstate(over="ignore", invalid="ignore"):  # NumPy's modes warn on overflow
+        history = t.fit(X, y, epochs=2, batch_size=16, progress=False, callbacks=[Keep("x.h5")])
     err = capsys.readouterr().err
     assert (
         "TerminateOnNaN: loss is nan at epoch 1, batch 1 (step 2); stopped and restored "
@@ -227,3 +229,15 @@ def test_argmax_over_several_axes_under_jax_without_x64(x64_off):
     want_02 = np.transpose(value, (1, 0, 2)).reshape(3, -1).argmax(axis=1)
     np.testing.assert_array_equal(got_02, want_02)
     np.testing.assert_array_equal(got_1, value.argmax(axis=1))
+
+
+def test_snapshots_copy_only_what_can_change_in_place():
+    from convnet.training.trainer import _snapshot_value
+
+    writeable = np.arange(3.0)
+    frozen = np.arange(3.0)
+    frozen.flags.writeable = False
+    snap = _snapshot_value({"a": writeable, "b": frozen, "c": [1]})
+    writeable[0] = 99.0
+    assert snap["a"][0] == 0.0  # copied
+    assert snap["b"] is frozen  # nothing can write through it: kept by reference
