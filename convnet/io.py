@@ -8,7 +8,8 @@ Two formats, chosen by the file name's extension (or the ``format`` argument):
     JSON description of the architecture (every layer's class, name, arguments and output
     shape). A mismatching network is then reported layer by layer, and
     :func:`read_architecture` plus :func:`convnet.layers.summary.summary` show what a
-    file holds without building the network.
+    file holds without building the network. Each layer's constructor arguments are
+    stored too, so :func:`load_model` rebuilds the whole network from the file.
 ``.npz`` (NumPy)
     The arrays only, as ``arr_0``, ``arr_1``, ... -- exactly what Lasagne users write with
     ``np.savez(path, *lasagne.layers.get_all_param_values(network))``, so files go both
