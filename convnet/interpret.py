@@ -592,7 +592,7 @@ def deconvnet(
 # --------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class AttackResult:
     """Images before and after an attack, with their predictions.
 
@@ -646,6 +646,20 @@ class AttackResult:
     def linf(self) -> np.ndarray:
         """The largest absolute change of a pixel in each image, shape (batch,)."""
         return np.abs(self.perturbation.reshape(len(self.original), -1)).max(axis=1)
+
+    def __repr__(self) -> str:
+        """One line: the attack, the images' shape, the success rate and the perturbation
+        sizes (the arrays themselves are attributes)."""
+        n = len(self.original)
+        hits = int(np.count_nonzero(self.success))
+        target = "" if self.target is None else ", targeted"
+        norms = ""
+        if n:
+            norms = f", mean L2 {float(self.l2.mean()):.4g}, max Linf {float(self.linf.max()):.4g}"
+        return (
+            f"AttackResult(method={self.method!r}{target}, images {tuple(self.original.shape)}"
+            f" {self.original.dtype}, success {hits}/{n}{norms})"
+        )
 
 
 class Classifier:

@@ -8,7 +8,8 @@ Two formats, chosen by the file name's extension (or the ``format`` argument):
     JSON description of the architecture (every layer's class, name, arguments and output
     shape). A mismatching network is then reported layer by layer, and
     :func:`read_architecture` plus :func:`convnet.layers.summary.summary` show what a
-    file holds without building the network.
+    file holds without building the network. Each layer's constructor arguments are
+    stored too, so :func:`load_model` rebuilds the whole network from the file.
 ``.npz`` (NumPy)
     The arrays only, as ``arr_0``, ``arr_1``, ... -- exactly what Lasagne users write with
     ``np.savez(path, *lasagne.layers.get_all_param_values(network))``, so files go both
@@ -56,6 +57,7 @@ __all__ = [
     "read_params",
     "read_architecture",
     "describe_network",
+    "load_model",
     "atomic_write",
 ]
 # write_params_group, set_param_values, open_hdf5, write_json, read_json and hdf5_bytes are
@@ -331,6 +333,9 @@ def write_params_group(group: Any, network: Any) -> None:
     group.attrs["format"] = FORMAT_NAME
     group.attrs["version"] = FORMAT_VERSION
     write_json(group, "architecture", describe_network(network))
+    from .layers import config as _config
+
+    _config.write_model_config(group, network, write_json)
     params = group.create_group("params")
     for i, (p, layer, tags) in enumerate(_param_records(network)):
         value = np.asarray(p.get_value(borrow=True))
@@ -662,3 +667,46 @@ in the network but (4, 3) in '...net.h5' (layer 1: the file has DenseLayer(num_u
         values, _ = _read_group_params(f, path, "load_params")
         arch = read_json(f, "architecture", path, "load_params")
     set_param_values(network, values, path, "load_params", arch)
+
+
+def load_model(path: str | os.PathLike, custom_layers: dict[str, Any] | None = None) -> Any:
+    """Rebuild the network stored in an HDF5 file, with its parameter values.
+
+    Works on every file :func:`save_params` or a training checkpoint wrote: the file holds
+    each layer's class and constructor arguments (see
+    :func:`convnet.layers.network_config`). No code from the file is executed.
+
+    Parameters
+    ----------
+    path : str
+        The ``.h5`` file.
+    custom_layers : dict, optional
+        ``{name: class or function}`` for custom layers and functions not registered with
+        :func:`convnet.layers.register`.
+
+    Returns
+    -------
+    Layer or list of Layer
+        The output layer(s) of the rebuilt network.
+
+    Raises
+    ------
+    ValueError
+        If the file holds no configuration, or names a layer class that is neither
+        built-in nor registered (the message names it and the registry).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from convnet.layers import InputLayer, DenseLayer
+    >>> from convnet.io import save_params, load_model
+    >>> net = DenseLayer(InputLayer((None, 4)), num_units=3, name="out")
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.h5")
+    >>> save_params(net, path)
+    >>> copy = load_model(path)
+    >>> copy.name, bool((copy.W.get_value() == net.W.get_value()).all())
+    ('out', True)
+    """
+    from .layers import config as _config
+
+    return _config.load_model(os.fspath(path), custom_layers, open_hdf5, read_json, load_params)

@@ -345,11 +345,13 @@ def plot_filters(
     normalize: str | None = "filter",
     color: bool | None = None,
     dpi: int = 100,
+    title: str | None = None,
 ):
     """Save a layer's filters as an image grid (see :func:`filter_mosaic`).
 
     The image is the mosaic itself, pixel for pixel: for a first convolution layer on
-    colour images, one colour tile per filter.
+    colour images, one colour tile per filter. With a title (by default the layer's class
+    and name and the filters' shape, when given a layer) a strip above the mosaic holds it.
 
     Parameters
     ----------
@@ -364,6 +366,9 @@ def plot_filters(
         As for :func:`filter_mosaic` (default ``scale=4``).
     dpi : int
         The resolution stored in the image (its pixel size is the mosaic's).
+    title : str, optional
+        Written above the mosaic; default for a layer: ``"Conv2DLayer 'conv1': 32 filters
+        3x5x5"``, for an array: none (``""`` turns the default off).
 
     Returns
     -------
@@ -383,11 +388,22 @@ def plot_filters(
     (64, 64)
     """
     mosaic = filter_mosaic(layer, scale, padding, ncols, normalize, color)
+    if title is None and hasattr(layer, "output_shape"):
+        shape = _filters_of(layer, "plot_filters").shape
+        title = f"{_label(layer)}: {shape[0]} filters {'x'.join(str(s) for s in shape[1:])}"
     height, width = mosaic.shape[:2]
-    fig = _new_figure("plot_filters", show, (width / dpi, height / dpi), dpi)
+    strip = _TITLE_PX if title else 0
+    if title:  # wide enough for the text (about 6 pixels per character at 8 points)
+        width = max(width, 6 * len(title) + 8)
+    fig = _new_figure("plot_filters", show, (width / dpi, (height + strip) / dpi), dpi)
     cmap = "gray" if mosaic.ndim == 2 else None
-    fig.figimage(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, resize=True, origin="upper")
+    fig.figimage(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, origin="upper")
+    if title:
+        fig.text(2 / width, 1 - 2 / (height + strip), title, fontsize=8, va="top", ha="left")
     return _finish_figure(fig, path, show)
+
+
+_TITLE_PX = 14  # the height of plot_filters' title strip, in pixels
 
 
 # ---- feature maps ----------------------------------------------------------------------

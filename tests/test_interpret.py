@@ -428,3 +428,23 @@ def test_float32_networks_give_float32_results(floatX32):
     r = interpret.fgsm(interpret.Classifier(net, mode="py"), x, epsilon=0.05)
     assert r.original.dtype == r.adversarial.dtype == np.float32
     assert r.linf.max() <= 0.05 + 1e-6
+
+
+def test_attack_result_repr_is_one_short_line():
+    n = 64
+    original = np.zeros((n, 3, 32, 32), dtype="float32")
+    adversarial = original.copy()
+    adversarial[:, 0, 0, 0] = 0.5
+    adversarial[0, 1, 2, 3] = -1.0
+    success = np.arange(n) % 4 == 0
+    labels = np.zeros(n, dtype=int)
+    conf = np.full(n, 0.9)
+    result = interpret.AttackResult(
+        original, adversarial, labels, conf, labels + 1, conf, None, None, success, (0, 1), "fgsm"
+    )
+    l2 = np.sqrt(((adversarial - original).reshape(n, -1) ** 2).sum(axis=1)).mean()
+    assert repr(result) == (
+        f"AttackResult(method='fgsm', images (64, 3, 32, 32) float32, success 16/64, "
+        f"mean L2 {l2:.4g}, max Linf 1)"
+    )
+    assert str(result) == repr(result) and "\n" not in repr(result)

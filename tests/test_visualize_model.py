@@ -303,3 +303,21 @@ def test_plot_network_places_branches_side_by_side(branched, tmp_path):
     assert len([p for p in fig.axes[0].patches]) == 6
     with pytest.raises(TypeError, match="layer: expected a convnet Layer"):
         visualize.plot_network("net")
+
+
+def test_plot_filters_of_a_layer_has_a_title_strip(tmp_path):
+    l_in = InputLayer((None, 3, 8, 8))
+    conv = Conv2DLayer(l_in, 6, 5, name="conv1")
+    path = tmp_path / "conv1.png"
+    fig = visualize.plot_filters(conv, path, scale=3, padding=1)
+    assert [t.get_text() for t in fig.texts] == ["Conv2DLayer 'conv1': 6 filters 3x5x5"]
+    expected = visualize.filter_mosaic(conv, scale=3, padding=1)
+    pixels = _png_array(path)
+    height, width = expected.shape[:2]
+    assert pixels.shape[0] == height + 14 and pixels.shape[1] >= width
+    # the mosaic sits below the strip, pixel for pixel, at the left edge
+    below = pixels[14:, :width]
+    assert np.abs(below.astype(float) - expected * 255).max() <= 1.0
+    custom = visualize.plot_filters(conv, tmp_path / "t.png", title="first layer")
+    assert [t.get_text() for t in custom.texts] == ["first layer"]
+    assert visualize.plot_filters(conv, tmp_path / "n.png", title="").texts == []

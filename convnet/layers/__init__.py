@@ -2,6 +2,7 @@
 
 from . import (
     base,
+    config,
     conv,
     dense,
     helper,
@@ -14,6 +15,7 @@ from . import (
     special,
 )
 from .base import *  # noqa: F403
+from .config import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dense import *  # noqa: F403
 from .helper import *  # noqa: F403
@@ -29,6 +31,7 @@ from .summary import __all__ as _summary_all
 
 __all__ = (
     base.__all__
+    + config.__all__
     + conv.__all__
     + dense.__all__
     + helper.__all__

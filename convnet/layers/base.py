@@ -9,6 +9,7 @@ unknown until run time (usually the batch size).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections import OrderedDict
 from typing import Any
@@ -76,6 +77,24 @@ def _same(value: Any, default: Any) -> bool:
         return False
 
 
+def _recording_arguments(init: Any) -> Any:
+    """``init`` wrapped to keep the arguments of the outermost constructor call.
+
+    :mod:`convnet.layers.config` rebuilds a layer from them (``load_model``); the first
+    (outermost) ``__init__`` of a construction records, so ``super().__init__`` calls of
+    intermediate classes do not overwrite what the user passed.
+    """
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        if "_constructor_call" not in self.__dict__:
+            self.__dict__["_constructor_call"] = (init, args, kwargs)
+        init(self, *args, **kwargs)
+
+    __init__._records_arguments = True  # type: ignore[attr-defined]
+    return __init__
+
+
 class Layer:
     """Base class of all layers with one input.
 
@@ -121,6 +140,12 @@ class Layer:
     >>> get_output(l_out).eval({l_in.input_var: [[1.0, 2.0, 3.0]]}, mode="FAST_COMPILE")
     array([[2., 4., 6.]])
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_records_arguments", False):
+            cls.__init__ = _recording_arguments(init)
 
     def __init__(self, incoming: Any, name: str | None = None):
         self.name = name
@@ -271,6 +296,9 @@ class Layer:
         if self.name is not None:
             args.append(f"name={self.name!r}")
         return f"{type(self).__name__}({', '.join(args)})"
+
+
+Layer.__init__ = _recording_arguments(Layer.__init__)  # type: ignore[method-assign]
 
 
 class MergeLayer(Layer):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import utils
 from ..ops import concrete_shape
+from ._declared_shape import check_declared_shape
 from .base import Layer, MergeLayer, _label
 
 __all__ = [
@@ -157,6 +158,7 @@ def get_output(layer_or_layers: Any, inputs: Any = None, **kwargs: Any) -> Any:
         # concrete_shape: later layers and gradients read this output's shape off the value,
         # which JAX knows exactly, instead of from PyTensor's shape arithmetic.
         all_outputs[layer] = concrete_shape(layer.get_output_for(layer_inputs, **kwargs))
+        check_declared_shape(layer, layer_inputs, all_outputs[layer])
         try:
             accepted_kwargs |= set(utils.inspect_kwargs(layer.get_output_for))
         except (TypeError, ValueError):  # pragma: no cover - uninspectable callables

@@ -210,6 +210,24 @@ class ConcatLayer(MergeLayer):
 concat = ConcatLayer
 
 
+def _same_shape_hint(input_shapes: list) -> str:
+    """How to make elementwise-merged inputs agree: cropping fixes only spatial sizes."""
+    if len({len(s) for s in input_shapes}) != 1:
+        return "reshape or flatten them to the same number of dimensions"
+    differ = [
+        i
+        for i, sizes in enumerate(zip(*input_shapes, strict=True))
+        if len({s for s in sizes if s is not None}) > 1
+    ]
+    if 1 in differ:
+        return (
+            "they differ on axis 1 (channels or units), which cropping cannot fix: give "
+            "them the same number, e.g. with a Conv2DLayer(..., filter_size=1) (or a "
+            "DenseLayer) on the narrower input"
+        )
+    return "crop or pad the inputs, or pass cropping=..."
+
+
 class ElemwiseMergeLayer(MergeLayer):
     """Combine inputs of the same shape elementwise with a binary function.
 
@@ -254,8 +272,7 @@ class ElemwiseMergeLayer(MergeLayer):
         if mismatch:
             raise ValueError(
                 f"{_label(self)}: expected inputs of the same shape, received "
-                f"{_format_shapes(input_shapes)}; crop or pad the inputs, or pass "
-                f"cropping=..."
+                f"{_format_shapes(input_shapes)}; {_same_shape_hint(input_shapes)}"
             )
         columns = zip(*input_shapes, strict=True)
         return tuple(next((s for s in sizes if s is not None), None) for sizes in columns)

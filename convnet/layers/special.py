@@ -266,6 +266,7 @@ class ExpressionLayer(Layer):
         self.function = function
         if output_shape is None:
             self._output_shape = None
+            self.exact_output_shape = False  # a guess (the input's shape): not checked
         elif isinstance(output_shape, str):
             if output_shape != "auto":
                 raise ValueError(

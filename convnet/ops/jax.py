@@ -37,6 +37,7 @@ from pytensor.ifelse import IfElse
 from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.tensor.basic import Alloc, ARange
 from pytensor.tensor.elemwise import CAReduce
+from pytensor.tensor.math import Argmax
 from pytensor.tensor.shape import Shape_i
 
 from .conv import Conv, ConvGradInput, ConvGradWeights, _static_out
@@ -385,14 +386,34 @@ def _dtype_of(variable):
     return getattr(variable.type, "dtype", None)
 
 
+# --------------------------------------------------------------------------------------------
+# Workaround: with JAX's 64-bit types off (PyTensor turns them off unless floatX is float64),
+# PyTensor's JAX dispatch still asks for them: reductions accumulate in float64 or int64
+# (PyTensor's accumulator for float32 and small-integer sums) and argmax returns int64. JAX
+# narrows these to 32 bits anyway, with a UserWarning ("Explicitly requested dtype float64
+# ... will be truncated to dtype float32") at the first call of every float32 training
+# function. Ask for the types JAX computes in (``_jax_dtype``): reductions get a 32-bit
+# accumulator, results are cast to the narrowed type, and Argmax is dispatched here.
+# --------------------------------------------------------------------------------------------
+
+
+def _jax_dtype(dtype):
+    """``dtype`` as JAX computes it now: 64-bit types narrowed when x64 is off."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.dtype(dtype)))
+
+
 def _cast_result(pytensor_impl):
     """Wrap PyTensor's dispatch of an op with one output: cast the result to its dtype."""
 
     def funcify(op, node=None, **kwargs):
+        acc = getattr(op, "acc_dtype", None)
+        if acc is not None and _jax_dtype(acc) != np.dtype(acc):
+            op = op.clone(acc_dtype=str(_jax_dtype(acc)))
         impl = pytensor_impl(op, node=node, **kwargs)
         dtype = None if node is None else _dtype_of(node.outputs[0])
         if dtype is None:
             return impl
+        dtype = _jax_dtype(dtype)
 
         def cast(*inputs):
             return jnp.asarray(impl(*inputs), dtype=dtype)
@@ -405,6 +426,23 @@ def _cast_result(pytensor_impl):
 jax_funcify.register(CAReduce)(_cast_result(jax_funcify.dispatch(CAReduce)))
 jax_funcify.register(Alloc)(_cast_result(jax_funcify.dispatch(Alloc)))
 jax_funcify.register(DeepCopyOp)(_cast_result(jax_funcify.dispatch(DeepCopyOp)))
+
+
+@jax_funcify.register(Argmax)
+def _jax_argmax(op, node=None, **kwargs):
+    """PyTensor's Argmax (first maximum over ``op.axis``) in the index type JAX uses."""
+    axis = op.axis
+    dtype = _jax_dtype("int64")
+
+    def argmax(x):
+        axes = tuple(range(x.ndim)) if axis is None else tuple(int(a) for a in axis)
+        keep = tuple(i for i in range(x.ndim) if i not in axes)
+        moved = jnp.transpose(x, keep + axes)
+        flat = moved.reshape(moved.shape[: len(keep)] + (-1,))
+        return jnp.argmax(flat, axis=-1).astype(dtype)
+
+    return argmax
+
 
 _pytensor_ifelse = jax_funcify.dispatch(IfElse)
 

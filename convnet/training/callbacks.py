@@ -258,10 +258,15 @@ class ModelCheckpoint(Callback):
     monitor, mode, min_delta
         As in :class:`EarlyStopping`; used with ``save_best_only``.
 
+    A checkpoint whose parameters hold NaN or infinite values is never written (the
+    previous file stays as it was); a line on stderr says so.
+
     Attributes
     ----------
     last_path : str or None
         The file written last.
+    skipped : list of str
+        The files not written because the parameters were not finite.
 
     Examples
     --------
@@ -296,6 +301,7 @@ class ModelCheckpoint(Callback):
         self.save_best_only = save_best_only
         self._monitor = _Monitor(monitor, mode, min_delta, "ModelCheckpoint")
         self.last_path: str | None = None
+        self.skipped: list[str] = []
 
     def _save(self, logs: Mapping[str, float]) -> None:
         fields = {k: v for k, v in logs.items() if isinstance(v, int | float)}
@@ -307,6 +313,20 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint: cannot fill in path {self.path!r} with the logs "
                 f"{sorted(fields)} ({type(exc).__name__}: {exc})"
             ) from exc
+        bad = [
+            p.name or f"parameter {i}"
+            for i, p in enumerate(self.trainer.params)
+            if not np.isfinite(np.asarray(p.get_value(borrow=True))).all()
+        ]
+        if bad:  # never overwrite a good file with a diverged state
+            self.skipped.append(path)
+            print(
+                f"ModelCheckpoint: not writing {path!r}: parameters {', '.join(bad[:5])}"
+                f"{' ...' if len(bad) > 5 else ''} are not finite (NaN or inf); "
+                f"{'the previous file is kept' if os.path.exists(path) else 'nothing written'}",
+                file=sys.stderr,
+            )
+            return
         self.trainer.save_checkpoint(path)
         self.last_path = path
 
@@ -733,54 +753,119 @@ class TerminateOnNaN(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm progress bar per epoch with the running loss, accuracy and throughput.
+    """Training progress: a tqdm bar per epoch on a terminal, one plain line per epoch
+    otherwise.
 
     :meth:`Trainer.fit <convnet.training.Trainer.fit>` adds one unless ``progress=False``.
-    It draws only when ``stream`` is a terminal (or ``enabled=True``), so logs and
-    captured output stay clean.
+    On a terminal (``stream.isatty()``, or ``enabled=True``) each epoch draws a bar with
+    the running loss, accuracy and throughput. Without one -- output to a log file, under
+    ``nohup``, in a notebook's captured output -- or on a terminal narrower than 40
+    columns, it prints one line per epoch to ``line_stream`` instead::
+
+        epoch 2/5: loss 0.4120, acc 0.8810, val_loss 0.3990, val_acc 0.8900, 1.9 s, 2301 img/s
+
+    Both start with one line saying which loss the trainer uses (and why, when it chose
+    it). The first training step of a trainer compiles the function (JAX compiles at the
+    first call), so that step is left out of the images per second and its time shown
+    apart, as ``first step (compiling) 3.2 s``.
 
     Parameters
     ----------
     stream : file-like, optional
-        Where to draw (default ``sys.stderr``).
+        Where to draw the bar (default ``sys.stderr``).
     enabled : bool, optional
-        Force the bar on or off; default: on when ``stream.isatty()``.
+        True: always a bar; False: no output at all; None (default): a bar when ``stream``
+        is a terminal, else lines.
     mininterval : float
         Seconds between redraws (default 0.1).
+    line_stream : file-like, optional
+        Where per-epoch lines go (default ``sys.stdout``).
+    ncols : int, optional
+        The bar's width; default: the terminal's.
+
+    Attributes
+    ----------
+    active : bool
+        Whether a bar is drawn.
+    mode : {"bar", "lines", "off"}
 
     Examples
     --------
     >>> import io
     >>> from convnet.training import ProgressBar
-    >>> ProgressBar(stream=io.StringIO()).active
-    False
+    >>> bar = ProgressBar(stream=io.StringIO())
+    >>> bar.active, bar.mode
+    (False, 'lines')
     """
 
     order = -10
+    min_columns = 40
 
     def __init__(
-        self, stream: TextIO | None = None, enabled: bool | None = None, mininterval: float = 0.1
+        self,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        mininterval: float = 0.1,
+        line_stream: TextIO | None = None,
+        ncols: int | None = None,
     ):
         self.stream = sys.stderr if stream is None else stream
+        self.line_stream = line_stream
+        self.ncols = ncols
         if enabled is None:
             isatty = getattr(self.stream, "isatty", None)
-            enabled = bool(isatty and isatty())
-        self.active = enabled
+            self.mode = "bar" if isatty and isatty() else "lines"
+        else:
+            self.mode = "bar" if enabled else "off"
+        if self.mode == "bar":
+            width = ncols if ncols is not None else _terminal_columns(self.stream)
+            if width is not None and width < self.min_columns:
+                self.mode = "lines"  # a zero-width terminal gets lines, not blank bars
+        self.active = self.mode == "bar"
         self.mininterval = mininterval
         self._bar = None
 
+    def _lines(self) -> TextIO:
+        return sys.stdout if self.line_stream is None else self.line_stream
+
+    def _print(self, text: str) -> None:
+        out = self.stream if self.mode == "bar" else self._lines()
+        print(text, file=out, flush=True)
+
+    def on_train_begin(self):
+        self._compile_time: float | None = None
+        if self.mode == "off":
+            return
+        self._print(self.trainer.describe_fit())
+
+    def _throughput(self) -> str:
+        # up to the last step's end: validation (and its compilation) is not training
+        elapsed = max(self._t_end - self._start, 1e-9)
+        return f"{self._n_timed / elapsed:.0f} img/s" if self._n_timed else "- img/s"
+
     def _postfix(self, extra: Mapping[str, float] | None = None) -> str:
-        elapsed = max(time.perf_counter() - self._start, 1e-9)
-        parts = [f"loss={self._loss / max(self._n, 1):.4f}"]
+        # throughput first, so that a narrow terminal cuts the least useful part
+        parts = [self._throughput(), f"loss={self._loss / max(self._n, 1):.4f}"]
         if self._has_acc:
             parts.append(f"acc={self._acc / max(self._n, 1):.4f}")
         for key, value in (extra or {}).items():
             parts.append(f"{key}={value:.4f}")
-        parts.append(f"{self._n_timed / elapsed:.0f} img/s")
         return ", ".join(parts)
 
     def on_epoch_begin(self, epoch):
-        if not self.active:
+        if self.mode == "off":
+            return
+        self._epoch_t0 = time.perf_counter()
+        self._start = self._epoch_t0
+        self._t_end = self._start
+        self._last = self._start
+        # a run resumed mid-epoch shows the whole epoch's averages (throughput: this run's)
+        sums = getattr(self.trainer, "epoch_sums", None) or {}
+        self._loss, self._acc = sums.get("loss", 0.0), sums.get("acc", 0.0)
+        self._n = sums.get("n", 0)
+        self._n_timed = 0
+        self._has_acc = False
+        if self.mode != "bar":
             return
         from tqdm import tqdm
 
@@ -794,43 +879,68 @@ class ProgressBar(Callback):
             unit="batch",
             file=self.stream,
             mininterval=self.mininterval,
-            dynamic_ncols=True,
+            dynamic_ncols=self.ncols is None,
+            ncols=self.ncols,
             leave=True,
+            # no batch/s rate: the postfix has img/s, and the line fits 120 columns
+            bar_format=(
+                "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+                if total
+                else None
+            ),
         )
-        self._start = time.perf_counter()
-        self._last = self._start
-        # a run resumed mid-epoch shows the whole epoch's averages (throughput: this run's)
-        sums = getattr(self.trainer, "epoch_sums", None) or {}
-        self._loss, self._acc = sums.get("loss", 0.0), sums.get("acc", 0.0)
-        self._n = sums.get("n", 0)
-        self._n_timed = 0
-        self._has_acc = False
 
     def on_batch_end(self, batch, logs):
-        if self._bar is None:
+        if self.mode == "off":
             return
         n = logs.get("size", 0)
         self._n += n
-        self._n_timed += n
         self._loss += logs["loss"] * n
         if "acc" in logs:
             self._has_acc = True
             self._acc += logs["acc"] * n
         now = time.perf_counter()
+        self._t_end = now
+        if "compile_time" in logs:  # the first call: compilation, not throughput
+            self._compile_time = logs["compile_time"]
+            self._start = now
+        else:
+            self._n_timed += n
+        if self._bar is None:
+            return
         if now - self._last >= self.mininterval:
             self._last = now
             self._bar.set_postfix_str(self._postfix(), refresh=False)
         self._bar.update(1)
 
     def on_epoch_end(self, epoch, logs):
-        if self._bar is None:
+        if self.mode == "off":
             return
         extra = {k: logs[k] for k in ("val_loss", "val_acc") if k in logs}
-        self._bar.set_postfix_str(self._postfix(extra), refresh=False)
-        self._bar.close()
-        self._bar = None
+        if self._bar is not None:
+            self._bar.set_postfix_str(self._postfix(extra), refresh=False)
+            self._bar.close()
+            self._bar = None
+        else:
+            parts = [f"{k} {logs[k]:.4f}" for k in ("loss", "acc") if k in logs]
+            parts += [f"{k} {v:.4f}" for k, v in extra.items()]
+            parts.append(f"{time.perf_counter() - self._epoch_t0:.1f} s")
+            parts.append(self._throughput())
+            line = f"epoch {epoch + 1}/{self.trainer.target_epochs}: " + ", ".join(parts)
+            self._print(line)
+        if self._compile_time is not None:
+            self._print(f"  first step (compiling) {self._compile_time:.1f} s")
+            self._compile_time = None
 
     def on_train_end(self):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _terminal_columns(stream: Any) -> int | None:
+    """The width of the terminal ``stream`` writes to, None if unknown."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None

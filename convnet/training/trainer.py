@@ -6,6 +6,9 @@ import copy
 import inspect
 import itertools
 import math
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -15,7 +18,8 @@ import pytensor
 import pytensor.tensor as T
 
 from .. import io as _cio
-from .callbacks import Callback, ProgressBar
+from . import _checks
+from .callbacks import Callback, ModelCheckpoint, ProgressBar, TerminateOnNaN
 from .checkpoint import generator_from_state, read_checkpoint, write_checkpoint
 from .history import History
 
@@ -56,6 +60,7 @@ class _Compiled:
     target_ndim: int
     entries: list[tuple[Any, Any, str]]  # (variable, container, kind) of non-param state
     param_containers: list[Any]
+    called: bool = False  # whether the training function has run (been JIT-compiled)
 
 
 class Trainer:
@@ -157,7 +162,9 @@ class Trainer:
     ):
         L = _layers()
         self.network = network
+        self.input_layer = None
         self.input_var = self._find_input_var(network, input_var)
+        self._auto_loss: tuple[str, str] | None = None
         self.target_var = target_var
         if loss is not None and not callable(loss) and loss not in _LOSS_NAMES:
             raise ValueError(
@@ -209,6 +216,7 @@ class Trainer:
         self._callbacks: list[Callback] = []
         self._pending_callback_states: list[dict] | None = None
         self._source = None
+        self._interrupted = False
 
     # ----------------------------------------------------------------------------------
     # set-up
@@ -219,18 +227,21 @@ class Trainer:
         return f"{type(self.network).__name__}" + (f" {name!r}" if name else "")
 
     def _find_input_var(self, network, input_var):
-        if input_var is not None:
-            return input_var
         layers = _layers().get_all_layers(network)
         inputs = [
             l for l in layers if hasattr(l, "input_var") and getattr(l, "input_layer", None) is None
         ]
+        if input_var is not None:
+            match = [l for l in inputs if l.input_var is input_var]
+            self.input_layer = match[0] if len(match) == 1 else None
+            return input_var
         if len(inputs) != 1:
             raise ValueError(
                 f"Trainer: expected a network with exactly one InputLayer, found "
                 f"{len(inputs)} below {self._network_label() if hasattr(self, 'network') else ''}"
                 f"; pass input_var= for other networks"
             )
+        self.input_layer = inputs[0]
         return inputs[0].input_var
 
     def _resolve_update(self, update):
@@ -294,12 +305,24 @@ class Trainer:
     def _output_dtype(self) -> str:
         return str(_layers().get_output(self.network, deterministic=True).dtype)
 
+    @property
+    def loss_name(self) -> str | None:
+        """The loss in use: the ``loss`` given, or the one chosen from the first targets
+        (None before the first compilation when no loss was given)."""
+        if self.loss is not None:
+            return (
+                self.loss
+                if isinstance(self.loss, str)
+                else getattr(self.loss, "__name__", repr(self.loss))
+            )
+        return None if self._auto_loss is None else self._auto_loss[0]
+
     def _loss_expr(self, predictions, targets):
         loss = self.loss
         if loss is None:
-            loss = (
-                "categorical_crossentropy" if targets.dtype.startswith("int") else "squared_error"
-            )
+            if self._auto_loss is None:
+                self._auto_loss = _checks.auto_loss(targets.dtype, targets.ndim, self.network)
+            loss = self._auto_loss[0]
         if isinstance(loss, str):
             loss_name = loss
             loss = getattr(_objectives(), loss)
@@ -318,7 +341,9 @@ class Trainer:
             elif loss_name == "binary_crossentropy":
                 acc = obj.binary_accuracy(predictions, targets)
         if acc is not None and acc.ndim > 0:
-            acc = acc.mean()
+            # in the loss's type: the mean of int8 hits would be float64 (truncated, with
+            # a warning, when JAX runs float32)
+            acc = T.cast(acc, value.dtype).mean()
         return value, acc
 
     def _penalty(self):
@@ -434,15 +459,11 @@ class Trainer:
         return c.param_containers + [cont for _, cont, _ in c.entries]
 
     def snapshot_state(self) -> list[Any]:
-        """The values a training step changes, cheaply: references to immutable (JAX)
-        arrays, copies of NumPy arrays and generators. See :meth:`restore_state`."""
-        out = []
-        for cont in self._containers():
-            value = cont.storage[0]
-            if isinstance(value, np.ndarray | np.random.Generator | dict):
-                value = copy.deepcopy(value)
-            out.append(value)
-        return out
+        """The values a training step changes, cheaply: references to arrays nothing can
+        change in place (JAX arrays, and the read-only NumPy views of them that the JAX
+        backend stores), copies of writeable NumPy arrays and of generators. See
+        :meth:`restore_state`."""
+        return [_snapshot_value(cont.storage[0]) for cont in self._containers()]
 
     def restore_state(self, snapshot: Sequence[Any]) -> None:
         """Put back the values taken by :meth:`snapshot_state`."""
@@ -592,6 +613,27 @@ class Trainer:
             f"or a callable (epoch, rng) -> iterable of batches, received {type(X).__name__}"
         )
 
+    def _check_data(self, source, func: str) -> None:
+        """Inputs against the input layer, targets against the loss and the output layer
+        (all arrays, or the first batch of an iterable), before anything is compiled."""
+        if not isinstance(source, _ArraySource):
+            source.unchecked = True  # checked as its first batch arrives
+            return
+        self._check_batch(source.X, source.y, func, "X")
+
+    def _check_batch(self, X, y, func: str, what: str = "the first batch's inputs") -> None:
+        if self.input_layer is not None:
+            _checks.check_inputs(X, self.input_layer, func, what)
+        if y is None:
+            return
+        loss = self.loss
+        if loss is None:
+            loss = self.loss_name
+        if loss is None:
+            y_arr = np.asarray(y)
+            loss = _checks.auto_loss(y_arr.dtype, y_arr.ndim, self.network)[0]
+        _checks.check_targets(y, self.network, loss, func)
+
     def _cast(self, xb, yb):
         c = self._compiled
         return (
@@ -616,6 +658,7 @@ class Trainer:
         steps_per_epoch: int | None = None,
         progress: bool | None = None,
         validation_batch_size: int | None = None,
+        terminate_on_nan: bool = True,
     ) -> History:
         """Train until ``epochs`` epochs are done; return the :class:`History`.
 
@@ -645,10 +688,15 @@ class Trainer:
         steps_per_epoch : int, optional
             For iterables without ``len()`` or endless generators: steps per epoch.
         progress : bool, optional
-            Show a progress bar (:class:`~convnet.training.ProgressBar`); default: when
-            stderr is a terminal.
+            Report progress (:class:`~convnet.training.ProgressBar`): None (default): a
+            bar when stderr is a terminal, else one line per epoch on stdout; True: a bar;
+            False: nothing. The first line says which loss is used.
         validation_batch_size : int, optional
             Default ``batch_size``.
+        terminate_on_nan : bool
+            Stop at the first step whose loss is NaN or infinite and put back the state
+            before it (adds a :class:`~convnet.training.TerminateOnNaN` unless one is
+            given); default True.
 
         Returns
         -------
@@ -660,6 +708,16 @@ class Trainer:
         -----
         ``loss`` and ``acc`` are averages over the epoch's samples of the training-mode
         outputs (dropout on). An epoch interrupted by ``stop_training`` is not recorded.
+
+        The data are checked against the network before the first step: inputs against
+        the input layer's shape, targets against the loss and the output layer; a
+        mismatch raises a ValueError that names the layer, both shapes and the fix.
+
+        Ctrl-C (SIGINT) ends training cleanly: the step in progress is finished, one line
+        says where training stopped and which checkpoint was written last, and ``fit``
+        returns the History so far. The trainer keeps its state, so calling ``fit`` again
+        continues from that step (as resuming from a checkpoint does). A second Ctrl-C
+        while the step finishes raises KeyboardInterrupt at once.
         """
         epochs = int(epochs)
         if epochs < 0 or int(batch_size) < 1:
@@ -668,6 +726,7 @@ class Trainer:
                 f"epochs={epochs}, batch_size={batch_size}"
             )
         source = self._make_source(X, y, int(batch_size), shuffle, steps_per_epoch, "fit")
+        self._check_data(source, "fit")
         if self._compiled is None:
             self.compile(*self._target_spec(source.peek_targets()))
         source.prepare(self)
@@ -681,6 +740,7 @@ class Trainer:
                 None,
                 "fit(validation_data=...)",
             )
+            self._check_data(val, "fit(validation_data=...)")
             val.prepare(self)
         if self._rng is None:
             self._rng = np.random.default_rng(seed)
@@ -695,6 +755,8 @@ class Trainer:
                     f"Trainer.fit: expected callbacks to be Callback instances, received "
                     f"{type(cb).__name__}"
                 )
+        if terminate_on_nan and not any(isinstance(cb, TerminateOnNaN) for cb in cbs):
+            cbs.append(TerminateOnNaN())
         if progress is None or progress:
             cbs.append(ProgressBar(enabled=None if progress is None else True))
         cbs = sorted(cbs, key=lambda cb: cb.order)
@@ -704,13 +766,18 @@ class Trainer:
             cb.set_trainer(self)
 
         self.stop_training = False
+        self._interrupted = False
         try:
-            for cb in cbs:
-                cb.on_train_begin()
-            while self.epoch < epochs and not self.stop_training:
-                self._run_epoch(source, val, cbs)
-            for cb in cbs:
-                cb.on_train_end()
+            with _DeferredInterrupt(self):
+                for cb in cbs:
+                    cb.on_train_begin()
+                while self.epoch < epochs and not (self.stop_training or self._interrupted):
+                    self._run_epoch(source, val, cbs)
+                if self._interrupted:
+                    self._report_interrupt(cbs)
+                    return self.history
+                for cb in cbs:
+                    cb.on_train_end()
         except BaseException:
             for cb in cbs:
                 if isinstance(cb, ProgressBar):
@@ -719,6 +786,43 @@ class Trainer:
         finally:
             self._source = None
         return self.history
+
+    def describe_fit(self) -> str:
+        """One line on the run :meth:`fit` is starting: the loss (and why it was chosen),
+        whether accuracy is reported, the steps and the input dtype."""
+        c = self._compiled
+        loss = self.loss_name
+        why = f" (chosen for {self._auto_loss[1]})" if self.loss is None and self._auto_loss else ""
+        acc = "accuracy reported" if c is not None and "acc" in c.metrics else "no accuracy"
+        steps = f"{self.steps_per_epoch} steps per epoch" if self.steps_per_epoch else "steps"
+        first, last = self.epoch + 1, self.target_epochs
+        epochs = f"epoch {last}" if first == last else f"epochs {first}-{last}"
+        return (
+            f"Trainer.fit: loss {loss}{why}, {acc}; {epochs}, {steps}, "
+            f"{self.input_var.dtype} inputs"
+        )
+
+    def _report_interrupt(self, cbs) -> None:
+        for cb in cbs:
+            if isinstance(cb, ProgressBar):
+                cb.on_train_end()
+        last = [cb.last_path for cb in cbs if isinstance(cb, ModelCheckpoint) and cb.last_path]
+        if last:
+            where = (
+                f"last checkpoint {last[-1]!r}; resume with trainer.load_checkpoint"
+                f"({last[-1]!r}) and fit(...) with the same arguments"
+            )
+        else:
+            where = (
+                "no checkpoint written (add ModelCheckpoint(...) to keep one); call fit(...) "
+                "again to continue from this step"
+            )
+        print(
+            f"Trainer.fit: interrupted at epoch {self.epoch + 1}, batch {self.batch_in_epoch} "
+            f"(step {self.global_step}), after finishing that step; {where}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _apply_callback_states(self) -> None:
         pending = self._pending_callback_states
@@ -766,10 +870,14 @@ class Trainer:
         for xb, yb in batches:
             for cb in cbs:
                 cb.on_batch_begin(b)
+            t_step = time.perf_counter()
             out = train(xb, yb)
             n = len(xb)
             loss = float(out[0])
             logs = {"loss": loss, "size": n}
+            if not c.called:  # JAX compiles at the first call
+                c.called = True
+                logs["compile_time"] = time.perf_counter() - t_step
             sums["loss"] += loss * n
             sums["n"] += n
             if has_acc:
@@ -781,6 +889,11 @@ class Trainer:
             for cb in cbs:
                 cb.on_batch_end(b, logs)
             b += 1
+            if self._interrupted:
+                self.stop_training = True
+                # continue this epoch exactly if fit is called again
+                es["resume"] = True
+                es["elapsed0"] += time.perf_counter() - es["t0"]
             if self.stop_training:
                 return
         if sums["n"] == 0:
@@ -836,6 +949,7 @@ class Trainer:
             ``{"loss": ..., "acc": ...}`` (no ``acc`` when the trainer reports none).
         """
         source = self._make_source(X, y, int(batch_size), False, None, "evaluate")
+        self._check_data(source, "evaluate")
         if self._compiled is None:
             self.compile(*self._target_spec(source.peek_targets()))
         source.prepare(self)
@@ -854,6 +968,8 @@ class Trainer:
         dtype = self.input_var.dtype
         if _is_array_like(X):
             X = np.asarray(X)
+            if self.input_layer is not None:
+                _checks.check_inputs(X, self.input_layer, "predict")
             parts = [
                 fn(np.asarray(X[i : i + batch_size], dtype=dtype))
                 for i in range(0, len(X), int(batch_size))
@@ -881,7 +997,7 @@ class Trainer:
         return out
 
     def _is_classifier(self) -> bool:
-        if self.loss in ("categorical_crossentropy", "binary_crossentropy"):
+        if self.loss_name in ("categorical_crossentropy", "binary_crossentropy"):
             return True
         t = self.target_var
         if t is not None:  # integer targets are class labels
@@ -901,6 +1017,17 @@ def _kinds(kinds: Iterable[str]) -> str:
     for k in kinds:
         counts[k] = counts.get(k, 0) + 1
     return ", ".join(f"{v} {k}" for k, v in counts.items()) or "none"
+
+
+def _snapshot_value(value: Any) -> Any:
+    """``value`` kept safe from later in-place changes, copying only what could change."""
+    if isinstance(value, np.ndarray):
+        return value.copy() if value.flags.writeable else value
+    if isinstance(value, dict):
+        return {k: _snapshot_value(v) for k, v in value.items()}
+    if isinstance(value, np.random.Generator):
+        return copy.deepcopy(value)
+    return value
 
 
 def _put_value(cont: Any, var: Any, value: Any, path: str) -> None:
@@ -970,6 +1097,9 @@ class _ArraySource:
     def peek_targets(self):
         return self.y[:1]
 
+    def peek(self):
+        return self.X, self.y
+
     def prepare(self, trainer):
         self.X, self.y = trainer._cast(self.X, self.y)
 
@@ -1003,16 +1133,23 @@ class _IterableSource:
         if self.steps is None and hasattr(data, "__len__"):
             self.steps = len(data)
         self._peeked: list = []
+        self.unchecked = False
+
+    def peek(self):
+        if self._peeked:
+            first = self._peeked[0]
+        else:
+            it = iter(self.data)
+            try:
+                first = next(it)
+            except StopIteration:
+                raise ValueError(f"Trainer.{self.func}: the iterable of batches is empty") from None
+            if self.one_shot:  # keep the batch we took from the stream
+                self._peeked.append(first)
+        return np.asarray(first[0]), np.asarray(first[1])
 
     def peek_targets(self):
-        it = iter(self.data)
-        try:
-            first = next(it)
-        except StopIteration:
-            raise ValueError(f"Trainer.{self.func}: the iterable of batches is empty") from None
-        if self.one_shot:  # keep the batch we took from the stream
-            self._peeked.append(first)
-        return np.asarray(first[1])
+        return self.peek()[1]
 
     def prepare(self, trainer):
         pass
@@ -1039,6 +1176,9 @@ class _IterableSource:
         if self.steps is not None:
             raw = itertools.islice(raw, self.steps)
         for batch in itertools.islice(raw, start, None):
+            if self.unchecked:
+                self.unchecked = False
+                trainer._check_batch(np.asarray(batch[0]), np.asarray(batch[1]), self.func)
             yield trainer._cast(batch[0], batch[1])
 
 
@@ -1048,13 +1188,41 @@ class _CallableSource(_IterableSource):
     def __init__(self, factory, steps_per_epoch):
         super().__init__(None, steps_per_epoch, "fit")
         self.factory = factory
+        self._first = None
 
-    def peek_targets(self):
-        first = next(iter(self.factory(0, np.random.default_rng(0))), None)
-        if first is None:
-            raise ValueError("Trainer.fit: the callable gave no batches for epoch 0")
-        return np.asarray(first[1])
+    def peek(self):
+        if self._first is None:
+            first = next(iter(self.factory(0, np.random.default_rng(0))), None)
+            if first is None:
+                raise ValueError("Trainer.fit: the callable gave no batches for epoch 0")
+            self._first = (np.asarray(first[0]), np.asarray(first[1]))
+        return self._first
 
     def _raw(self, epoch, rng):
         epoch_rng = np.random.default_rng(int(rng.integers(2**63 - 1)))
         yield from self.factory(epoch, epoch_rng)
+
+
+class _DeferredInterrupt:
+    """While training, the first SIGINT (Ctrl-C) only asks the fit loop to stop after the
+    step in progress (``trainer._interrupted``); a second one raises KeyboardInterrupt.
+    Only in the main thread, where Python delivers signals."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.previous: Any = None
+
+    def _handler(self, signum, frame):
+        if self.trainer._interrupted:
+            raise KeyboardInterrupt
+        self.trainer._interrupted = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False

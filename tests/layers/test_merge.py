@@ -94,6 +94,13 @@ def test_float32_stays_float32(floatX32):
             "(None, 3, 4); crop or pad the inputs, or pass cropping=...",
         ),
         (
+            lambda: ElemwiseSumLayer([(None, 16, 8, 8), (None, 32, 8, 8)], name="shortcut"),
+            "ElemwiseSumLayer 'shortcut': expected inputs of the same shape, received "
+            "(None, 16, 8, 8), (None, 32, 8, 8); they differ on axis 1 (channels or units), "
+            "which cropping cannot fix: give them the same number, e.g. with a "
+            "Conv2DLayer(..., filter_size=1) (or a DenseLayer) on the narrower input",
+        ),
+        (
             lambda: ElemwiseSumLayer([(None, 3), (None, 3)], coeffs=[1, 2, 3]),
             "ElemwiseSumLayer: coeffs: expected one coefficient per input (2), received 3: "
             "[1, 2, 3]",
