@@ -9,6 +9,7 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
+from .._errors import UnsupportedValueError
 from ..utils import _full, _mean, _pad_axis, _set_default_update, _var, int_types
 from .base import Layer, _known_shape, _label
 
@@ -78,7 +79,9 @@ class LocalResponseNormalization2DLayer(Layer):
                 f"cols), received shape {self.input_shape}"
             )
         if not isinstance(n, int_types) or n < 1 or n % 2 == 0:
-            raise ValueError(f"{_label(self)}: n: expected an odd positive int, received {n!r}")
+            raise UnsupportedValueError(
+                f"{_label(self)}: n: expected an odd positive int, received {n!r}"
+            )
         self.alpha = alpha
         self.k = k
         self.beta = beta
