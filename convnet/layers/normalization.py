@@ -350,7 +350,8 @@ class StandardizationLayer(Layer):
     axes : 'auto', 'spatial', 'features', int or tuple of int
         ``'spatial'``: axes 2 and up (instance normalization); ``'features'``: axes 1 and
         up (layer normalization); ``'auto'`` (default): ``'spatial'``, or axis 1 for a 2-d
-        input.
+        input. A 2-d input has no spatial axes: with ``'spatial'`` each value is its own
+        mean and the output is 0 (as in Lasagne). An explicit empty tuple is refused.
     epsilon : float
         Added to the variance (default 1e-4).
     **kwargs
@@ -369,6 +370,7 @@ class StandardizationLayer(Layer):
     def __init__(self, incoming: Any, axes: Any = "auto", epsilon: float = 1e-4, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         ndim = len(self.input_shape)
+        spatial_of_2d = isinstance(axes, str) and axes == "spatial" and ndim == 2
         if isinstance(axes, str):
             if axes == "auto":
                 axes = (1,) if ndim == 2 else tuple(range(2, ndim))
@@ -382,7 +384,7 @@ class StandardizationLayer(Layer):
                     f"or a tuple of ints, received {axes!r}"
                 )
         self.axes = _norm_axes(self, axes)
-        if not self.axes:
+        if not self.axes and not spatial_of_2d:
             raise ValueError(
                 f"{_label(self)}: axes: expected at least one axis to standardize over, "
                 f"received none for input shape {self.input_shape}"
