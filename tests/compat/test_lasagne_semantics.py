@@ -8,9 +8,9 @@ import pytest
 
 from convnet import init, utils
 from convnet.layers import (
+    ConcatLayer,
     Conv1DLayer,
     Conv2DLayer,
-    ConcatLayer,
     DenseLayer,
     ElemwiseSumLayer,
     InputLayer,
