@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ._errors import ShapeError
 from .random import get_rng
 from .utils import floatX
 
@@ -189,7 +190,7 @@ class Glorot(Initializer):
         shape = _shape_tuple(shape)
         if self.c01b:
             if len(shape) != 4:
-                raise ValueError(
+                raise ShapeError(
                     f"{type(self).__name__} with c01b=True: expected a shape of length 4, "
                     f"received {shape}"
                 )
@@ -197,7 +198,7 @@ class Glorot(Initializer):
             receptive_field_size = shape[1] * shape[2]
         else:
             if len(shape) < 2:
-                raise ValueError(
+                raise ShapeError(
                     f"{type(self).__name__}: expected a shape of length >= 2, received {shape}"
                 )
             n1, n2 = shape[:2]
@@ -276,7 +277,7 @@ class He(Initializer):
         shape = _shape_tuple(shape)
         if self.c01b:
             if len(shape) != 4:
-                raise ValueError(
+                raise ShapeError(
                     f"{type(self).__name__} with c01b=True: expected a shape of length 4, "
                     f"received {shape}"
                 )
@@ -286,7 +287,7 @@ class He(Initializer):
         elif len(shape) > 2:
             fan_in = int(np.prod(shape[1:]))
         else:
-            raise ValueError(
+            raise ShapeError(
                 f"{type(self).__name__}: expected a shape of length >= 2, received {shape}"
             )
         std = self.gain * np.sqrt(1.0 / fan_in)
@@ -372,7 +373,7 @@ class Sparse(Initializer):
     def sample(self, shape):
         shape = _shape_tuple(shape)
         if len(shape) != 2:
-            raise ValueError(f"Sparse: expected a shape of length 2, received {shape}")
+            raise ShapeError(f"Sparse: expected a shape of length 2, received {shape}")
         w = floatX(np.zeros(shape))
         n_inputs, n_outputs = shape
         size = int(self.sparsity * n_inputs)
@@ -416,7 +417,7 @@ class Orthogonal(Initializer):
     def sample(self, shape):
         shape = _shape_tuple(shape)
         if len(shape) < 2:
-            raise ValueError(f"Orthogonal: expected a shape of length >= 2, received {shape}")
+            raise ShapeError(f"Orthogonal: expected a shape of length >= 2, received {shape}")
         flat_shape = (shape[0], int(np.prod(shape[1:])))
         a = get_rng().normal(0.0, 1.0, flat_shape)
         u, _, v = np.linalg.svd(a, full_matrices=False)

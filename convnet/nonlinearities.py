@@ -39,7 +39,7 @@ def _tensor(x: Any):
 
 def _const(value: float, x) -> Any:
     """``value`` as a constant of ``x``'s dtype (float inputs), so float32 stays float32."""
-    if isinstance(value, (int, float, np.number)) and x.dtype.startswith("float"):
+    if isinstance(value, (int, float, np.number)) and str(x.dtype).startswith("float"):
         return np.asarray(value, dtype=x.dtype)
     return value
 
@@ -132,15 +132,21 @@ def rectify(x):
     """Rectifier (ReLU): :math:`\\varphi(x) = \\max(0, x)`.
 
     Computed as ``switch(x > 0, x, 0)``, so its derivative at exactly 0 is 0 (the
-    convention of PyTorch and JAX; Theano's ``relu`` used 0.5 there).
+    convention of PyTorch and JAX; Theano's ``relu`` used 0.5 there). A NumPy array gives
+    a NumPy array of its dtype (as in Lasagne); anything else a PyTensor expression.
 
     Examples
     --------
     >>> import numpy as np
+    >>> import pytensor.tensor as T
     >>> from convnet.nonlinearities import rectify
-    >>> rectify(np.array([-1.0, 0.0, 2.0])).eval(mode="FAST_COMPILE")
+    >>> rectify(np.array([-1.0, 0.0, 2.0]))
     array([0., 0., 2.])
+    >>> rectify(T.as_tensor_variable(np.array([-1.0, 2.0]))).eval(mode="FAST_COMPILE")
+    array([0., 2.])
     """
+    if isinstance(x, np.ndarray):
+        return np.where(x > 0, x, np.zeros_like(x))
     x = _tensor(x)
     return T.switch(T.gt(x, 0), x, T.zeros_like(x))
 
@@ -153,11 +159,16 @@ class LeakyRectify:
     leakiness : float
         :math:`\\alpha`, the slope for negative inputs (default 0.01).
 
+    Notes
+    -----
+    A NumPy array gives a NumPy array of its dtype (as in Lasagne); anything else a
+    PyTensor expression.
+
     Examples
     --------
     >>> import numpy as np
     >>> from convnet.nonlinearities import LeakyRectify
-    >>> LeakyRectify(0.1)(np.array([-2.0, 3.0])).eval(mode="FAST_COMPILE")
+    >>> LeakyRectify(0.1)(np.array([-2.0, 3.0]))
     array([-0.2,  3. ])
     """
 
@@ -165,6 +176,8 @@ class LeakyRectify:
         self.leakiness = leakiness
 
     def __call__(self, x):
+        if isinstance(x, np.ndarray):
+            return np.where(x > 0, x, x * _const(self.leakiness, x))
         x = _tensor(x)
         return T.switch(T.gt(x, 0), x, x * _const(self.leakiness, x))
 

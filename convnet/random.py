@@ -145,9 +145,11 @@ class _RandomStreams:
         return self._finish(rng, next_rng, draw)
 
     def binomial(self, size, p=0.5, dtype=None):
-        """A symbolic 0/1 mask of shape ``size`` that is 1 with probability ``p``."""
+        """A symbolic 0/1 mask of shape ``size`` and type ``dtype`` (default floatX, may be
+        an integer type) that is 1 with probability ``p``."""
         import pytensor.tensor as T
 
         dtype = dtype or pytensor.config.floatX
-        u = self.uniform(size, dtype=dtype)
+        # The uniform draw needs a float type; an integer mask is cast from it.
+        u = self.uniform(size, dtype=dtype if dtype.startswith("float") else pytensor.config.floatX)
         return T.cast(T.lt(u, p), dtype)

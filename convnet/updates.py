@@ -335,7 +335,8 @@ def get_or_compute_grads(loss_or_grads: Any, params: Any) -> list:
                 f"{func}: got {len(loss_or_grads)} gradient expressions for {len(params)} "
                 f"parameters"
             )
-        return list(loss_or_grads)
+        # A list comes back as the same object (as in Lasagne); a tuple as a new list.
+        return loss_or_grads if isinstance(loss_or_grads, list) else list(loss_or_grads)
     _, grads = _grads(func, loss_or_grads, params)
     return grads
 

@@ -12,7 +12,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as T
 from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.graph import Variable, graph_inputs
+from pytensor.graph import Variable
+
+from ._errors import InputTypeError
 
 __all__ = [
     "int_types",
@@ -127,7 +129,10 @@ def collect_shared_vars(expressions: Variable | Iterable[Variable]) -> list[Shar
     Returns
     -------
     list of SharedVariable
-        In the order of first appearance.
+        In the order a left-first depth-first search finds them, expression after
+        expression: ``(x + y) + z`` and ``x + (y + z)`` both give ``[x, y, z]``. This is
+        Lasagne's order, on which saved parameter lists and
+        :func:`~convnet.layers.set_all_param_values` rely.
 
     Examples
     --------
@@ -140,11 +145,20 @@ def collect_shared_vars(expressions: Variable | Iterable[Variable]) -> list[Shar
     """
     if isinstance(expressions, Variable):
         expressions = [expressions]
-    expressions = list(expressions)
+    # An explicit stack, popped from the end: the first input of each node is visited first.
+    stack = list(expressions)[::-1]
+    seen = set()
     found = []
-    for expr in expressions:
-        found.extend(v for v in graph_inputs([expr]) if isinstance(v, SharedVariable))
-    return unique(found)
+    while stack:
+        var = stack.pop()
+        if var in seen:
+            continue
+        seen.add(var)
+        if isinstance(var, SharedVariable):
+            found.append(var)
+        elif var.owner is not None:
+            stack.extend(reversed(var.owner.inputs))
+    return found
 
 
 def one_hot(x: Any, m: Any = None) -> Variable:
@@ -295,7 +309,7 @@ def compute_norms(array: Any, norm_axes: Sequence[int] | None = None) -> Any:
     array([5., 1.])
     """
     if not isinstance(array, (Variable, np.ndarray)):
-        raise TypeError(
+        raise InputTypeError(
             f"compute_norms: expected a numpy array or a PyTensor variable, received "
             f"{type(array).__name__}"
         )

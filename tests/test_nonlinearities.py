@@ -50,6 +50,18 @@ def test_values_and_float32():
         np.testing.assert_allclose(out32, ref(X), rtol=1e-5, atol=1e-6, err_msg=repr(f))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rectifiers_map_numpy_arrays_to_numpy_arrays(dtype):
+    # As in Lasagne: NumPy in, NumPy out (usable in NumPy reference computations).
+    x = X.astype(dtype)
+    for f, ref in [(nl.rectify, lambda v: np.maximum(v, 0)), (nl.LeakyRectify(0.2), None)]:
+        out = f(x)
+        assert isinstance(out, np.ndarray) and out.dtype == dtype, f
+        expected = ref(x) if ref else np.where(x > 0, x, 0.2 * x)
+        np.testing.assert_allclose(out, expected, rtol=1e-6, err_msg=repr(f))
+    assert isinstance(nl.rectify([-1.0, 2.0]), pytensor.graph.Variable)
+
+
 def test_rectifier_derivatives_at_zero():
     """rectify has derivative 0 at exactly 0 (PyTorch/JAX); leaky variants their slope."""
     x = T.vector("x", dtype="float64")

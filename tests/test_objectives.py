@@ -422,7 +422,8 @@ def test_signatures_match_lasagne():
 
     expected = {
         "binary_crossentropy": ["predictions", "targets"],
-        "categorical_crossentropy": ["predictions", "targets"],
+        # label_smoothing: a keyword after Lasagne's arguments (default 0: Lasagne's loss)
+        "categorical_crossentropy": ["predictions", "targets", "label_smoothing"],
         "squared_error": ["a", "b"],
         "binary_hinge_loss": ["predictions", "targets", "delta", "log_odds", "binary"],
         "multiclass_hinge_loss": ["predictions", "targets", "delta"],

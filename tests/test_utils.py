@@ -29,6 +29,16 @@ def test_collect_shared_vars_unique_and_inspect_kwargs():
     assert utils.inspect_kwargs(lambda a, b=1, *, c=2: 0) == ["b", "c"]
 
 
+def test_collect_shared_vars_order_is_left_first_depth_first():
+    # The order of get_all_params, hence of saved parameter lists: expression after
+    # expression, the first input of each operation before the second.
+    x, y, z = (pytensor.shared(np.float64(1.0), name=n) for n in "xyz")
+    assert utils.collect_shared_vars((x + y) + z) == [x, y, z]
+    assert utils.collect_shared_vars(x + (y + z)) == [x, y, z]
+    assert utils.collect_shared_vars(T.log(z) * (x**2 + y)) == [z, x, y]
+    assert utils.collect_shared_vars([y, x * z, x]) == [y, x, z]
+
+
 def test_one_hot():
     labels = T.ivector()
     fn = compile_fn([labels], [utils.one_hot(labels), utils.one_hot(labels, 4)], "py")

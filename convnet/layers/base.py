@@ -17,6 +17,7 @@ from typing import Any
 from pytensor.graph import Variable
 
 from .. import utils
+from .._errors import NotImplementedShapeError
 
 __all__ = ["Layer", "MergeLayer"]
 
@@ -45,13 +46,28 @@ def _check_shape(shape: Any, who: str, what: str) -> tuple:
     return shape
 
 
+def _incoming_shape(incoming: Any, who: str, what: str) -> tuple:
+    """The shape of ``incoming``: the tuple itself, or a layer's ``output_shape``, checked.
+
+    Any object with an ``output_shape`` counts as a layer (duck typing, as in Lasagne). A
+    tuple or list shape is checked; anything else a stand-in layer declares (a test double's
+    placeholder) is taken as it is.
+    """
+    if isinstance(incoming, tuple):
+        return _check_shape(incoming, who, what)
+    shape = incoming.output_shape
+    if isinstance(shape, (tuple, list)):
+        return _check_shape(tuple(shape), who, what)
+    return shape
+
+
 def _known_shape(input: Any, shape: tuple) -> Any:
     """``input`` with the sizes known in ``shape`` declared static (checked at run time).
 
     Shape arithmetic on static sizes folds to constants, which PyTensor's JAX backend needs
     for the shapes of allocated arrays.
     """
-    if input.ndim != len(shape) or all(s is None for s in shape):
+    if not isinstance(shape, tuple) or input.ndim != len(shape) or all(s is None for s in shape):
         return input
     import pytensor.tensor as T
 
@@ -150,10 +166,8 @@ class Layer:
     def __init__(self, incoming: Any, name: str | None = None):
         self.name = name
         if isinstance(incoming, tuple):
-            self.input_shape = incoming
             self.input_layer = None
-        elif hasattr(incoming, "output_shape"):
-            self.input_shape = incoming.output_shape
+        elif isinstance(incoming, Layer) or hasattr(incoming, "output_shape"):
             self.input_layer = incoming
         else:
             raise TypeError(
@@ -162,7 +176,7 @@ class Layer:
             )
         self.params: OrderedDict = OrderedDict()
         self.get_output_kwargs: list[str] = []
-        _check_shape(self.input_shape, _label(self), "an input shape")
+        self.input_shape = _incoming_shape(incoming, _label(self), "an input shape")
 
     @property
     def output_shape(self) -> tuple:
@@ -170,7 +184,8 @@ class Layer:
         shape = self.get_output_shape_for(self.input_shape)
         if any(isinstance(s, Variable) for s in shape):
             raise ValueError(
-                f"{_label(self)}: get_output_shape_for() returned a symbolic shape {shape!r}; "
+                f"{_label(self)}: get_output_shape_for() returned a symbolic output shape "
+                f"{shape!r}; "
                 f"expected a tuple of ints and None"
             )
         return shape
@@ -342,30 +357,35 @@ class MergeLayer(Layer):
                 f"received {type(incomings).__name__}"
             ) from None
         for i, incoming in enumerate(incomings):
-            if not isinstance(incoming, tuple) and not hasattr(incoming, "output_shape"):
+            if not isinstance(incoming, (tuple, Layer)) and not hasattr(incoming, "output_shape"):
                 raise TypeError(
                     f"{_label(self)}: incomings[{i}]: expected a Layer or a shape tuple, "
                     f"received {type(incoming).__name__} {incoming!r}"
                 )
         self.input_shapes = [
-            incoming if isinstance(incoming, tuple) else incoming.output_shape
-            for incoming in incomings
+            _incoming_shape(incoming, _label(self), f"input shape {i}")
+            for i, incoming in enumerate(incomings)
         ]
         self.input_layers = [
             None if isinstance(incoming, tuple) else incoming for incoming in incomings
         ]
-        for i, shape in enumerate(self.input_shapes):
-            _check_shape(shape, _label(self), f"input shape {i}")
         self.params = OrderedDict()
         self.get_output_kwargs = []
 
     @property
     def output_shape(self) -> tuple:
         """The shape of this layer's output, computed from :attr:`input_shapes`."""
-        shape = self.get_output_shape_for(self.input_shapes)
+        try:
+            shape = self.get_output_shape_for(self.input_shapes)
+        except NotImplementedShapeError:
+            raise
+        except NotImplementedError as e:
+            # The abstract base: no output shape (``hasattr`` is False), same message.
+            raise NotImplementedShapeError(*e.args) from e
         if any(isinstance(s, Variable) for s in shape):
             raise ValueError(
-                f"{_label(self)}: get_output_shape_for() returned a symbolic shape {shape!r}; "
+                f"{_label(self)}: get_output_shape_for() returned a symbolic output shape "
+                f"{shape!r}; "
                 f"expected a tuple of ints and None"
             )
         return shape

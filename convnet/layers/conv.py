@@ -22,6 +22,7 @@ import pytensor.tensor as T
 from pytensor.graph import Variable
 
 from .. import init, nonlinearities, ops
+from .._errors import ArgumentTypeError
 from ..utils import as_tuple, int_types
 from .base import Layer, _label
 
@@ -120,7 +121,7 @@ def _check_pad(layer: Layer, pad: Any, n: int, argname: str = "pad") -> Any:
     """Normalize ``pad``: a mode string, or a tuple of n ints / (before, after) pairs."""
     if isinstance(pad, str):
         if pad not in _PAD_MODES:
-            raise ValueError(
+            raise ArgumentTypeError(
                 f"{_label(layer)}: {argname}: expected an int, a tuple of {n} ints or "
                 f"(before, after) pairs, 'valid', 'full' or 'same', received {pad!r}"
             )
@@ -530,9 +531,14 @@ class TransposedConv2DLayer(BaseConvLayer):
         False (default, as Lasagne) cross-correlates the dilated input with the filters;
         True flips them. To transpose a :class:`Conv2DLayer` with tied weights, pass its
         ``W`` and ``flip_filters=not conv.flip_filters``.
-    output_size : int or (int, int), optional
+    output_size : int, (int, int) or PyTensor expression, optional
         The output size, for a stride that maps several sizes to the same input size:
-        between the default (smallest) size and ``stride - 1`` more.
+        between the default (smallest) size and ``stride - 1`` more. A symbolic size (a
+        scalar or a vector of 2, e.g. a shared variable) is read at run time, and
+        :attr:`output_shape` has None for it. With a symbolic size, or unknown spatial
+        input sizes, the layer computes the largest output (``stride - 1`` more than the
+        smallest) and crops it to ``output_size``; a size out of that range is then not
+        detected.
     num_groups : int
         Channel groups, as for :class:`BaseConvLayer` (default 1; an extension).
     **kwargs
@@ -584,11 +590,13 @@ class TransposedConv2DLayer(BaseConvLayer):
     ):
         self.name = kwargs.get("name")
         if isinstance(output_size, Variable):
-            raise TypeError(
-                f"{_label(self)}: output_size: expected an int or a tuple of 2 ints; symbolic "
-                f"output sizes are not supported"
-            )
-        if output_size is not None:
+            if output_size.ndim > 1 or output_size.dtype[:3] not in ("int", "uin"):
+                raise TypeError(
+                    f"{_label(self)}: output_size: expected an int, a tuple of 2 ints or an "
+                    f"integer scalar or vector expression, received a {output_size.ndim}-d "
+                    f"{output_size.dtype} expression"
+                )
+        elif output_size is not None:
             output_size = _check_sizes(self, output_size, 2, "output_size")
         self.output_size = output_size
         try:
@@ -606,7 +614,7 @@ class TransposedConv2DLayer(BaseConvLayer):
 
     def _check_output_shape(self) -> None:
         minimal = self._minimal_output(self.input_shape)
-        if self.output_size is not None:
+        if self.output_size is not None and not isinstance(self.output_size, Variable):
             for axis, (size, low, s) in enumerate(
                 zip(self.output_size, minimal, self.stride, strict=True)
             ):
@@ -638,7 +646,9 @@ class TransposedConv2DLayer(BaseConvLayer):
         ]
 
     def get_output_shape_for(self, input_shape):
-        if self.output_size is not None:
+        if isinstance(self.output_size, Variable):
+            spatial = (None, None)  # known at run time only
+        elif self.output_size is not None:
             spatial = tuple(self.output_size)
         else:
             spatial = tuple(self._minimal_output(input_shape))
@@ -646,16 +656,18 @@ class TransposedConv2DLayer(BaseConvLayer):
 
     def convolve(self, input, **kwargs):
         minimal = self._minimal_output(self.input_shape)
+        crop_to = None
         if self.output_size is None:
             output_padding = 0
-        elif any(m is None for m in minimal):
-            raise ValueError(
-                f"{_label(self)}: output_size needs known spatial input sizes, received "
-                f"input shape {self.input_shape}"
-            )
+        elif isinstance(self.output_size, Variable) or any(m is None for m in minimal):
+            # The size is not known before run time: compute the largest output the stride
+            # allows and crop it (an output row's value does not depend on the output size).
+            output_padding = tuple(s - 1 for s in self.stride)
+            sizes = self.output_size
+            crop_to = [sizes, sizes] if getattr(sizes, "ndim", 1) == 0 else [sizes[0], sizes[1]]
         else:
             output_padding = tuple(o - m for o, m in zip(self.output_size, minimal, strict=True))
-        return ops.conv_transpose(
+        output = ops.conv_transpose(
             input,
             self.W,
             stride=self.stride,
@@ -667,6 +679,9 @@ class TransposedConv2DLayer(BaseConvLayer):
             # transpose of a true convolution cross-correlates (Lasagne's flip_filters=False).
             flip_filters=not self.flip_filters,
         )
+        if crop_to is not None:
+            output = output[:, :, : crop_to[0], : crop_to[1]]
+        return output
 
 
 Deconv2DLayer = TransposedConv2DLayer

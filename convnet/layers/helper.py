@@ -10,6 +10,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+from pytensor.graph import Variable
 
 from .. import utils
 from ..ops import concrete_shape
@@ -53,6 +54,8 @@ def get_all_layers(layer: Any, treat_as_input: Any = None) -> list:
     >>> get_all_layers(l2, treat_as_input=[l1]) == [l1, l2]
     True
     """
+    from .input import InputLayer
+
     try:
         queue = deque(layer)
     except TypeError:
@@ -68,7 +71,9 @@ def get_all_layers(layer: Any, treat_as_input: Any = None) -> list:
             queue.popleft()
         elif current not in seen:
             seen.add(current)
-            if hasattr(current, "input_layers"):
+            if isinstance(current, InputLayer):
+                pass  # a network's source; its input_layer (None) is not followed
+            elif hasattr(current, "input_layers"):
                 queue.extendleft(reversed(current.input_layers))
             elif hasattr(current, "input_layer"):
                 queue.appendleft(current.input_layer)
@@ -157,7 +162,8 @@ def get_output(layer_or_layers: Any, inputs: Any = None, **kwargs: Any) -> Any:
             ) from None
         # concrete_shape: later layers and gradients read this output's shape off the value,
         # which JAX knows exactly, instead of from PyTensor's shape arithmetic.
-        all_outputs[layer] = concrete_shape(layer.get_output_for(layer_inputs, **kwargs))
+        output = layer.get_output_for(layer_inputs, **kwargs)
+        all_outputs[layer] = concrete_shape(output) if isinstance(output, Variable) else output
         check_declared_shape(layer, layer_inputs, all_outputs[layer])
         try:
             accepted_kwargs |= set(utils.inspect_kwargs(layer.get_output_for))

@@ -137,6 +137,12 @@ def _format_shapes(shapes: list) -> str:
     return ", ".join(str(tuple(s)) for s in shapes)
 
 
+def _shapes_declared(layer: MergeLayer) -> bool:
+    """Whether all inputs of ``layer`` declared shape tuples (not so for stand-in layers,
+    such as test doubles, whose ``output_shape`` is a placeholder)."""
+    return all(isinstance(shape, tuple) for shape in layer.input_shapes)
+
+
 class ConcatLayer(MergeLayer):
     """Concatenate inputs along an axis.
 
@@ -162,13 +168,19 @@ class ConcatLayer(MergeLayer):
     def __init__(self, incomings: Any, axis: int = 1, cropping: Any = None, **kwargs: Any):
         super().__init__(incomings, **kwargs)
         cropping = _check_cropping(cropping, _label(self))
+        self.axis = axis
+        if not _shapes_declared(self):
+            # Stand-in incoming layers without shapes: checks wait for real shapes.
+            if cropping is not None and -len(cropping) <= axis < len(cropping):
+                cropping[axis] = None
+            self.cropping = cropping
+            return
         ndim = len(self.input_shapes[0]) if self.input_shapes else 0
         if not -ndim <= axis < ndim:
             raise ValueError(
                 f"{_label(self)}: axis: expected an axis of the {ndim}-dimensional inputs, "
                 f"received {axis}"
             )
-        self.axis = axis
         if cropping is not None:
             cropping = cropping + [None] * (ndim - len(cropping))
             cropping[axis] = None
@@ -260,7 +272,8 @@ class ElemwiseMergeLayer(MergeLayer):
             )
         self.merge_function = merge_function
         self.cropping = _check_cropping(cropping, _label(self))
-        self.output_shape  # noqa: B018  (validates the input shapes now)
+        if _shapes_declared(self):
+            self.output_shape  # noqa: B018  (validates the input shapes now)
 
     def get_output_shape_for(self, input_shapes):
         input_shapes = autocrop_array_shapes(input_shapes, self.cropping)

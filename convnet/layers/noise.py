@@ -13,6 +13,7 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
+import pytensor
 import pytensor.tensor as T
 from pytensor.graph import Variable
 
@@ -114,10 +115,12 @@ class DropoutLayer(Layer):
         if deterministic or (not isinstance(self.p, Variable) and self.p == 0):
             return input
         dtype = input.dtype
+        # An integer input keeps its type (without rescaling); the probability stays a float.
+        prob_dtype = dtype if dtype.startswith("float") else pytensor.config.floatX
         if isinstance(self.p, Variable):
-            retain_prob = T.cast(1 - self.p, dtype)
+            retain_prob = T.cast(1 - self.p, prob_dtype)
         else:
-            retain_prob = T.constant(np.asarray(1 - self.p, dtype=dtype))
+            retain_prob = T.constant(np.asarray(1 - self.p, dtype=prob_dtype))
         # JAX needs the mask's shape as concrete numbers: take it from the input itself.
         input = concrete_shape(input)
         if self.rescale:

@@ -9,6 +9,7 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
+from .._errors import UnsupportedValueError
 from ..utils import _full, _mean, _pad_axis, _set_default_update, _var, int_types
 from .base import Layer, _known_shape, _label
 
@@ -78,7 +79,9 @@ class LocalResponseNormalization2DLayer(Layer):
                 f"cols), received shape {self.input_shape}"
             )
         if not isinstance(n, int_types) or n < 1 or n % 2 == 0:
-            raise ValueError(f"{_label(self)}: n: expected an odd positive int, received {n!r}")
+            raise UnsupportedValueError(
+                f"{_label(self)}: n: expected an odd positive int, received {n!r}"
+            )
         self.alpha = alpha
         self.k = k
         self.beta = beta
@@ -347,7 +350,8 @@ class StandardizationLayer(Layer):
     axes : 'auto', 'spatial', 'features', int or tuple of int
         ``'spatial'``: axes 2 and up (instance normalization); ``'features'``: axes 1 and
         up (layer normalization); ``'auto'`` (default): ``'spatial'``, or axis 1 for a 2-d
-        input.
+        input. A 2-d input has no spatial axes: with ``'spatial'`` each value is its own
+        mean and the output is 0 (as in Lasagne). An explicit empty tuple is refused.
     epsilon : float
         Added to the variance (default 1e-4).
     **kwargs
@@ -366,6 +370,7 @@ class StandardizationLayer(Layer):
     def __init__(self, incoming: Any, axes: Any = "auto", epsilon: float = 1e-4, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         ndim = len(self.input_shape)
+        spatial_of_2d = isinstance(axes, str) and axes == "spatial" and ndim == 2
         if isinstance(axes, str):
             if axes == "auto":
                 axes = (1,) if ndim == 2 else tuple(range(2, ndim))
@@ -379,7 +384,7 @@ class StandardizationLayer(Layer):
                     f"or a tuple of ints, received {axes!r}"
                 )
         self.axes = _norm_axes(self, axes)
-        if not self.axes:
+        if not self.axes and not spatial_of_2d:
             raise ValueError(
                 f"{_label(self)}: axes: expected at least one axis to standardize over, "
                 f"received none for input shape {self.input_shape}"

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from pytensor.graph import Variable
 
+from .._errors import ArgumentTypeError
 from ..utils import _pad_axis, int_types
 from .base import Layer, _known_shape, _label
 
@@ -126,7 +127,7 @@ class ReshapeLayer(Layer):
                         f"one with {s.ndim} dimensions"
                     )
             else:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"{_label(self)}: shape: expected a tuple of ints, [i] references and "
                     f"scalar expressions, received {shape!r}"
                 )
@@ -136,6 +137,8 @@ class ReshapeLayer(Layer):
         self.get_output_shape_for(self.input_shape)
 
     def get_output_shape_for(self, input_shape, **kwargs):
+        # Symbolic input sizes (e.g. ``x.shape`` passed by hand) are unknown: None.
+        input_shape = tuple(None if isinstance(d, Variable) else d for d in input_shape)
         output_shape = list(self.shape)
         masked_input_shape = list(input_shape)
         masked_output_shape = list(output_shape)
@@ -177,7 +180,8 @@ class ReshapeLayer(Layer):
         if input_size is not None and output_size is not None and input_size != output_size:
             raise ValueError(
                 f"{_label(self)}: cannot reshape input of shape {tuple(input_shape)} "
-                f"({input_size} elements) to {self.shape!r} ({output_size} elements)"
+                f"({input_size} elements) to {self.shape!r} ({output_size} elements): the "
+                f"numbers of elements do not match"
             )
         return tuple(output_shape)
 

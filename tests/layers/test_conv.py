@@ -204,6 +204,41 @@ def test_transposed_conv2d_values(mode):
     check_layers(layers, refs, {l_in: x}, mode, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("mode", VALUE_MODES)
+def test_transposed_conv2d_output_size_with_unknown_input_sizes(mode):
+    # The largest output the stride allows, cropped to output_size.
+    x, w = float64(2, 4, 5, 4, seed=6), float64(4, 3, 3, 3, seed=2)
+    l_in = InputLayer((None, 4, None, None))
+    layers, refs = [], []
+    for output_size in [(14, 11), (13, 10), (12, 9)]:
+        layer = TransposedConv2DLayer(
+            l_in, 3, 3, stride=3, crop=1, W=w, b=None, nonlinearity=None,
+            output_size=output_size,
+        )  # fmt: skip
+        assert layer.output_shape == (None, 3) + output_size
+        layers.append(layer)
+        refs.append(ref_transposed(x, w, (3, 3), ((1, 1), (1, 1)), False, 1, output_size))
+    check_layers(layers, refs, {l_in: x}, mode, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("as_vector", [True, False])
+def test_transposed_conv2d_symbolic_output_size(as_vector):
+    # Output sizes from (5 - 1) * stride - 2 * crop + 3 to stride - 1 more.
+    x, w = float64(2, 4, 5, 5, seed=6), float64(4, 3, 3, 3, seed=2)
+    l_in = InputLayer((None, 4, 5, 5))
+    size = T.lvector("size") if as_vector else T.lscalar("size")
+    stride = (3, 2) if as_vector else (2, 2)
+    layer = TransposedConv2DLayer(
+        l_in, 3, 3, stride=stride, crop=1, W=w, b=None, nonlinearity=None, output_size=size
+    )
+    assert layer.output_shape == (None, 3, None, None)
+    fn = compile_fn([l_in.input_var, size], get_output(layer), "py")
+    for sizes in [(13, 10), (15, 9)] if as_vector else [(9, 9), (10, 10)]:
+        given = np.array(sizes) if as_vector else sizes[0]
+        ref = ref_transposed(x, w, stride, ((1, 1), (1, 1)), False, 1, sizes)
+        np.testing.assert_allclose(fn(x, given), ref, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), ((2, 3), "same"), (3, "full")])
 def test_transposed_conv2d_is_the_transpose_of_conv2d_with_tied_weights(stride, pad):
     """Lasagne's recipe: W shared, flip_filters inverted, crop=pad, output_size = input size."""

@@ -132,6 +132,23 @@ def test_params_counts_values_and_tag_filtering():
     np.testing.assert_array_equal(conv.W.get_value(), new[0])
 
 
+def test_parameter_expressions_unwrap_in_lasagne_order():
+    # W = U @ V: the shared variables in the order of the expression (U first), as Lasagne
+    # lists them; saved parameter lists rely on this order.
+    import pytensor
+
+    u = pytensor.shared(float64(4, 2, seed=1), name="U")
+    v = pytensor.shared(float64(2, 3, seed=2), name="V")
+    hidden = DenseLayer(InputLayer((None, 4)), 4, name="h")
+    out = DenseLayer(hidden, 3, W=T.dot(u.T, u) @ v, b=None, name="out")
+    assert [p.name for p in get_all_params(out)] == ["h.W", "h.b", "U", "V"]
+    assert get_all_params(out, unwrap_shared=False)[2] is out.W
+    values = [float64(*p.get_value().shape, seed=i) for i, p in enumerate(get_all_params(out))]
+    set_all_param_values(out, values)
+    np.testing.assert_array_equal(u.get_value(), values[2])
+    np.testing.assert_array_equal(v.get_value(), values[3])
+
+
 def test_set_all_param_values_names_the_mismatch_and_changes_nothing():
     l_in, conv, flat, side, cat, bn, drop, out = _net()
     values = get_all_param_values(out)

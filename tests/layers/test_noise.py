@@ -67,6 +67,17 @@ def test_dropout_deterministic_p0_and_no_rescale():
     assert set(np.unique(out)) <= {0.0, 3.0} and 0 < (out == 0).mean() < 1
 
 
+def test_dropout_of_an_integer_input_keeps_its_type():
+    # The mask is drawn in floatX and cast; the probability stays a float (1 - 0.25, not 0).
+    l_in = InputLayer((40, 50))
+    x = T.imatrix("x")
+    out = DropoutLayer(l_in, p=0.25, rescale=False).get_output_for(x)
+    assert out.dtype == "int32"
+    values = compile_fn([x], out, "py")(np.full((40, 50), 7, dtype="int32"))
+    assert set(np.unique(values)) == {0, 7}
+    assert abs((values == 0).mean() - 0.25) < 0.06  # 2000 draws: std ~0.01
+
+
 def test_dropout_shared_axes_and_helpers():
     l_in = InputLayer((None, 6, 5, 4))
     channels = dropout_channels(l_in, p=0.5)

@@ -150,6 +150,17 @@ def test_lrn_and_standardization_values(mode):
     check_layers(layers, refs, {l_in: x}, mode, rtol=1e-10, atol=1e-12)
 
 
+def test_standardization_over_the_spatial_axes_of_a_2d_input():
+    # No spatial axes: each value is its own mean, so the output is 0 (Lasagne's result).
+    x = float64(3, 5, seed=4)
+    l_in = InputLayer((None, 5))
+    layer = StandardizationLayer(l_in, axes="spatial")
+    assert layer.axes == ()
+    check_layers([layer], [np.zeros_like(x)], {l_in: x}, "py")
+    with pytest.raises(ValueError, match="expected at least one axis to standardize over"):
+        StandardizationLayer(l_in, axes=())
+
+
 def test_instance_and_layer_norm_helpers():
     conv = Conv2DLayer((None, 2, 4, 4), 3, 3, pad=1, name="c")
     out = instance_norm(conv)

@@ -119,7 +119,7 @@ def test_float32_stays_float32(floatX32):
         (
             lambda: ReshapeLayer((4, 12), (5, 10)),
             "ReshapeLayer: cannot reshape input of shape (4, 12) (48 elements) to (5, 10) (50 "
-            "elements)",
+            "elements): the numbers of elements do not match",
         ),
         (
             lambda: DimshuffleLayer((None, 3, 4), (0, 2)),
