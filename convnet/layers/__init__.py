@@ -4,8 +4,10 @@ from . import (
     base,
     conv,
     dense,
+    embedding,
     helper,
     input,
+    local,
     merge,
     noise,
     normalization,
@@ -16,8 +18,10 @@ from . import (
 from .base import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dense import *  # noqa: F403
+from .embedding import *  # noqa: F403
 from .helper import *  # noqa: F403
 from .input import *  # noqa: F403
+from .local import *  # noqa: F403
 from .merge import *  # noqa: F403
 from .noise import *  # noqa: F403
 from .normalization import *  # noqa: F403
@@ -31,8 +35,10 @@ __all__ = (
     base.__all__
     + conv.__all__
     + dense.__all__
+    + embedding.__all__
     + helper.__all__
     + input.__all__
+    + local.__all__
     + merge.__all__
     + noise.__all__
     + normalization.__all__
