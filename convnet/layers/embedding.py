@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import init
+from ..ops import concrete_shape
 from ..utils import int_types
 from .base import Layer, _label
 
@@ -83,4 +84,10 @@ class EmbeddingLayer(Layer):
                 f"{_label(self)}: expected an input expression of an integer dtype (indices), "
                 f"received {input.dtype}; pass e.g. input_var=T.imatrix() to the InputLayer"
             )
-        return self.W[input]
+        if input.ndim <= 1:
+            return self.W[input]
+        # Gather rows for the flattened indices, then restore the indices' shape with a
+        # target JAX accepts (PyTensor's own rewrite of ``W[matrix]`` builds one it rejects).
+        input = concrete_shape(input)
+        shape = tuple(input.shape[i] for i in range(input.ndim)) + (self.W.shape[1],)
+        return self.W[input.flatten()].reshape(shape)
