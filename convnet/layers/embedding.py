@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytensor.tensor as T
+
 from .. import init
 from ..ops import concrete_shape
 from ..utils import int_types
@@ -79,6 +81,7 @@ class EmbeddingLayer(Layer):
         return tuple(input_shape) + (self.output_size,)
 
     def get_output_for(self, input, **kwargs):
+        input = T.as_tensor_variable(input)
         if not input.dtype.startswith(("int", "uint")):
             raise TypeError(
                 f"{_label(self)}: expected an input expression of an integer dtype (indices), "

@@ -575,7 +575,7 @@ class TransformerLayer(MergeLayer):
         return _downsampled_shape(self, input_shapes)
 
     def get_output_for(self, inputs, **kwargs):
-        input, theta = inputs
+        input, theta = (T.as_tensor_variable(v) for v in inputs)
         input = concrete_shape(_known_shape(input, self.input_shapes[0]))
         dtype = pytensor.scalar.upcast(input.dtype, theta.dtype)
         theta = T.cast(theta, dtype).reshape((-1, 2, 3))
@@ -758,7 +758,7 @@ class TPSTransformerLayer(MergeLayer):
         return _downsampled_shape(self, input_shapes)
 
     def get_output_for(self, inputs, **kwargs):
-        input, offsets = inputs
+        input, offsets = (T.as_tensor_variable(v) for v in inputs)
         input = concrete_shape(_known_shape(input, self.input_shapes[0]))
         dtype = pytensor.scalar.upcast(input.dtype, offsets.dtype)
         n = self.control_points
@@ -926,6 +926,7 @@ class RandomizedRectifierLayer(Layer):
 
     def get_output_for(self, input, deterministic=False, **kwargs):
         """Rectify ``input`` with random slopes, or their mean if ``deterministic``."""
+        input = T.as_tensor_variable(input)
         dtype = input.dtype
         if deterministic or self._fixed_slope():
             slope = T.cast((self.lower + self.upper) / 2.0, dtype)

@@ -96,3 +96,9 @@ def test_bad_arguments(build, error, message):
     with pytest.raises(error) as info:
         build()
     assert str(info.value).startswith(message)
+
+
+def test_accepts_numpy_indices():
+    W = float64(3, 2, seed=6)
+    out = EmbeddingLayer((2,), 3, 2, W=W).get_output_for(np.array([2, 0]))
+    np.testing.assert_array_equal(out.eval(mode="FAST_COMPILE"), W[[2, 0]])

@@ -587,3 +587,15 @@ def test_bad_arguments_of_new_layers(build, message):
     with pytest.raises((ValueError, TypeError)) as info:
         build()
     assert str(info.value) == message
+
+
+def test_new_layers_accept_numpy_inputs():
+    """get_output_for with arrays instead of expressions, as Lasagne allowed."""
+    x = -np.ones((2, 3))
+    out = RandomizedRectifierLayer((2, 3), lower=0.2, upper=0.3).get_output_for(x)
+    slopes = -out.eval(mode="FAST_COMPILE")
+    assert slopes.min() >= 0.2 and slopes.max() <= 0.3
+    image = float64(1, 1, 3, 3, seed=26)
+    layer = TransformerLayer((1, 1, 3, 3), (1, 6))
+    out = layer.get_output_for([image, np.array([[1.0, 0, 0, 0, 1, 0]])])
+    np.testing.assert_allclose(out.eval(mode="FAST_COMPILE"), image, rtol=1e-12)
