@@ -5,8 +5,10 @@ from . import (
     config,
     conv,
     dense,
+    embedding,
     helper,
     input,
+    local,
     merge,
     noise,
     normalization,
@@ -18,8 +20,10 @@ from .base import *  # noqa: F403
 from .config import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dense import *  # noqa: F403
+from .embedding import *  # noqa: F403
 from .helper import *  # noqa: F403
 from .input import *  # noqa: F403
+from .local import *  # noqa: F403
 from .merge import *  # noqa: F403
 from .noise import *  # noqa: F403
 from .normalization import *  # noqa: F403
@@ -34,8 +38,10 @@ __all__ = (
     + config.__all__
     + conv.__all__
     + dense.__all__
+    + embedding.__all__
     + helper.__all__
     + input.__all__
+    + local.__all__
     + merge.__all__
     + noise.__all__
     + normalization.__all__
