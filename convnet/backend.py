@@ -143,7 +143,43 @@ def get_mode(mode: str | Mode | None = None) -> Mode:
         return _pytensor_get_mode("NUMBA")
     if name == "c":
         return Mode(linker="cvm", optimizer="fast_run")
-    return Mode(linker="py", optimizer="fast_run")
+    # No fusion: fused Composite ops of many inputs fail like wide sums (below), and the
+    # Python linker gains nothing from them.
+    mode = Mode(linker="py", optimizer="fast_run").excluding("fusion")
+    return mode.register((_split_wide_elemwise(), 100))
+
+
+#: NumPy ufuncs, which the Python linker runs elementwise operations through, take at most
+#: 32 operands (inputs and outputs together).
+_UFUNC_MAX_INPUTS = 31
+
+
+def _split_wide_elemwise():
+    """A rewrite for the Python linker: elementwise sums and products of more than
+    :data:`_UFUNC_MAX_INPUTS` terms (PyTensor's canonicaliser merges ``a + b + ... `` into one
+    n-ary node) become trees of narrower ones. PyTensor's ``Elemwise.perform`` cannot build
+    a ufunc that wide and fails with "'Scratchpad' object has no attribute 'ufunc'"."""
+    from pytensor.graph.rewriting.basic import in2out, node_rewriter
+    from pytensor.scalar.basic import Add, Mul
+    from pytensor.tensor.elemwise import Elemwise
+
+    @node_rewriter([Elemwise])
+    def split(fgraph, node):
+        op = node.op
+        if not isinstance(op.scalar_op, Add | Mul) or len(node.inputs) <= _UFUNC_MAX_INPUTS:
+            return None
+        terms = list(node.inputs)
+        while len(terms) > _UFUNC_MAX_INPUTS:
+            terms = [
+                op(*terms[i : i + _UFUNC_MAX_INPUTS])
+                if len(terms[i : i + _UFUNC_MAX_INPUTS]) > 1
+                else terms[i]
+                for i in range(0, len(terms), _UFUNC_MAX_INPUTS)
+            ]
+        out = op(*terms)
+        return [out.astype(node.outputs[0].dtype)] if out.dtype != node.outputs[0].dtype else [out]
+
+    return in2out(split, name="split_wide_elemwise")
 
 
 class Function:

@@ -189,3 +189,12 @@ def test_no_upcast_warning_for_float32_parameters(monkeypatch, floatX32):
         warnings.simplefilter("error", backend.Float64UpcastWarning)
         convnet.function([x], L.get_output(net), mode="py")
     assert backend._float64_warned is False
+
+
+def test_py_mode_runs_wide_elementwise_graphs():
+    """The Python linker cannot run PyTensor's fused Composite ops of more than 31 inputs
+    (NumPy's ufunc operand limit); mode "py" leaves elementwise graphs unfused."""
+    xs = [T.dvector(f"x{i}") for i in range(40)]
+    out = sum(T.exp(x) * (k + 1) for k, x in enumerate(xs))
+    f = convnet.function(xs, out, mode="py")
+    np.testing.assert_allclose(f(*[np.ones(3)] * 40), np.full(3, np.e * 820))

@@ -75,6 +75,18 @@ RECIPES = {
     "SliceLayer": lambda: L.SliceLayer(_in((None, 6, 3)), slice(1, None, 2), axis=1),
     "ExpressionLayer": lambda: L.ExpressionLayer(_in((None, 3)), nonlinearities.tanh),
     "InverseLayer": lambda: _inverse_recipe(),
+    "EmbeddingLayer": lambda: L.EmbeddingLayer(
+        L.InputLayer((None, 3), T.imatrix("i")), input_size=5, output_size=4
+    ),
+    "LocallyConnected2DLayer": lambda: L.LocallyConnected2DLayer(
+        _in((None, 3, 4, 4)), 2, 3, untie_biases=True
+    ),
+    "TransformerLayer": lambda: L.TransformerLayer(
+        _in((None, 2, 6, 6)), L.DenseLayer(_in((None, 5)), 6), downsample_factor=2
+    ),
+    "TPSTransformerLayer": lambda: L.TPSTransformerLayer(
+        _in((None, 2, 6, 6)), L.DenseLayer(_in((None, 5)), 32), control_points=16
+    ),
 }
 
 
