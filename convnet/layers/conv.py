@@ -3,12 +3,13 @@
 :class:`BaseConvLayer` holds everything the N-d convolution layers share (argument checks,
 padding, output shapes, parameters, bias and nonlinearity); :class:`Conv1DLayer`,
 :class:`Conv2DLayer` and :class:`Conv3DLayer` only fix the number of spatial dimensions.
-:class:`TransposedConv2DLayer` and :class:`DilatedConv2DLayer` change the filter layout
+:class:`BaseTransposedConvLayer` (with :class:`TransposedConv2DLayer` and
+:class:`TransposedConv3DLayer`) and :class:`DilatedConv2DLayer` change the filter layout
 and the output shape. All convolve with :func:`convnet.ops.conv` /
 :func:`convnet.ops.conv_transpose`.
 
 Filter flipping follows Lasagne: ``Conv1DLayer``/``Conv2DLayer``/``Conv3DLayer`` compute a
-true convolution by default (``flip_filters=True``), ``TransposedConv2DLayer`` and
+true convolution by default (``flip_filters=True``), the transposed convolutions and
 ``DilatedConv2DLayer`` a cross-correlation (``flip_filters=False``). Weights trained with
 one convention are used with the other by flipping their spatial axes, or by setting
 ``flip_filters`` to match.
@@ -32,8 +33,11 @@ __all__ = [
     "Conv1DLayer",
     "Conv2DLayer",
     "Conv3DLayer",
+    "BaseTransposedConvLayer",
     "TransposedConv2DLayer",
     "Deconv2DLayer",
+    "TransposedConv3DLayer",
+    "Deconv3DLayer",
     "DilatedConv2DLayer",
 ]
 
@@ -494,22 +498,24 @@ class Conv3DLayer(BaseConvLayer):
         )  # fmt: skip
 
 
-class TransposedConv2DLayer(BaseConvLayer):
-    """2-d transposed convolution ("deconvolution"): the backward pass of a convolution.
+class BaseTransposedConvLayer(BaseConvLayer):
+    """Base class of the N-d transposed convolutions: the backward pass of a convolution.
 
     Each input position spreads its values over a ``filter_size`` window of the output,
     windows ``stride`` apart; ``crop`` removes borders of the result. Transposes a
-    :class:`Conv2DLayer` with the same ``filter_size``, ``stride`` and ``pad = crop``.
+    convolution with the same ``filter_size``, ``stride`` and ``pad = crop``.
+    :class:`TransposedConv2DLayer` and :class:`TransposedConv3DLayer` fix the number of
+    spatial axes ``n``.
 
     Parameters
     ----------
     incoming : Layer or tuple
-        Input of shape ``(batch, channels, rows, cols)``.
+        Input of shape ``(batch, channels, *spatial)`` with ``n`` spatial axes.
     num_filters : int
         Number of output channels.
-    filter_size : int or (int, int)
+    filter_size : int or tuple of n ints
         Filter size.
-    stride : int or (int, int)
+    stride : int or tuple of n ints
         Stride of the convolution this transposes; enlarges the output (default 1).
     crop : int, tuple, 'valid', 'full' or 'same'
         Cropping of the full output (default 0), the counterpart of a convolution's
@@ -519,22 +525,24 @@ class TransposedConv2DLayer(BaseConvLayer):
     untie_biases : bool
         One bias per output position and channel (default False: per channel).
     W : initializer, numpy array or PyTensor expression
-        Filters, shape ``(channels, num_filters // num_groups, filter_rows, filter_cols)``:
-        the first two axes are swapped compared to :class:`Conv2DLayer`, so that the
-        layer can share the ``W`` of the convolution it transposes.
+        Filters, shape ``(channels, num_filters // num_groups, *filter_size)``: the first
+        two axes are swapped compared to :class:`BaseConvLayer`, so that the layer can share
+        the ``W`` of the convolution it transposes.
     b : initializer, numpy array, PyTensor expression or None
         Biases (default 0); None for no biases.
     nonlinearity : callable or None
         Default :func:`~convnet.nonlinearities.rectify`; None means linear.
     flip_filters : bool
         False (default, as Lasagne) cross-correlates the dilated input with the filters;
-        True flips them. To transpose a :class:`Conv2DLayer` with tied weights, pass its
-        ``W`` and ``flip_filters=not conv.flip_filters``.
-    output_size : int or (int, int), optional
+        True flips them. To transpose a convolution with tied weights, pass its ``W`` and
+        ``flip_filters=not conv.flip_filters``.
+    output_size : int or tuple of n ints, optional
         The output size, for a stride that maps several sizes to the same input size:
         between the default (smallest) size and ``stride - 1`` more.
     num_groups : int
         Channel groups, as for :class:`BaseConvLayer` (default 1; an extension).
+    n : int
+        Number of spatial axes.
     **kwargs
         Passed to :class:`Layer`.
 
@@ -544,26 +552,16 @@ class TransposedConv2DLayer(BaseConvLayer):
         Tags ``trainable, regularizable``.
     b : pytensor shared variable or None
         Tag ``trainable``.
+
     Notes
     -----
-    Output ``(batch, num_filters, out_rows, out_cols)`` with, per axis,
+    Output ``(batch, num_filters, *out)`` with, per axis,
     ``out = (in - 1) * stride - before - after + filter_size`` (or ``output_size``).
 
     References
     ----------
     Vincent Dumoulin, Francesco Visin (2016): A guide to convolution arithmetic for
     deep learning. arXiv:1603.07285.
-
-    Examples
-    --------
-    >>> from convnet.layers import Conv2DLayer, TransposedConv2DLayer
-    >>> conv = Conv2DLayer((None, 1, 32, 32), 16, 3, stride=2, pad=2)
-    >>> deconv = TransposedConv2DLayer(conv, conv.input_shape[1], conv.filter_size,
-    ...     stride=conv.stride, crop=conv.pad, W=conv.W, flip_filters=not conv.flip_filters)
-    >>> conv.output_shape, deconv.output_shape
-    ((None, 16, 17, 17), (None, 1, 31, 31))
-    >>> TransposedConv2DLayer(conv, 1, 3, stride=2, crop=2, output_size=32).output_shape
-    (None, 1, 32, 32)
     """
 
     def __init__(
@@ -571,7 +569,7 @@ class TransposedConv2DLayer(BaseConvLayer):
         incoming: Any,
         num_filters: int,
         filter_size: Any,
-        stride: Any = (1, 1),
+        stride: Any = 1,
         crop: Any = 0,
         untie_biases: bool = False,
         W: Any = init.GlorotUniform(),
@@ -580,21 +578,22 @@ class TransposedConv2DLayer(BaseConvLayer):
         flip_filters: bool = False,
         output_size: Any = None,
         num_groups: int = 1,
+        n: int = 2,
         **kwargs: Any,
     ):
         self.name = kwargs.get("name")
         if isinstance(output_size, Variable):
             raise TypeError(
-                f"{_label(self)}: output_size: expected an int or a tuple of 2 ints; symbolic "
-                f"output sizes are not supported"
+                f"{_label(self)}: output_size: expected an int or a tuple of {n} ints; "
+                f"symbolic output sizes are not supported"
             )
         if output_size is not None:
-            output_size = _check_sizes(self, output_size, 2, "output_size")
+            output_size = _check_sizes(self, output_size, n, "output_size")
         self.output_size = output_size
         try:
             super().__init__(
                 incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
-                nonlinearity, flip_filters, num_groups=num_groups, n=2, **kwargs,
+                nonlinearity, flip_filters, num_groups=num_groups, n=n, **kwargs,
             )  # fmt: skip
         except ValueError as e:
             raise ValueError(str(e).replace(": pad:", ": crop:")) from None
@@ -669,7 +668,101 @@ class TransposedConv2DLayer(BaseConvLayer):
         )
 
 
+class TransposedConv2DLayer(BaseTransposedConvLayer):
+    """2-d transposed convolution ("deconvolution"): input ``(batch, channels, rows, cols)``.
+
+    Parameters are those of :class:`BaseTransposedConvLayer`, with ``n=2``; ``W`` has shape
+    ``(channels, num_filters // num_groups, filter_rows, filter_cols)``, the layout of the
+    :class:`Conv2DLayer` it transposes with the first two axes swapped.
+
+    Notes
+    -----
+    Output ``(batch, num_filters, out_rows, out_cols)`` with, per axis,
+    ``out = (in - 1) * stride - before - after + filter_size`` (or ``output_size``).
+
+    Examples
+    --------
+    >>> from convnet.layers import Conv2DLayer, TransposedConv2DLayer
+    >>> conv = Conv2DLayer((None, 1, 32, 32), 16, 3, stride=2, pad=2)
+    >>> deconv = TransposedConv2DLayer(conv, conv.input_shape[1], conv.filter_size,
+    ...     stride=conv.stride, crop=conv.pad, W=conv.W, flip_filters=not conv.flip_filters)
+    >>> conv.output_shape, deconv.output_shape
+    ((None, 16, 17, 17), (None, 1, 31, 31))
+    >>> TransposedConv2DLayer(conv, 1, 3, stride=2, crop=2, output_size=32).output_shape
+    (None, 1, 32, 32)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        num_filters: int,
+        filter_size: Any,
+        stride: Any = (1, 1),
+        crop: Any = 0,
+        untie_biases: bool = False,
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
+        nonlinearity: Any = nonlinearities.rectify,
+        flip_filters: bool = False,
+        output_size: Any = None,
+        num_groups: int = 1,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
+            nonlinearity, flip_filters, output_size, num_groups, n=2, **kwargs,
+        )  # fmt: skip
+
+
 Deconv2DLayer = TransposedConv2DLayer
+
+
+class TransposedConv3DLayer(BaseTransposedConvLayer):
+    """3-d transposed convolution ("deconvolution"): input ``(batch, channels, depth, rows,
+    cols)``.
+
+    Parameters are those of :class:`BaseTransposedConvLayer`, with ``n=3``; ``W`` has shape
+    ``(channels, num_filters // num_groups, filter_depth, filter_rows, filter_cols)``.
+
+    Notes
+    -----
+    Output ``(batch, num_filters, out_depth, out_rows, out_cols)`` with, per axis,
+    ``out = (in - 1) * stride - before - after + filter_size`` (or ``output_size``).
+
+    Examples
+    --------
+    >>> from convnet.layers import Conv3DLayer, TransposedConv3DLayer
+    >>> conv = Conv3DLayer((None, 1, 16, 16, 16), 8, 3, stride=2, pad=1)
+    >>> deconv = TransposedConv3DLayer(conv, conv.input_shape[1], conv.filter_size,
+    ...     stride=conv.stride, crop=conv.pad, W=conv.W, flip_filters=not conv.flip_filters,
+    ...     output_size=16)
+    >>> conv.output_shape, deconv.output_shape, deconv.W is conv.W
+    ((None, 8, 8, 8, 8), (None, 1, 16, 16, 16), True)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        num_filters: int,
+        filter_size: Any,
+        stride: Any = (1, 1, 1),
+        crop: Any = 0,
+        untie_biases: bool = False,
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
+        nonlinearity: Any = nonlinearities.rectify,
+        flip_filters: bool = False,
+        output_size: Any = None,
+        num_groups: int = 1,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
+            nonlinearity, flip_filters, output_size, num_groups, n=3, **kwargs,
+        )  # fmt: skip
+
+
+Deconv3DLayer = TransposedConv3DLayer
 
 
 class DilatedConv2DLayer(BaseConvLayer):
