@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytensor.tensor as T
 
-from ..utils import int_types
+from ..utils import _pad_axis, int_types
 
 __all__ = ["pad"]
 
@@ -67,6 +66,7 @@ def pad(x: Any, width: Any, val: Any = 0, batch_ndim: int = 1) -> Any:
                 f"received {width!r}"
             )
         pairs.append((int(pair[0]), int(pair[1])))
-    pairs += [(0, 0)] * (x.ndim - len(pairs))
-    value = np.asarray(val, dtype=x.dtype)
-    return T.pad(x, pairs, mode="constant", constant_values=value)
+    # constant blocks concatenated axis by axis: no size arithmetic, so JAX-safe
+    for axis, (before, after) in enumerate(pairs):
+        x = _pad_axis(x, axis, before, after, val)
+    return x
