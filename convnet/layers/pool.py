@@ -5,6 +5,8 @@ versions) pool over the trailing 1, 2 or 3 axes with :func:`convnet.ops.pool`, u
 Lasagne's (Theano's) output-size rules. :class:`GlobalPoolLayer` pools over all spatial
 axes, :class:`SpatialPyramidPoolingLayer` into fixed grids of bins, :class:`FeaturePoolLayer`
 over groups of channels; :class:`Upscale2DLayer` and its siblings enlarge feature maps.
+:func:`pool_2d` is the pooling function of Theano's API that Lasagne's module offered (not
+exported by :mod:`convnet.layers`, as in Lasagne).
 """
 
 from __future__ import annotations
@@ -74,6 +76,77 @@ def pool_output_length(
             f"pool_output_length: pad: expected 0 when ignore_border=False, received {pad!r}"
         )
     return ops.pool_output_length(input_length, pool_size, stride, pad, ignore_border)
+
+
+def pool_2d(
+    input: Any,
+    ws: Any = None,
+    ignore_border: bool | None = None,
+    stride: Any = None,
+    pad: Any = (0, 0),
+    mode: str = "max",
+    ds: Any = None,
+    st: Any = None,
+    padding: Any = None,
+) -> Any:
+    """Pool the last two axes, with Theano's ``pool_2d`` arguments (Lasagne's helper).
+
+    Parameters
+    ----------
+    input : pytensor tensor
+        At least 2 dimensions.
+    ws : int, (int, int) or symbolic int vector
+        Window size (``ds`` is its old name).
+    ignore_border : bool or None
+        True: only whole windows; False or None (Theano's default): also partial windows.
+    stride : (int, int), symbolic int vector or None
+        Step between windows; None means ``ws`` (``st`` is its old name).
+    pad : (int, int), symbolic int vector or None
+        Padding on both sides of each axis, smaller than ``ws``; None means 0 (``padding``
+        is its old name).
+    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
+        ``'average'`` is accepted for ``'average_inc_pad'`` (Theano's alias).
+
+    Returns
+    -------
+    pytensor tensor
+
+    Notes
+    -----
+    With int arguments this is :func:`convnet.ops.pool`. Symbolic ``ws``, ``stride`` or
+    ``pad`` (Theano accepted them) build a :class:`convnet.ops.RuntimePool`, which runs under
+    the C, numba and python modes, with first-order gradients, and not under JAX.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor.tensor as T
+    >>> from convnet.layers.pool import pool_2d
+    >>> x, ws = T.matrix("x"), T.ivector("ws")
+    >>> y = pool_2d(x, ws=ws, ignore_border=True)
+    >>> y.eval({x: np.arange(16.0).reshape(4, 4), ws: [2, 4]}, mode="FAST_COMPILE")
+    array([[ 7.],
+           [15.]])
+    """
+    ws = ds if ws is None else ws
+    stride = st if stride is None else stride
+    pad = padding if padding is not None else pad
+    pad = (0, 0) if pad is None else pad
+    ignore_border = bool(ignore_border)
+    mode = {"average": "average_inc_pad"}.get(mode, mode)
+    if ws is None:
+        raise ValueError("pool_2d: ws: expected the window size, received None")
+    if mode not in _MODES:
+        raise ValueError(
+            f"pool_2d: mode: expected one of {', '.join(map(repr, _MODES))}, received {mode!r}"
+        )
+    args = [ws, ws if stride is None else stride, pad]
+    if not any(isinstance(a, T.Variable) for a in args):
+        return ops.pool(input, tuple(as_tuple(ws, 2)), stride=None if stride is None else
+                        tuple(as_tuple(stride, 2)), padding=tuple(as_tuple(pad, 2)),
+                        ignore_border=ignore_border, mode=mode)  # fmt: skip
+    geometry = [T.cast(T.as_tensor_variable(a), "int64") for a in args]
+    geometry = [T.specify_shape(g, (2,)) if g.ndim == 1 else T.stack([g, g]) for g in geometry]
+    return ops.RuntimePool(ignore_border, mode)(input, *geometry)
 
 
 def _check_sizes(layer: Layer, value: Any, n: int, argname: str, minimum: int) -> tuple:

@@ -3,17 +3,20 @@ pooling (the 'kaiming' bins) and strided pooling (the 'fast' windows): shapes, v
 known and run-time spatial sizes, gradients, errors."""
 
 import numpy as np
+import pytensor.tensor as T
 import pytest
 import torch
 import torch.nn.functional as F
 
+import convnet
 from convnet.layers import (
     InputLayer,
     MaxPool3DLayer,
     Pool3DLayer,
     SpatialPyramidPoolingLayer,
 )
-from tests.layers.harness import VALUE_MODES, check_grad, check_layers, float64
+from convnet.layers.pool import pool_2d
+from tests.layers.harness import VALUE_MODES, check_grad, check_layers, compile_fn, float64
 
 
 @pytest.mark.parametrize("mode", VALUE_MODES)
@@ -120,3 +123,44 @@ def test_bad_arguments(build, message):
     with pytest.raises(ValueError) as excinfo:
         build()
     assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize("mode", ["py", "c"])
+def test_pool_2d_with_symbolic_windows_matches_torch(mode):
+    """Theano's pool_2d accepted symbolic window sizes (Lasagne's SPP relied on it)."""
+    x = float64(2, 3, 9, 8, seed=5)
+    t = torch.tensor(x)
+    X, ws, st, pad = T.tensor4("x"), T.ivector("ws"), T.ivector("st"), T.ivector("pad")
+    outs = [
+        pool_2d(X, ws=ws, stride=st, ignore_border=True, pad=pad),
+        pool_2d(X, ws=ws, stride=st, ignore_border=True, pad=pad, mode="average_exc_pad"),
+        pool_2d(X, ds=ws, st=st, ignore_border=False),
+    ]
+    fn = compile_fn([X, ws, st, pad], outs, mode)
+    got = fn(x, [3, 2], [2, 1], [1, 0])
+    np.testing.assert_allclose(got[0], F.max_pool2d(t, (3, 2), (2, 1), (1, 0)).numpy())
+    ref = F.avg_pool2d(t, (3, 2), (2, 1), (1, 0), count_include_pad=False).numpy()
+    np.testing.assert_allclose(got[1], ref, rtol=1e-12)
+    # ignore_border=False keeps the last partial windows (PyTorch's ceil_mode here)
+    ref = F.max_pool2d(t, (3, 2), (2, 1), ceil_mode=True).numpy()
+    np.testing.assert_allclose(got[2], ref)
+    with pytest.raises(ValueError, match=r"RuntimePool: expected ws >= 1, stride >= 1 and"):
+        fn(x, [3, 2], [2, 1], [3, 0])
+
+
+def test_pool_2d_with_ints_is_ops_pool_and_symbolic_gradient():
+    x = T.tensor4("x")
+    assert isinstance(pool_2d(x, (2, 3), True).owner.op, convnet.ops.Pool)
+    ws = T.constant(np.array([3, 2], dtype="int32"))
+
+    def fun(x_):
+        return pool_2d(x_, ws=ws, stride=(2, 1), ignore_border=True, mode="average_inc_pad")
+
+    check_grad(fun, [float64(2, 2, 5, 4, seed=6)])
+    check_grad(lambda x_: pool_2d(x_, ws=ws, ignore_border=False), [float64(1, 2, 5, 5, seed=7)])
+    sizes = T.ivector("sizes")
+    y = pool_2d(x, ws=sizes, ignore_border=True)
+    with pytest.raises(NotImplementedError, match=r"RuntimePool \(pooling with symbolic window"):
+        convnet.function([x, sizes], y, mode="jax")
+    with pytest.raises(ValueError, match=r"pool_2d: mode: expected one of"):
+        pool_2d(x, (2, 2), mode="median")
