@@ -189,6 +189,7 @@ class Conv2DCCLayer(Conv2DLayer):
     def get_output_for(self, input, **kwargs):
         if self.dimshuffle:
             return super().get_output_for(input, **kwargs)
+        input = T.as_tensor_variable(input)
         output = super().get_output_for(input.dimshuffle(*_TO_BC01), **kwargs)
         return output.dimshuffle(*_TO_C01B)
 
@@ -280,6 +281,7 @@ class MaxPool2DCCLayer(MaxPool2DLayer):
     def get_output_for(self, input, **kwargs):
         if self.dimshuffle:
             return super().get_output_for(input, **kwargs)
+        input = T.as_tensor_variable(input)
         output = super().get_output_for(input.dimshuffle(*_TO_BC01), **kwargs)
         return output.dimshuffle(*_TO_C01B)
 
@@ -414,6 +416,7 @@ class NINLayer_c01b(Layer):  # noqa: N801 - Lasagne's name
         return (self.num_units,) + tuple(input_shape[1:])
 
     def get_output_for(self, input, **kwargs):
+        input = T.as_tensor_variable(input)
         out = T.tensordot(self.W, input, axes=[[1], [0]])  # (units, ..., batch)
         if self.b is not None:
             if self.untie_biases:
