@@ -211,3 +211,10 @@ def test_bad_arguments(build, error, message):
     with pytest.raises(error) as excinfo:
         build()
     assert message in str(excinfo.value)
+
+
+def test_c01b_layers_accept_numpy_inputs():
+    x = float64(4, 6, 6, 2, seed=19)
+    pool = cuda_convnet.MaxPool2DCCLayer((4, 6, 6, 2), 2, dimshuffle=False)
+    out = pool.get_output_for(x).eval(mode="FAST_COMPILE")
+    np.testing.assert_array_equal(out, x.reshape(4, 3, 2, 3, 2, 2).max(axis=(2, 4)))
