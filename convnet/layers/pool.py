@@ -741,7 +741,8 @@ class SpatialPyramidPoolingLayer(Layer):
         * ``'fast'`` (default): windows of ``ceil(size / n)`` elements, ``floor(size / n)``
           apart, one pooling operation per level (Lasagne's pooling with these window sizes
           and strides). Bins may overlap, the last elements of the axis may be left out,
-          and it needs ``size >= n``.
+          and it needs ``size >= n`` (checked when the size is known when the graph is
+          built; a smaller size known only at run time makes every bin start at 0).
         * ``'kaiming'``: bin ``k`` covers ``[floor(k * size / n), ceil((k + 1) * size / n))``,
           so the bins cover the whole axis for any ``size >= 1`` (He et al., appendix A).
     **kwargs
