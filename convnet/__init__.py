@@ -2,8 +2,9 @@
 
 The core modules (layers, init, nonlinearities, objectives, regularization, updates, utils,
 random, ops) are imported eagerly, as in Lasagne. The rest (training, io, datasets,
-preprocessing, augmentation, visualize, interpret, ensemble, search, transfer) are imported
-on first use, so that ``import convnet`` stays fast and optional dependencies stay optional.
+preprocessing, augmentation, visualize, interpret, ensemble, search, transfer,
+theano_extensions) are imported on first use, so that ``import convnet`` stays fast and
+optional dependencies stay optional.
 """
 
 import importlib
@@ -33,6 +34,7 @@ _LAZY_MODULES = (
     "models",
     "preprocessing",
     "search",
+    "theano_extensions",
     "training",
     "transfer",
     "visualize",

@@ -3,12 +3,13 @@
 :class:`BaseConvLayer` holds everything the N-d convolution layers share (argument checks,
 padding, output shapes, parameters, bias and nonlinearity); :class:`Conv1DLayer`,
 :class:`Conv2DLayer` and :class:`Conv3DLayer` only fix the number of spatial dimensions.
-:class:`TransposedConv2DLayer` and :class:`DilatedConv2DLayer` change the filter layout
+:class:`BaseTransposedConvLayer` (with :class:`TransposedConv2DLayer` and
+:class:`TransposedConv3DLayer`) and :class:`DilatedConv2DLayer` change the filter layout
 and the output shape. All convolve with :func:`convnet.ops.conv` /
 :func:`convnet.ops.conv_transpose`.
 
 Filter flipping follows Lasagne: ``Conv1DLayer``/``Conv2DLayer``/``Conv3DLayer`` compute a
-true convolution by default (``flip_filters=True``), ``TransposedConv2DLayer`` and
+true convolution by default (``flip_filters=True``), the transposed convolutions and
 ``DilatedConv2DLayer`` a cross-correlation (``flip_filters=False``). Weights trained with
 one convention are used with the other by flipping their spatial axes, or by setting
 ``flip_filters`` to match.
@@ -33,8 +34,11 @@ __all__ = [
     "Conv1DLayer",
     "Conv2DLayer",
     "Conv3DLayer",
+    "BaseTransposedConvLayer",
     "TransposedConv2DLayer",
     "Deconv2DLayer",
+    "TransposedConv3DLayer",
+    "Deconv3DLayer",
     "DilatedConv2DLayer",
 ]
 
@@ -495,22 +499,24 @@ class Conv3DLayer(BaseConvLayer):
         )  # fmt: skip
 
 
-class TransposedConv2DLayer(BaseConvLayer):
-    """2-d transposed convolution ("deconvolution"): the backward pass of a convolution.
+class BaseTransposedConvLayer(BaseConvLayer):
+    """Base class of the N-d transposed convolutions: the backward pass of a convolution.
 
     Each input position spreads its values over a ``filter_size`` window of the output,
     windows ``stride`` apart; ``crop`` removes borders of the result. Transposes a
-    :class:`Conv2DLayer` with the same ``filter_size``, ``stride`` and ``pad = crop``.
+    convolution with the same ``filter_size``, ``stride`` and ``pad = crop``.
+    :class:`TransposedConv2DLayer` and :class:`TransposedConv3DLayer` fix the number of
+    spatial axes ``n``.
 
     Parameters
     ----------
     incoming : Layer or tuple
-        Input of shape ``(batch, channels, rows, cols)``.
+        Input of shape ``(batch, channels, *spatial)`` with ``n`` spatial axes.
     num_filters : int
         Number of output channels.
-    filter_size : int or (int, int)
+    filter_size : int or tuple of n ints
         Filter size.
-    stride : int or (int, int)
+    stride : int or tuple of n ints
         Stride of the convolution this transposes; enlarges the output (default 1).
     crop : int, tuple, 'valid', 'full' or 'same'
         Cropping of the full output (default 0), the counterpart of a convolution's
@@ -520,27 +526,29 @@ class TransposedConv2DLayer(BaseConvLayer):
     untie_biases : bool
         One bias per output position and channel (default False: per channel).
     W : initializer, numpy array or PyTensor expression
-        Filters, shape ``(channels, num_filters // num_groups, filter_rows, filter_cols)``:
-        the first two axes are swapped compared to :class:`Conv2DLayer`, so that the
-        layer can share the ``W`` of the convolution it transposes.
+        Filters, shape ``(channels, num_filters // num_groups, *filter_size)``: the first
+        two axes are swapped compared to :class:`BaseConvLayer`, so that the layer can share
+        the ``W`` of the convolution it transposes.
     b : initializer, numpy array, PyTensor expression or None
         Biases (default 0); None for no biases.
     nonlinearity : callable or None
         Default :func:`~convnet.nonlinearities.rectify`; None means linear.
     flip_filters : bool
         False (default, as Lasagne) cross-correlates the dilated input with the filters;
-        True flips them. To transpose a :class:`Conv2DLayer` with tied weights, pass its
-        ``W`` and ``flip_filters=not conv.flip_filters``.
-    output_size : int, (int, int) or PyTensor expression, optional
+        True flips them. To transpose a convolution with tied weights, pass its ``W`` and
+        ``flip_filters=not conv.flip_filters``.
+    output_size : int, tuple of n ints or PyTensor expression, optional
         The output size, for a stride that maps several sizes to the same input size:
         between the default (smallest) size and ``stride - 1`` more. A symbolic size (a
-        scalar or a vector of 2, e.g. a shared variable) is read at run time, and
+        scalar or a vector of n, e.g. a shared variable) is read at run time, and
         :attr:`output_shape` has None for it. With a symbolic size, or unknown spatial
         input sizes, the layer computes the largest output (``stride - 1`` more than the
         smallest) and crops it to ``output_size``; a size out of that range is then not
         detected.
     num_groups : int
         Channel groups, as for :class:`BaseConvLayer` (default 1; an extension).
+    n : int
+        Number of spatial axes.
     **kwargs
         Passed to :class:`Layer`.
 
@@ -550,26 +558,16 @@ class TransposedConv2DLayer(BaseConvLayer):
         Tags ``trainable, regularizable``.
     b : pytensor shared variable or None
         Tag ``trainable``.
+
     Notes
     -----
-    Output ``(batch, num_filters, out_rows, out_cols)`` with, per axis,
+    Output ``(batch, num_filters, *out)`` with, per axis,
     ``out = (in - 1) * stride - before - after + filter_size`` (or ``output_size``).
 
     References
     ----------
     Vincent Dumoulin, Francesco Visin (2016): A guide to convolution arithmetic for
     deep learning. arXiv:1603.07285.
-
-    Examples
-    --------
-    >>> from convnet.layers import Conv2DLayer, TransposedConv2DLayer
-    >>> conv = Conv2DLayer((None, 1, 32, 32), 16, 3, stride=2, pad=2)
-    >>> deconv = TransposedConv2DLayer(conv, conv.input_shape[1], conv.filter_size,
-    ...     stride=conv.stride, crop=conv.pad, W=conv.W, flip_filters=not conv.flip_filters)
-    >>> conv.output_shape, deconv.output_shape
-    ((None, 16, 17, 17), (None, 1, 31, 31))
-    >>> TransposedConv2DLayer(conv, 1, 3, stride=2, crop=2, output_size=32).output_shape
-    (None, 1, 32, 32)
     """
 
     def __init__(
@@ -577,7 +575,7 @@ class TransposedConv2DLayer(BaseConvLayer):
         incoming: Any,
         num_filters: int,
         filter_size: Any,
-        stride: Any = (1, 1),
+        stride: Any = 1,
         crop: Any = 0,
         untie_biases: bool = False,
         W: Any = init.GlorotUniform(),
@@ -586,23 +584,24 @@ class TransposedConv2DLayer(BaseConvLayer):
         flip_filters: bool = False,
         output_size: Any = None,
         num_groups: int = 1,
+        n: int = 2,
         **kwargs: Any,
     ):
         self.name = kwargs.get("name")
         if isinstance(output_size, Variable):
             if output_size.ndim > 1 or output_size.dtype[:3] not in ("int", "uin"):
                 raise TypeError(
-                    f"{_label(self)}: output_size: expected an int, a tuple of 2 ints or an "
+                    f"{_label(self)}: output_size: expected an int, a tuple of {n} ints or an "
                     f"integer scalar or vector expression, received a {output_size.ndim}-d "
                     f"{output_size.dtype} expression"
                 )
         elif output_size is not None:
-            output_size = _check_sizes(self, output_size, 2, "output_size")
+            output_size = _check_sizes(self, output_size, n, "output_size")
         self.output_size = output_size
         try:
             super().__init__(
                 incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
-                nonlinearity, flip_filters, num_groups=num_groups, n=2, **kwargs,
+                nonlinearity, flip_filters, num_groups=num_groups, n=n, **kwargs,
             )  # fmt: skip
         except ValueError as e:
             raise ValueError(str(e).replace(": pad:", ": crop:")) from None
@@ -647,7 +646,7 @@ class TransposedConv2DLayer(BaseConvLayer):
 
     def get_output_shape_for(self, input_shape):
         if isinstance(self.output_size, Variable):
-            spatial = (None, None)  # known at run time only
+            spatial = (None,) * len(self.filter_size)  # known at run time only
         elif self.output_size is not None:
             spatial = tuple(self.output_size)
         else:
@@ -663,8 +662,10 @@ class TransposedConv2DLayer(BaseConvLayer):
             # The size is not known before run time: compute the largest output the stride
             # allows and crop it (an output row's value does not depend on the output size).
             output_padding = tuple(s - 1 for s in self.stride)
-            sizes = self.output_size
-            crop_to = [sizes, sizes] if getattr(sizes, "ndim", 1) == 0 else [sizes[0], sizes[1]]
+            sizes, n = self.output_size, len(self.filter_size)
+            crop_to = (
+                [sizes] * n if getattr(sizes, "ndim", 1) == 0 else [sizes[i] for i in range(n)]
+            )
         else:
             output_padding = tuple(o - m for o, m in zip(self.output_size, minimal, strict=True))
         output = ops.conv_transpose(
@@ -680,11 +681,105 @@ class TransposedConv2DLayer(BaseConvLayer):
             flip_filters=not self.flip_filters,
         )
         if crop_to is not None:
-            output = output[:, :, : crop_to[0], : crop_to[1]]
+            output = output[(slice(None), slice(None), *(slice(None, c) for c in crop_to))]
         return output
 
 
+class TransposedConv2DLayer(BaseTransposedConvLayer):
+    """2-d transposed convolution ("deconvolution"): input ``(batch, channels, rows, cols)``.
+
+    Parameters are those of :class:`BaseTransposedConvLayer`, with ``n=2``; ``W`` has shape
+    ``(channels, num_filters // num_groups, filter_rows, filter_cols)``, the layout of the
+    :class:`Conv2DLayer` it transposes with the first two axes swapped.
+
+    Notes
+    -----
+    Output ``(batch, num_filters, out_rows, out_cols)`` with, per axis,
+    ``out = (in - 1) * stride - before - after + filter_size`` (or ``output_size``).
+
+    Examples
+    --------
+    >>> from convnet.layers import Conv2DLayer, TransposedConv2DLayer
+    >>> conv = Conv2DLayer((None, 1, 32, 32), 16, 3, stride=2, pad=2)
+    >>> deconv = TransposedConv2DLayer(conv, conv.input_shape[1], conv.filter_size,
+    ...     stride=conv.stride, crop=conv.pad, W=conv.W, flip_filters=not conv.flip_filters)
+    >>> conv.output_shape, deconv.output_shape
+    ((None, 16, 17, 17), (None, 1, 31, 31))
+    >>> TransposedConv2DLayer(conv, 1, 3, stride=2, crop=2, output_size=32).output_shape
+    (None, 1, 32, 32)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        num_filters: int,
+        filter_size: Any,
+        stride: Any = (1, 1),
+        crop: Any = 0,
+        untie_biases: bool = False,
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
+        nonlinearity: Any = nonlinearities.rectify,
+        flip_filters: bool = False,
+        output_size: Any = None,
+        num_groups: int = 1,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
+            nonlinearity, flip_filters, output_size, num_groups, n=2, **kwargs,
+        )  # fmt: skip
+
+
 Deconv2DLayer = TransposedConv2DLayer
+
+
+class TransposedConv3DLayer(BaseTransposedConvLayer):
+    """3-d transposed convolution ("deconvolution"): input ``(batch, channels, depth, rows,
+    cols)``.
+
+    Parameters are those of :class:`BaseTransposedConvLayer`, with ``n=3``; ``W`` has shape
+    ``(channels, num_filters // num_groups, filter_depth, filter_rows, filter_cols)``.
+
+    Notes
+    -----
+    Output ``(batch, num_filters, out_depth, out_rows, out_cols)`` with, per axis,
+    ``out = (in - 1) * stride - before - after + filter_size`` (or ``output_size``).
+
+    Examples
+    --------
+    >>> from convnet.layers import Conv3DLayer, TransposedConv3DLayer
+    >>> conv = Conv3DLayer((None, 1, 16, 16, 16), 8, 3, stride=2, pad=1)
+    >>> deconv = TransposedConv3DLayer(conv, conv.input_shape[1], conv.filter_size,
+    ...     stride=conv.stride, crop=conv.pad, W=conv.W, flip_filters=not conv.flip_filters,
+    ...     output_size=16)
+    >>> conv.output_shape, deconv.output_shape, deconv.W is conv.W
+    ((None, 8, 8, 8, 8), (None, 1, 16, 16, 16), True)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        num_filters: int,
+        filter_size: Any,
+        stride: Any = (1, 1, 1),
+        crop: Any = 0,
+        untie_biases: bool = False,
+        W: Any = init.GlorotUniform(),
+        b: Any = init.Constant(0.0),
+        nonlinearity: Any = nonlinearities.rectify,
+        flip_filters: bool = False,
+        output_size: Any = None,
+        num_groups: int = 1,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
+            nonlinearity, flip_filters, output_size, num_groups, n=3, **kwargs,
+        )  # fmt: skip
+
+
+Deconv3DLayer = TransposedConv3DLayer
 
 
 class DilatedConv2DLayer(BaseConvLayer):

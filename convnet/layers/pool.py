@@ -3,8 +3,10 @@
 :class:`Pool1DLayer`, :class:`Pool2DLayer` and :class:`Pool3DLayer` (and their max-only
 versions) pool over the trailing 1, 2 or 3 axes with :func:`convnet.ops.pool`, using
 Lasagne's (Theano's) output-size rules. :class:`GlobalPoolLayer` pools over all spatial
-axes, :class:`FeaturePoolLayer` over groups of channels; :class:`Upscale2DLayer` and its
-siblings enlarge feature maps.
+axes, :class:`SpatialPyramidPoolingLayer` into fixed grids of bins, :class:`FeaturePoolLayer`
+over groups of channels; :class:`Upscale2DLayer` and its siblings enlarge feature maps.
+:func:`pool_2d` is the pooling function of Theano's API that Lasagne's module offered (not
+exported by :mod:`convnet.layers`, as in Lasagne).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "GlobalPoolLayer",
     "FeaturePoolLayer",
     "FeatureWTALayer",
+    "SpatialPyramidPoolingLayer",
 ]
 
 _MODES = ("max", "average_inc_pad", "average_exc_pad")
@@ -73,6 +76,77 @@ def pool_output_length(
             f"pool_output_length: pad: expected 0 when ignore_border=False, received {pad!r}"
         )
     return ops.pool_output_length(input_length, pool_size, stride, pad, ignore_border)
+
+
+def pool_2d(
+    input: Any,
+    ws: Any = None,
+    ignore_border: bool | None = None,
+    stride: Any = None,
+    pad: Any = (0, 0),
+    mode: str = "max",
+    ds: Any = None,
+    st: Any = None,
+    padding: Any = None,
+) -> Any:
+    """Pool the last two axes, with Theano's ``pool_2d`` arguments (Lasagne's helper).
+
+    Parameters
+    ----------
+    input : pytensor tensor
+        At least 2 dimensions.
+    ws : int, (int, int) or symbolic int vector
+        Window size (``ds`` is its old name).
+    ignore_border : bool or None
+        True: only whole windows; False or None (Theano's default): also partial windows.
+    stride : (int, int), symbolic int vector or None
+        Step between windows; None means ``ws`` (``st`` is its old name).
+    pad : (int, int), symbolic int vector or None
+        Padding on both sides of each axis, smaller than ``ws``; None means 0 (``padding``
+        is its old name).
+    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
+        ``'average'`` is accepted for ``'average_inc_pad'`` (Theano's alias).
+
+    Returns
+    -------
+    pytensor tensor
+
+    Notes
+    -----
+    With int arguments this is :func:`convnet.ops.pool`. Symbolic ``ws``, ``stride`` or
+    ``pad`` (Theano accepted them) build a :class:`convnet.ops.RuntimePool`, which runs under
+    the C, numba and python modes, with first-order gradients, and not under JAX.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor.tensor as T
+    >>> from convnet.layers.pool import pool_2d
+    >>> x, ws = T.matrix("x"), T.ivector("ws")
+    >>> y = pool_2d(x, ws=ws, ignore_border=True)
+    >>> y.eval({x: np.arange(16.0).reshape(4, 4), ws: [2, 4]}, mode="FAST_COMPILE")
+    array([[ 7.],
+           [15.]])
+    """
+    ws = ds if ws is None else ws
+    stride = st if stride is None else stride
+    pad = padding if padding is not None else pad
+    pad = (0, 0) if pad is None else pad
+    ignore_border = bool(ignore_border)
+    mode = {"average": "average_inc_pad"}.get(mode, mode)
+    if ws is None:
+        raise ValueError("pool_2d: ws: expected the window size, received None")
+    if mode not in _MODES:
+        raise ValueError(
+            f"pool_2d: mode: expected one of {', '.join(map(repr, _MODES))}, received {mode!r}"
+        )
+    args = [ws, ws if stride is None else stride, pad]
+    if not any(isinstance(a, T.Variable) for a in args):
+        return ops.pool(input, tuple(as_tuple(ws, 2)), stride=None if stride is None else
+                        tuple(as_tuple(stride, 2)), padding=tuple(as_tuple(pad, 2)),
+                        ignore_border=ignore_border, mode=mode)  # fmt: skip
+    geometry = [T.cast(T.as_tensor_variable(a), "int64") for a in args]
+    geometry = [T.specify_shape(g, (2,)) if g.ndim == 1 else T.stack([g, g]) for g in geometry]
+    return ops.RuntimePool(ignore_border, mode)(input, *geometry)
 
 
 def _check_sizes(layer: Layer, value: Any, n: int, argname: str, minimum: int) -> tuple:
@@ -628,3 +702,182 @@ class FeatureWTALayer(Layer):
         )
         mask = T.eq(winners, arange).reshape(input.shape)
         return input * T.cast(mask, input.dtype)
+
+
+_SPP_IMPLEMENTATIONS = ("fast", "kaiming")
+
+
+def _bin_bounds(size: Any, pool_dim: int, k: int, implementation: str) -> tuple:
+    """Start and end of bin ``k`` of ``pool_dim`` along an axis of ``size`` (int or symbolic).
+
+    'kaiming': ``[floor(k * size / n), ceil((k + 1) * size / n))``, bins that cover the axis.
+    'fast': windows of ``ceil(size / n)`` elements, ``floor(size / n)`` apart.
+    """
+    if implementation == "kaiming":
+        return (k * size) // pool_dim, ((k + 1) * size + pool_dim - 1) // pool_dim
+    stride = size // pool_dim
+    return k * stride, k * stride + (size + pool_dim - 1) // pool_dim
+
+
+class SpatialPyramidPoolingLayer(Layer):
+    """Spatial pyramid pooling: pool a 2-d input of any size into fixed grids of bins.
+
+    For every ``n`` in ``pool_dims`` the rows and columns are split into an ``n x n`` grid
+    and each bin is pooled; the ``sum(n * n)`` results are concatenated per channel, so that
+    a dense layer can follow convolutions on inputs of unknown size.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        Input of shape ``(batch, channels, rows, cols)``; rows and cols may be None.
+    pool_dims : list of int
+        The grid size ``n`` of each pyramid level (default ``[4, 2, 1]``).
+    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
+        The pooling function (default ``'max'``); both averages are the mean over a bin
+        (bins never reach past the input).
+    implementation : {'fast', 'kaiming'}
+        How the bins are placed along an axis of length ``size``:
+
+        * ``'fast'`` (default): windows of ``ceil(size / n)`` elements, ``floor(size / n)``
+          apart, one pooling operation per level (Lasagne's pooling with these window sizes
+          and strides). Bins may overlap, the last elements of the axis may be left out,
+          and it needs ``size >= n`` (checked when the size is known when the graph is
+          built; a smaller size known only at run time makes every bin start at 0).
+        * ``'kaiming'``: bin ``k`` covers ``[floor(k * size / n), ceil((k + 1) * size / n))``,
+          so the bins cover the whole axis for any ``size >= 1`` (He et al., appendix A).
+    **kwargs
+        Passed to :class:`Layer`.
+
+    Notes
+    -----
+    Output ``(batch, channels, sum(n * n for n in pool_dims))``: level by level, each
+    level's bins in row-major order. With ``'fast'``, lengths where these windows would give
+    more than ``n`` bins (Lasagne then returned more values than its output shape declared)
+    keep the first ``n``. When the spatial sizes are known from the input shape (or the input
+    expression's static shape), the bins are fixed when the graph is built; otherwise they
+    are computed from the input's shape at run time.
+
+    References
+    ----------
+    Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun (2015): Spatial pyramid pooling in
+    deep convolutional networks for visual recognition. IEEE TPAMI 37(9).
+
+    Examples
+    --------
+    >>> from convnet.layers import SpatialPyramidPoolingLayer
+    >>> SpatialPyramidPoolingLayer((None, 64, None, None)).output_shape
+    (None, 64, 21)
+    >>> SpatialPyramidPoolingLayer((None, 8, 13, 13), pool_dims=[3, 1],
+    ...     implementation="kaiming").output_shape
+    (None, 8, 10)
+    """
+
+    def __init__(
+        self,
+        incoming: Any,
+        pool_dims: Any = [4, 2, 1],  # noqa: B006 - Lasagne's default, never mutated
+        mode: str = "max",
+        implementation: str = "fast",
+        **kwargs: Any,
+    ):
+        super().__init__(incoming, **kwargs)
+        _check_rank(self, 2)
+        try:
+            dims = [int(n) for n in pool_dims if isinstance(n, int_types) and n >= 1]
+        except TypeError:
+            dims = []
+        if isinstance(pool_dims, str) or not dims or len(dims) != len(pool_dims):
+            raise ValueError(
+                f"{_label(self)}: pool_dims: expected a non-empty list of positive ints, "
+                f"received {pool_dims!r}"
+            )
+        if mode not in _MODES:
+            raise ValueError(
+                f"{_label(self)}: mode: Mode must be either 'max', 'average_inc_pad' or "
+                f"'average_exc_pad'. Got {mode!r}"
+            )
+        if implementation not in _SPP_IMPLEMENTATIONS:
+            raise ValueError(
+                f"{_label(self)}: implementation: expected 'fast' or 'kaiming', received "
+                f"{implementation!r}"
+            )
+        self.pool_dims = dims
+        self.mode = mode
+        self.implementation = implementation
+        if implementation == "fast":
+            for size in self.input_shape[2:]:
+                self._check_fast_size(size)
+
+    def _check_fast_size(self, size: Any) -> None:
+        if size is not None and size < max(self.pool_dims):
+            raise ValueError(
+                f"{_label(self)}: implementation='fast' needs spatial sizes of at least "
+                f"max(pool_dims) = {max(self.pool_dims)}, received input shape "
+                f"{self.input_shape}; use implementation='kaiming' for smaller inputs"
+            )
+
+    def get_output_shape_for(self, input_shape):
+        return (input_shape[0], input_shape[1], sum(n * n for n in self.pool_dims))
+
+    def get_output_for(self, input, **kwargs):
+        static = [
+            known if known is not None else typed
+            for known, typed in zip(self.input_shape[2:], input.type.shape[2:], strict=True)
+        ]
+        if None in static:
+            levels = [self._masked_level(input, n) for n in self.pool_dims]
+        else:
+            sizes = [int(s) for s in static]
+            if self.implementation == "fast":
+                for size in sizes:
+                    self._check_fast_size(size)
+                levels = [self._fast_level(input, sizes, n) for n in self.pool_dims]
+            else:
+                levels = [self._kaiming_level(input, sizes, n) for n in self.pool_dims]
+        return T.concatenate([level.flatten(3) for level in levels], axis=2)
+
+    def _fast_level(self, input, sizes, n):
+        """One level as one pooling operation (static sizes), shape (batch, channels, n, n)."""
+        window = tuple((s + n - 1) // n for s in sizes)
+        stride = tuple(s // n for s in sizes)
+        pooled = ops.pool(input, window, stride=stride, ignore_border=True, mode=self.mode)
+        return pooled[:, :, :n, :n]  # lengths where these windows give more than n bins
+
+    def _kaiming_level(self, input, sizes, n):
+        """One level as ``n * n`` windows of :func:`convnet.ops.pool` (static sizes)."""
+        rows, cols = ([_bin_bounds(size, n, k, "kaiming") for k in range(n)] for size in sizes)
+        bins = [
+            ops.pool(input[:, :, r0:r1, c0:c1], (r1 - r0, c1 - c0), mode=self.mode)[:, :, 0, 0]
+            for r0, r1 in rows
+            for c0, c1 in cols
+        ]
+        return T.stack(bins, axis=2)
+
+    def _masked_level(self, input, n):
+        """One level for sizes known only at run time, shape (batch, channels, n, n).
+
+        Bin membership along each axis is an ``(n, size)`` mask built from the input's
+        shape; max pools the masked input axis by axis, averages are masked sums divided by
+        the bin sizes. No slice or window depends on a run-time size, so
+        this works under every backend (JAX included).
+        """
+        ks = T.arange(n)
+        masks = []
+        for axis in (2, 3):
+            size = input.shape[axis]
+            start, end = _bin_bounds(size, n, ks, self.implementation)
+            pos = T.arange(size)
+            masks.append(
+                T.and_(T.ge(pos[None, :], start[:, None]), T.lt(pos[None, :], end[:, None]))
+            )
+        rows, cols = masks
+        if self.mode == "max":
+            low = T.constant(np.asarray(-np.inf, dtype=input.dtype))
+            by_rows = T.max(T.switch(rows[None, None, :, :, None], input[:, :, None], low), axis=3)
+            return T.max(T.switch(cols[None, None, None], by_rows[:, :, :, None], low), axis=4)
+        rows, cols = T.cast(rows, input.dtype), T.cast(cols, input.dtype)
+        # broadcast products rather than tensordot, whose reshapes need static sizes under JAX
+        by_rows = T.sum(input[:, :, None] * rows[None, None, :, :, None], axis=3)
+        sums = T.sum(by_rows[:, :, :, None] * cols[None, None, None], axis=4)
+        counts = T.sum(rows, axis=1)[:, None] * T.sum(cols, axis=1)[None, :]
+        return sums / counts

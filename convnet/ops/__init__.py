@@ -14,7 +14,7 @@ from ._args import (
     pool_output_length,
 )
 from .conv import Conv, ConvGradInput, ConvGradWeights, conv, conv_transpose
-from .pool import MaxPoolGather, Pool, PoolGrad, pool
+from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool, RuntimePoolGrad, pool
 from .shape import ConcreteShape, concrete_shape
 
 try:  # registering the JAX implementations needs JAX, a core dependency but kept optional here
@@ -30,6 +30,8 @@ __all__ = [
     "MaxPoolGather",
     "Pool",
     "PoolGrad",
+    "RuntimePool",
+    "RuntimePoolGrad",
     "as_int_tuple",
     "as_pad_pairs",
     "concrete_shape",

@@ -41,7 +41,7 @@ from pytensor.tensor.math import Argmax
 from pytensor.tensor.shape import Shape_i
 
 from .conv import Conv, ConvGradInput, ConvGradWeights, _static_out
-from .pool import MaxPoolGather, Pool, PoolGrad, _counts, _geometry
+from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool, _counts, _geometry
 from .shape import ConcreteShape
 
 __all__: list[str] = []
@@ -323,6 +323,15 @@ def _jax_max_pool_gather(op, **kwargs):
         return transpose(g)[0]
 
     return gather
+
+
+@jax_funcify.register(RuntimePool)  # and RuntimePoolGrad, its subclass
+def _jax_runtime_pool(op, **kwargs):
+    raise NotImplementedError(
+        f"convnet: {type(op).__name__} (pooling with symbolic window sizes) has no JAX "
+        f"implementation, because JAX needs static windows: pass ints to convnet.ops.pool, "
+        f"or compile with mode 'c', 'numba' or 'py'"
+    )
 
 
 # --------------------------------------------------------------------------------------------

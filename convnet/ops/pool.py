@@ -14,13 +14,16 @@ Semantics (the same under every linker):
 
 :class:`Pool` computes the pooling, :class:`PoolGrad` its gradient with respect to the input
 (linear in the output gradient, so its own gradient is a pooling again).
+:class:`RuntimePool` and :class:`RuntimePoolGrad` take the window sizes, strides and padding
+as symbolic inputs (Theano's ``pool_2d`` accepted them), for the C, numba and python linkers;
+first-order gradients only, and no JAX implementation (JAX needs static windows).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import grad_not_implemented
+from pytensor.gradient import disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
@@ -28,7 +31,7 @@ from pytensor.scalar import upcast
 from ._args import as_int_tuple, pool_output_length
 from .conv import _windows
 
-__all__ = ["Pool", "PoolGrad", "pool", "MODES"]
+__all__ = ["Pool", "PoolGrad", "RuntimePool", "RuntimePoolGrad", "pool", "MODES"]
 
 MODES = ("max", "average_inc_pad", "average_exc_pad")
 
@@ -292,3 +295,93 @@ def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max
     out = Pool(ws, stride, pad, ignore_border, mode)(input)
     _check_windows(where, input.type.shape[-n:], out.type.shape[-n:], ws, pad)
     return out
+
+
+class RuntimePool(Op):
+    """:class:`Pool` with ``ws``, ``stride`` and ``pad`` as int-vector inputs, read at run time.
+
+    Inputs ``(x, ws, stride, pad)``, each vector of length N; the output has the input's
+    leading axes and N pooled axes of run-time length. Only for the linkers that run
+    ``perform`` (C, numba, python); the JAX backend needs static windows (use :func:`pool`).
+    """
+
+    __props__ = ("ignore_border", "mode")
+
+    def __init__(self, ignore_border, mode):
+        self.ignore_border = bool(ignore_border)
+        self.mode = mode
+
+    def make_node(self, x, ws, stride, pad):
+        x = pt.as_tensor_variable(x)
+        geometry = [pt.as_tensor_variable(v) for v in (ws, stride, pad)]
+        for name, v in zip(("ws", "stride", "pad"), geometry):
+            if v.type.ndim != 1 or not v.type.dtype.startswith(("int", "uint")):
+                raise TypeError(
+                    f"RuntimePool: {name} must be an int vector, received {v.type} ({v!r})"
+                )
+        n = geometry[0].type.shape[0]
+        if n is None:
+            raise ValueError("RuntimePool: ws must have a static length (the number of axes)")
+        if x.type.ndim < n:
+            raise ValueError(
+                f"RuntimePool: input must have at least {n} dimensions, received {x.type.ndim}"
+            )
+        shape = x.type.shape[: x.type.ndim - n] + (None,) * n
+        out = pt.tensor(dtype=x.type.dtype, shape=shape)
+        return Apply(self, [x, *geometry], [out])
+
+    def _geometry(self, ws, stride, pad):
+        ws, stride, pad = (tuple(int(v) for v in a) for a in (ws, stride, pad))
+        if len(stride) != len(ws) or len(pad) != len(ws):
+            raise ValueError(
+                f"{type(self).__name__}: ws, stride and pad must have the same length, received "
+                f"{ws}, {stride}, {pad}"
+            )
+        if min(ws) < 1 or min(stride) < 1 or min(pad) < 0 or any(map(int.__ge__, pad, ws)):
+            raise ValueError(
+                f"{type(self).__name__}: expected ws >= 1, stride >= 1 and 0 <= pad < ws, "
+                f"received ws={ws}, stride={stride}, pad={pad}"
+            )
+        if not self.ignore_border and any(pad):
+            raise ValueError(f"{type(self).__name__}: pad={pad} requires ignore_border=True")
+        return ws, stride, pad
+
+    def perform(self, node, inputs, outputs):
+        x, *geometry = inputs
+        ws, stride, pad = self._geometry(*geometry)
+        outputs[0][0] = pool_np(x, ws, stride, pad, self.ignore_border, self.mode)[0]
+
+    def pullback(self, inputs, outputs, output_grads):
+        x, *geometry = inputs
+        grad_x = RuntimePoolGrad(self.ignore_border, self.mode)(x, output_grads[0], *geometry)
+        return [grad_x] + [disconnected_type() for _ in geometry]
+
+    def connection_pattern(self, node):
+        return [[True], [False], [False], [False]]
+
+
+class RuntimePoolGrad(RuntimePool):
+    """Gradient of :class:`RuntimePool` with respect to ``x``; inputs ``(x, gz, ws, stride,
+    pad)``. Its own gradient is not implemented (first-order only)."""
+
+    def make_node(self, x, gz, ws, stride, pad):
+        x = pt.as_tensor_variable(x)
+        gz = pt.as_tensor_variable(gz)
+        node = super().make_node(x, ws, stride, pad)
+        out = pt.tensor(dtype=upcast(x.type.dtype, gz.type.dtype), shape=x.type.shape)
+        return Apply(self, [x, gz, *node.inputs[1:]], [out])
+
+    def perform(self, node, inputs, outputs):
+        x, gz, *geometry = inputs
+        ws, stride, pad = self._geometry(*geometry)
+        out = pool_grad_np(x, gz, ws, stride, pad, self.ignore_border, self.mode)
+        outputs[0][0] = out.astype(node.outputs[0].type.dtype, copy=False)
+
+    def pullback(self, inputs, outputs, output_grads):
+        x, gz, *geometry = inputs
+        return [grad_not_implemented(self, 0, x), grad_not_implemented(self, 1, gz)] + [
+            disconnected_type() for _ in geometry
+        ]
+
+    def connection_pattern(self, node):
+        return [[True], [True], [False], [False], [False]]
