@@ -1,0 +1,43 @@
+"""examples/lstm_sequence.py (the adding problem with masked LSTMs) learns on small data."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def example():
+    spec = importlib.util.spec_from_file_location(
+        "lstm_sequence_example", ROOT / "examples" / "lstm_sequence.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_data_marks_two_values_inside_each_sequence(example):
+    X, y, mask = example.gen_data(20, 4, 9, np.random.RandomState(0))
+    assert X.shape == (20, 9, 2) and y.shape == (20,) and mask.shape == (20, 9)
+    lengths = mask.sum(axis=1)
+    assert lengths.min() >= 4 and lengths.max() <= 9
+    assert np.all(X[:, :, 1].sum(axis=1) == 2)
+    assert np.all((X[:, :, 1] == 0) | (mask == 1))  # markers inside the sequence only
+    np.testing.assert_allclose(y, (X[:, :, 0] * X[:, :, 1]).sum(axis=1), rtol=1e-6)
+
+
+def test_loss_decreases(example):
+    history = example.main(
+        num_epochs=3,
+        epoch_size=20,
+        n_batch=20,
+        min_length=4,
+        max_length=6,
+        n_hidden=8,
+        verbose=False,
+    )
+    assert len(history) == 4
+    assert history[-1] < 0.5 * history[0]
