@@ -32,6 +32,7 @@ time into the batch for a :class:`~convnet.layers.DenseLayer` applied at every s
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ from pytensor.gradient import disconnected_grad, grad_clip
 
 from .. import init, nonlinearities
 from ..ops import concrete_shape
-from ..utils import int_types, unroll_scan
+from ..utils import inspect_kwargs, int_types, unroll_scan
 from . import helper
 from .base import Layer, MergeLayer, _label
 from .dense import DenseLayer
@@ -59,6 +60,34 @@ def _positive_int(value: Any, who: str, name: str) -> int:
     if not isinstance(value, int_types) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{who}: {name}: expected a positive int, received {value!r}")
     return int(value)
+
+
+def _reverse_time(x: Any) -> Any:
+    """``x[::-1]``, as a gather along axis 0: under JAX the gradient of a reversing slice,
+    passed back through a scan, crashes XLA's algebraic simplifier (jax 0.10.2, "Invalid
+    binary instruction opcode map"); a gather's gradient is a scatter-add, which does not."""
+    x = concrete_shape(x)
+    return x[T.arange(x.shape[0])[::-1]]
+
+
+def _child_output(layer: Any, input: Any, kwargs: dict) -> Any:
+    """``get_output`` of a connection network, without its warning about keywords that only
+    layers outside it use (the outer ``get_output`` checks the keywords once)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="get_output\\(\\) was called with unused kwargs")
+        return helper.get_output(layer, input, **kwargs)
+
+
+def _accepted_kwargs(network: Any) -> list:
+    """The ``get_output`` keywords that the layers of ``network`` use."""
+    accepted = set()
+    for layer in helper.get_all_layers(network):
+        try:
+            accepted |= set(inspect_kwargs(layer.get_output_for))
+        except (TypeError, ValueError):  # uninspectable callables
+            pass
+        accepted |= set(getattr(layer, "get_output_kwargs", []))
+    return sorted(accepted)
 
 
 class _RecurrentBase(MergeLayer):
@@ -239,11 +268,14 @@ only_return_final
         if mask is not None:
             sequences.append(mask.dimshuffle(1, 0))
         if self.backwards:
-            sequences = [s[::-1] for s in sequences]
+            sequences = [_reverse_time(s) for s in sequences]
         truncate = self.gradient_steps != -1 and not self.unroll_scan
         if truncate:
+            # The step's index as a sequence, compared with the first step to keep inside the
+            # loop (a precomputed mask, reversed in the gradient, crashes XLA's simplifier).
             n_steps = sequences[0].shape[0]
-            sequences.append(T.ge(T.arange(n_steps), n_steps - self.gradient_steps))
+            sequences.append(T.arange(n_steps))
+            non_sequences = [*non_sequences, n_steps - self.gradient_steps]
         n_states = len(states)
 
         def masked_step(*args):
@@ -251,7 +283,7 @@ only_return_final
             previous = args[len(sequences) : len(sequences) + n_states]
             rest = args[len(sequences) + n_states :]
             flags = list(args[n_seq : len(sequences)])
-            new = step(*slices, *previous, *rest)
+            new = step(*slices, *previous, *rest[: len(rest) - truncate])
             if not isinstance(new, (list, tuple)):
                 new = [new]
             new = [T.cast(n, p.dtype) if n.dtype != p.dtype else n for n, p in zip(new, previous)]
@@ -262,7 +294,7 @@ only_return_final
                     for n, p in zip(new, previous)
                 ]
             if truncate:
-                keep = flags.pop(0)
+                keep = T.ge(flags.pop(0), rest[-1])
                 new = [T.switch(keep, n, disconnected_grad(n)) for n in new]
             return new
 
@@ -283,10 +315,9 @@ only_return_final
         """The layer's output from the stacked states ``(time, batch, units...)``."""
         if self.only_return_final:
             return hid_out[-1]
-        hid_out = hid_out.dimshuffle(1, 0, *range(2, hid_out.ndim))
         if self.backwards:
-            hid_out = hid_out[:, ::-1]
-        return hid_out
+            hid_out = _reverse_time(hid_out)
+        return hid_out.dimshuffle(1, 0, *range(2, hid_out.ndim))
 
     def _split_inputs(self, inputs: list) -> tuple:
         mask = inputs[self.mask_incoming_index] if self.mask_incoming_index > 0 else None
@@ -426,6 +457,10 @@ class CustomRecurrentLayer(_RecurrentBase):
                 )
         self.input_to_hidden = input_to_hidden
         self.hidden_to_hidden = hidden_to_hidden
+        # get_output passes its keywords on to the connections: accept theirs.
+        self.get_output_kwargs = sorted(
+            set(_accepted_kwargs(input_to_hidden)) | set(_accepted_kwargs(hidden_to_hidden))
+        )
         input_shape = self.input_shapes[0]
         in_hid = tuple(input_to_hidden.output_shape)
         hid_hid = tuple(hidden_to_hidden.output_shape)
@@ -486,16 +521,16 @@ class CustomRecurrentLayer(_RecurrentBase):
         if self.precompute_input:
             trailing = [input.shape[i] for i in range(2, input.ndim)]
             flat = concrete_shape(input.reshape((-1, *trailing)))
-            pre = helper.get_output(self.input_to_hidden, flat, **kwargs)
+            pre = _child_output(self.input_to_hidden, flat, kwargs)
             rest = [pre.shape[i] for i in range(1, pre.ndim)]
             input = concrete_shape(pre.reshape((seq_len, num_batch, *rest)))
 
         def step(input_n, hid_previous):
-            hid_pre = helper.get_output(self.hidden_to_hidden, hid_previous, **kwargs)
+            hid_pre = _child_output(self.hidden_to_hidden, hid_previous, kwargs)
             if self.precompute_input:
                 hid_pre = hid_pre + input_n
             else:
-                hid_pre = hid_pre + helper.get_output(self.input_to_hidden, input_n, **kwargs)
+                hid_pre = hid_pre + _child_output(self.input_to_hidden, input_n, kwargs)
             return self.nonlinearity(self._clip(hid_pre))
 
         hid_init = self._initial_state("hid_init", inputs, num_batch)
