@@ -80,9 +80,11 @@ def main(
     grad_clip=100,
     seed=0,
     verbose=True,
+    mode=None,
 ):
     """Train for ``num_epochs`` epochs of ``epoch_size`` batches.
 
+    ``mode`` is passed to ``theano.function`` (None: PyTensor's default mode).
     Returns the validation mean squared error before training and after every epoch.
     """
     rng = np.random.RandomState(seed)
@@ -98,9 +100,11 @@ def main(
     if verbose:
         print("Compiling functions ...")
     train = theano.function(
-        [l_in.input_var, target_values, l_mask.input_var], cost, updates=updates
+        [l_in.input_var, target_values, l_mask.input_var], cost, updates=updates, mode=mode
     )
-    compute_cost = theano.function([l_in.input_var, target_values, l_mask.input_var], cost)
+    compute_cost = theano.function(
+        [l_in.input_var, target_values, l_mask.input_var], cost, mode=mode
+    )
 
     X_val, y_val, mask_val = gen_data(n_batch, min_length, max_length, rng)
     history = [float(compute_cost(X_val, y_val, mask_val))]
@@ -124,6 +128,7 @@ if __name__ == "__main__":
     parser.add_argument("--min-length", type=int, default=50)
     parser.add_argument("--max-length", type=int, default=55)
     parser.add_argument("--hidden", type=int, default=100)
+    parser.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA, FAST_RUN)")
     args = parser.parse_args()
     main(
         num_epochs=args.epochs,
@@ -132,4 +137,5 @@ if __name__ == "__main__":
         min_length=args.min_length,
         max_length=args.max_length,
         n_hidden=args.hidden,
+        mode=args.mode,
     )

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import convnet
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,8 +31,11 @@ def test_data_marks_two_values_inside_each_sequence(example):
     np.testing.assert_allclose(y, (X[:, :, 0] * X[:, :, 1]).sum(axis=1), rtol=1e-6)
 
 
+# theano.function with PyTensor's JAX mode (convnet.function would silence this notice).
+@pytest.mark.filterwarnings("ignore:Skipping Assert:UserWarning")
 def test_loss_decreases(example):
     history = example.main(
+        mode=convnet.get_mode("jax"),
         num_epochs=3,
         epoch_size=20,
         n_batch=20,

@@ -99,11 +99,19 @@ def values(layer):
     return {p.name.split(".")[-1]: np.asarray(p.get_value(), "float64") for p in layer.params}
 
 
-def random_gate(rng, scale=0.5):
+def random_gate(rng, scale=0.5, nonlinearity=nonlinearities.sigmoid):
     def draw(shape):
         return rng.uniform(-scale, scale, size=shape).astype(pytensor.config.floatX)
 
-    return Gate(W_in=draw, W_hid=draw, W_cell=draw, b=draw)
+    return Gate(W_in=draw, W_hid=draw, W_cell=draw, b=draw, nonlinearity=nonlinearity)
+
+
+def random_gates(rng, n):
+    """n random gates, the third (the LSTM's cell, the GRU's hidden update) with tanh."""
+    return [
+        random_gate(rng, nonlinearity=nonlinearities.tanh if k == 2 else nonlinearities.sigmoid)
+        for k in range(n)
+    ]
 
 
 @pytest.fixture
@@ -144,10 +152,8 @@ def _build_all(l_in, l_mask, rng):
         rnn = RecurrentLayer(
             l_in, 6, nonlinearity=nonlinearities.tanh, b=init.Uniform(0.5), hid_init=h0, **kw
         )
-        lstm = LSTMLayer(
-            l_in, 6, *[random_gate(rng) for _ in range(4)], hid_init=h0, cell_init=c0, **kw
-        )
-        gru = GRULayer(l_in, 6, *[random_gate(rng) for _ in range(3)], hid_init=h0, **kw)
+        lstm = LSTMLayer(l_in, 6, *random_gates(rng, 4), hid_init=h0, cell_init=c0, **kw)
+        gru = GRULayer(l_in, 6, *random_gates(rng, 3), hid_init=h0, **kw)
         layers += [rnn, lstm, gru]
 
         def make_refs(x, mask, rnn=rnn, lstm=lstm, gru=gru, use_mask=use_mask, final=final):
@@ -297,7 +303,7 @@ def test_numba_forward_matches_c(data):
     rng = np.random.default_rng(2)
     l_in, l_mask = InputLayer((None, 5, 4)), InputLayer((None, 5))
     layers = [
-        LSTMLayer(l_in, 3, *[random_gate(rng) for _ in range(4)], mask_input=l_mask),
+        LSTMLayer(l_in, 3, *random_gates(rng, 4), mask_input=l_mask),
         GRULayer(l_in, 3, backwards=True),
     ]
     outs = get_output(layers)
