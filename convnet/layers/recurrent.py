@@ -193,12 +193,14 @@ only_return_final
     # -- initial states -------------------------------------------------------------------
 
     def _add_init(self, init_name: str, spec: Any, shape: tuple) -> Any:
-        """Store an initial state: a layer (checked against ``(batch,) + shape[1:]``) or a
-        parameter of ``shape`` (leading size 1), trainable if ``learn_init``."""
+        """Store an initial state: a layer (its output checked against ``(rows,) +
+        shape[1:]``; the rows, the batch, are only known to agree at run time, as Lasagne's
+        tests declare a batch of 1 and feed more) or a parameter of ``shape`` (leading size
+        1), trainable if ``learn_init``."""
         if isinstance(spec, Layer):
             index = getattr(self, f"{init_name}_incoming_index")
             given = self.input_shapes[index]
-            expected = (self.input_shapes[0][0],) + tuple(shape[1:])
+            expected = (None,) + tuple(shape[1:])
             if not _compatible(given, expected):
                 raise ValueError(
                     f"{_label(self)}: {init_name}: expected a layer with output shape "
