@@ -273,8 +273,8 @@ only_return_final
             sequences = [_reverse_time(s) for s in sequences]
         truncate = self.gradient_steps != -1 and not self.unroll_scan
         if truncate:
-            # The step's index as a sequence, compared with the first step to keep inside the
-            # loop (a precomputed mask, reversed in the gradient, crashes XLA's simplifier).
+            # The step's index as a sequence, compared inside the loop with the first step
+            # whose gradient is kept.
             n_steps = sequences[0].shape[0]
             sequences.append(T.arange(n_steps))
             non_sequences = [*non_sequences, n_steps - self.gradient_steps]
