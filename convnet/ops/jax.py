@@ -444,8 +444,10 @@ def _is_concrete_int(value):
 
 
 def _integer_node(node):
+    """Whether all inputs and outputs of ``node`` are 0-d integers (sizes, counts)."""
     return node is not None and all(
-        (_dtype_of(v) or "").startswith(("int", "uint")) for v in node.inputs + node.outputs
+        (_dtype_of(v) or "").startswith(("int", "uint")) and getattr(v.type, "ndim", 0) == 0
+        for v in node.inputs + node.outputs
     )
 
 
