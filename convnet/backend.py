@@ -81,7 +81,9 @@ _NUMBA_OBJECT_MODE = (
     r"MaxPoolGather|ConcreteShape)(\{|'s perform)"
 )
 _JAX_RNG_COPY = r"The RandomType SharedVariables .* will not be used in the compiled JAX graph"
-_JAX_SKIP_BROADCAST_ASSERT = r"Skipping Assert\{msg='Could not broadcast dimensi"
+_JAX_SKIP_BROADCAST_ASSERT = (
+    r"Skipping Assert\{msg='(Could not broadcast dimensi|`x\[i\]` and `y` do not have)"
+)
 #: The size at which the compilation cache starts to drop its least recently used entries.
 CACHE_MAX_BYTES = 2 * 1024**3
 _cache_configured = False
@@ -519,9 +521,9 @@ def function(
         # generator (dropout, noise) and advances that copy from call to call; the original
         # shared variable keeps its value. See :func:`random_generators`.
         warnings.filterwarnings("ignore", message=_JAX_RNG_COPY, category=UserWarning)
-        # PyTensor guards broadcasts of dimensions it cannot prove equal with Assert nodes;
-        # JAX drops them, and needs no guard: array shapes are concrete when it traces, and
-        # jax.numpy raises on a mismatch itself.
+        # PyTensor guards broadcasts (and increments, as in a scan's gradient) of dimensions it
+        # cannot prove equal with Assert nodes; JAX drops them, and needs no guard: array
+        # shapes are concrete when it traces, and jax.numpy raises on a mismatch itself.
         warnings.filterwarnings("ignore", message=_JAX_SKIP_BROADCAST_ASSERT, category=UserWarning)
         fn = pytensor.function(inputs, outputs, mode=pt_mode, updates=updates, **kwargs)
     _warn_float64_upcast(fn)

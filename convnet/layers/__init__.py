@@ -13,6 +13,7 @@ from . import (
     noise,
     normalization,
     pool,
+    recurrent,
     shape,
     special,
 )
@@ -28,6 +29,7 @@ from .merge import *  # noqa: F403
 from .noise import *  # noqa: F403
 from .normalization import *  # noqa: F403
 from .pool import *  # noqa: F403
+from .recurrent import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .special import *  # noqa: F403
 from .summary import *  # noqa: F403
@@ -46,6 +48,7 @@ __all__ = (
     + noise.__all__
     + normalization.__all__
     + pool.__all__
+    + recurrent.__all__
     + shape.__all__
     + special.__all__
     + _summary_all

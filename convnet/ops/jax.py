@@ -35,7 +35,8 @@ from pytensor.compile.ops import DeepCopyOp
 from pytensor.graph.basic import Constant
 from pytensor.ifelse import IfElse
 from pytensor.link.jax.dispatch import jax_funcify
-from pytensor.tensor.basic import Alloc, ARange
+from pytensor.scalar.basic import Composite, ScalarOp
+from pytensor.tensor.basic import Alloc, ARange, ScalarFromTensor
 from pytensor.tensor.elemwise import CAReduce
 from pytensor.tensor.math import Argmax
 from pytensor.tensor.shape import Shape_i
@@ -468,3 +469,63 @@ def _jax_ifelse(op, node=None, **kwargs):
         return impl(cond, *branches)
 
     return ifelse
+
+
+# --------------------------------------------------------------------------------------------
+# Workaround: PyTensor's JAX backend computes integer scalar arithmetic on array sizes (a
+# ``Composite`` such as ``n_steps + 1``, ``ScalarFromTensor`` of a size) with ``jnp``, and
+# inside ``jax.jit`` every ``jnp`` result is a tracer even when its inputs are plain numbers.
+# A size that passes through such arithmetic can no longer be the shape of an array: the
+# gradient of a ``scan`` whose length is not static (``Alloc(n_steps + 1, batch, units)``)
+# fails with "Shapes must be 1D sequences of concrete values". Sizes read off arrays
+# (``Shape_i``) and constants are Python or NumPy integers at trace time, so integer scalar
+# nodes whose inputs are all such numbers are computed with NumPy (``op.impl``) and stay
+# concrete; anything else goes to PyTensor's implementation. Checked with pytensor 3.0.7.
+# --------------------------------------------------------------------------------------------
+
+
+def _is_concrete_int(value):
+    return isinstance(value, (int, np.integer)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "iu"
+    )
+
+
+def _integer_node(node):
+    """Whether all inputs and outputs of ``node`` are 0-d integers (sizes, counts)."""
+    return node is not None and all(
+        (_dtype_of(v) or "").startswith(("int", "uint")) and getattr(v.type, "ndim", 0) == 0
+        for v in node.inputs + node.outputs
+    )
+
+
+def _concrete_integers(pytensor_impl, compute):
+    """Wrap PyTensor's dispatch of an integer scalar op: NumPy when the inputs are numbers."""
+
+    def funcify(op, node=None, **kwargs):
+        impl = pytensor_impl(op, node=node, **kwargs)
+        if not _integer_node(node):
+            return impl
+
+        def concrete_or_traced(*inputs):
+            if all(_is_concrete_int(i) for i in inputs):
+                return compute(op, inputs)
+            return impl(*inputs)
+
+        return concrete_or_traced
+
+    return funcify
+
+
+def _scalar_impl(op, inputs):
+    return op.impl(*[np.asarray(i) for i in inputs])
+
+
+def _scalar_from_tensor(op, inputs):
+    return np.asarray(inputs[0]).reshape(-1)[0]
+
+
+jax_funcify.register(ScalarOp)(_concrete_integers(jax_funcify.dispatch(ScalarOp), _scalar_impl))
+jax_funcify.register(Composite)(_concrete_integers(jax_funcify.dispatch(Composite), _scalar_impl))
+jax_funcify.register(ScalarFromTensor)(
+    _concrete_integers(jax_funcify.dispatch(ScalarFromTensor), _scalar_from_tensor)
+)

@@ -75,6 +75,12 @@ RECIPES = {
     "SliceLayer": lambda: L.SliceLayer(_in((None, 6, 3)), slice(1, None, 2), axis=1),
     "ExpressionLayer": lambda: L.ExpressionLayer(_in((None, 3)), nonlinearities.tanh),
     "InverseLayer": lambda: _inverse_recipe(),
+    "BaseTransposedConvLayer": lambda: L.BaseTransposedConvLayer(
+        _in((None, 2, 4, 4, 4)), 3, 2, stride=2, n=3
+    ),
+    "TransposedConv3DLayer": lambda: L.TransposedConv3DLayer(
+        _in((None, 2, 3, 4, 3)), 3, (2, 3, 2), stride=(2, 1, 2), crop=1, output_size=(5, 4, 4)
+    ),
     "EmbeddingLayer": lambda: L.EmbeddingLayer(
         L.InputLayer((None, 3), T.imatrix("i")), input_size=5, output_size=4
     ),
