@@ -81,6 +81,27 @@ RECIPES = {
     "TransposedConv3DLayer": lambda: L.TransposedConv3DLayer(
         _in((None, 2, 3, 4, 3)), 3, (2, 3, 2), stride=(2, 1, 2), crop=1, output_size=(5, 4, 4)
     ),
+    "RecurrentLayer": lambda: L.RecurrentLayer(
+        _in((None, 4, 3)), 5, mask_input=_in((None, 4), "mask"), backwards=True
+    ),
+    "CustomRecurrentLayer": lambda: L.CustomRecurrentLayer(
+        _in((None, 4, 3)),
+        L.DenseLayer(_in((None, 3), "x_t"), 5, b=None),
+        L.DenseLayer(_in((None, 5), "h_t"), 5, b=None),
+        only_return_final=True,
+    ),
+    "LSTMLayer": lambda: L.LSTMLayer(
+        _in((None, 4, 3)),
+        5,
+        ingate=L.Gate(W_cell=init.Normal(0.2), nonlinearity=nonlinearities.tanh),
+        peepholes=True,
+        learn_init=True,
+        grad_clipping=2.0,
+        hid_init=_in((None, 5), "h0"),
+    ),
+    "GRULayer": lambda: L.GRULayer(
+        _in((None, 4, 3)), 5, resetgate=L.Gate(b=init.Constant(1.0)), precompute_input=False
+    ),
     "EmbeddingLayer": lambda: L.EmbeddingLayer(
         L.InputLayer((None, 3), T.imatrix("i")), input_size=5, output_size=4
     ),
