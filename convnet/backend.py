@@ -3,8 +3,8 @@
 convnet's graphs are plain PyTensor graphs, so any PyTensor mode runs them. The default is
 PyTensor's JAX backend: convnet's convolution and pooling operators dispatch to ``jax.lax``
 there, XLA fuses the whole training step, and the same function runs on a GPU when JAX sees
-one. Under ``numba`` they run compiled kernels (:mod:`convnet.ops.numba`), under ``c`` and
-``py`` their NumPy implementations.
+one. Under ``numba`` they run compiled kernels (``convnet/ops/numba.py``), under ``c`` and ``py``
+their NumPy implementations.
 
 Choose the mode, most specific first:
 

@@ -215,19 +215,14 @@ def _gather_gz(gz3, n0, nb, f0, fg):
 
 
 @_kernel
-def _check_groups(where_channels, channels, filter_channels, n_filters, groups):
-    if channels != filter_channels * groups:
-        raise ValueError("convnet conv op: input channels differ from filter channels x groups")
-    if n_filters % groups:
-        raise ValueError("convnet conv op: the number of filters is not divisible by groups")
-
-
-@_kernel
 def _conv_nd(x, w, stride, dilation, lo, hi, groups):
     """Cross-correlation of x (N, C, *S) and w (F, C/g, *K): (N, F, prod(O)) and O."""
     nd = x.ndim - 2
     n, channels, n_filters, cg = x.shape[0], x.shape[1], w.shape[0], w.shape[1]
-    _check_groups(0, channels, cg, n_filters, groups)
+    if channels != cg * groups:
+        raise ValueError("Conv: the input's channels differ from filter channels x groups")
+    if n_filters % groups:
+        raise ValueError("Conv: the number of filters is not divisible by groups")
     in_shape = _shape_array(x.shape, 2, nd)
     kernel = _shape_array(w.shape, 2, nd)
     out_shape = np.empty(nd, np.int64)
@@ -261,7 +256,10 @@ def _conv_grad_input_nd(gz, w, in_shape, stride, dilation, lo, groups):
     """Transpose of :func:`_conv_nd` for an input of spatial shape in_shape: (N, C, prod)."""
     nd = gz.ndim - 2
     n, n_filters, cg = gz.shape[0], gz.shape[1], w.shape[1]
-    _check_groups(1, n_filters, w.shape[0], n_filters, groups)
+    if n_filters != w.shape[0]:
+        raise ValueError("ConvGradInput: the input's channels differ from the filters' first axis")
+    if n_filters % groups:
+        raise ValueError("ConvGradInput: the number of filters is not divisible by groups")
     out_shape = _shape_array(gz.shape, 2, nd)
     kernel = _shape_array(w.shape, 2, nd)
     n_taps, n_out = _prod(kernel), _prod(out_shape)
