@@ -8,9 +8,10 @@ PyTensor's default mode, whose linker is numba; convnet's operators then run the
 dense 256+ReLU, dropout 0.5, dense 10 softmax; Nesterov momentum 0.9, batch 500) with convnet's
 Lasagne API, and reports for both ways of compiling:
 
-* the cold compile time of the training function (compilation plus first call), each in a
-  fresh process with an empty PyTensor cache directory (numba's compiled kernels are cached
-  there across processes, so a second run of a script compiles much faster);
+* the cold compile time of the training function (compilation plus first call, wall and
+  CPU seconds), each in a fresh process with an empty PyTensor cache directory (numba's
+  compiled kernels are cached there across processes, so a second run of a script compiles
+  much faster); on a loaded machine the CPU seconds are the better guide;
 * the time per training batch: the median over ``--repeats`` of ``--batches`` batches, the
   two modes interleaved so that both see the same machine load.
 
@@ -81,14 +82,16 @@ def build_training_function(mode, batch_size, seed=0):
 
 
 def cold_compile(mode, batch_size):
-    """Compile and call once; return (compile s, first call s). Run in a fresh process."""
+    """Compile and call once: wall seconds of each, and CPU seconds of both (fresh process)."""
     import warnings
 
     warnings.simplefilter("error")  # an object-mode fallback under numba warns
+    cpu = time.process_time()
     fn, compile_s, batch = build_training_function(mode, batch_size)
     t0 = time.perf_counter()
     fn(*batch)
-    return compile_s, time.perf_counter() - t0
+    first_call_s = time.perf_counter() - t0
+    return {"compile_s": compile_s, "first_call_s": first_call_s, "cpu_s": time.process_time() - cpu}
 
 
 def _flags(cache, floatx):
@@ -140,8 +143,7 @@ def main(argv=None):
     parser.add_argument("--cold-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cold_child:
-        compile_s, first_call_s = cold_compile(args.cold_child, args.batch_size)
-        print(json.dumps({"compile_s": compile_s, "first_call_s": first_call_s}))
+        print(json.dumps(cold_compile(args.cold_child, args.batch_size)))
         return None
 
     with tempfile.TemporaryDirectory(prefix="convnet-bench-") as tmp:
@@ -164,11 +166,14 @@ def _report(args, cold):
     )
     median, times = measure_batches(args.batch_size, args.batches, args.repeats)
     ratio = median["numba"] / median["jax"]
-    print(f"{'':26}{'s/batch':>9}{'cold compile':>14}{'(first call)':>14}")
+    print(f"{'':26}{'s/batch':>9}{'cold compile':>14}{'(first call)':>14}{'(CPU)':>9}")
     for mode, label in zip(MODES, ("pytensor.function (numba)", "convnet.function (jax)")):
         c = cold.get(mode)
         cold_txt = (
-            f"{c['compile_s'] + c['first_call_s']:>13.1f}s{c['first_call_s']:>13.1f}s" if c else ""
+            f"{c['compile_s'] + c['first_call_s']:>13.1f}s{c['first_call_s']:>13.1f}s"
+            f"{c['cpu_s']:>8.1f}s"
+            if c
+            else ""
         )
         print(f"{label:<26}{median[mode]:>9.3f}{cold_txt}")
     print(f"numba / jax time per batch: {ratio:.2f}; load average {os.getloadavg()[0]:.1f}")
