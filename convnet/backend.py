@@ -3,7 +3,8 @@
 convnet's graphs are plain PyTensor graphs, so any PyTensor mode runs them. The default is
 PyTensor's JAX backend: convnet's convolution and pooling operators dispatch to ``jax.lax``
 there, XLA fuses the whole training step, and the same function runs on a GPU when JAX sees
-one. The other modes run the operators' NumPy implementations.
+one. Under ``numba`` they run compiled kernels (``convnet/ops/numba.py``), under ``c`` and ``py``
+their NumPy implementations.
 
 Choose the mode, most specific first:
 
@@ -20,8 +21,8 @@ name       PyTensor mode
 ``py``     the pure-Python virtual machine (``linker="py"``), slow but simple
 ========== ===================================================================
 
-Plain ``pytensor.function`` (PyTensor's own default mode) gives the same results; it is only
-slower.
+Plain ``pytensor.function`` (PyTensor's own default mode, the numba linker) gives the same
+results, more slowly than JAX (see docs/benchmarks.md).
 
 Compiled JAX functions are cached on disk
 -----------------------------------------
@@ -76,10 +77,6 @@ __all__ = [
 
 ENV_VAR = "CONVNET_MODE"
 MODES = ("jax", "c", "numba", "py")
-_NUMBA_OBJECT_MODE = (
-    r"Numba will use object mode to run (Conv|ConvGradInput|ConvGradWeights|Pool|PoolGrad|"
-    r"MaxPoolGather|ConcreteShape)(\{|'s perform)"
-)
 _JAX_RNG_COPY = r"The RandomType SharedVariables .* will not be used in the compiled JAX graph"
 _JAX_SKIP_BROADCAST_ASSERT = (
     r"Skipping Assert\{msg='(Could not broadcast dimensi|`x\[i\]` and `y` do not have)"
@@ -515,8 +512,6 @@ def function(
     else:
         name = default_mode_name() if mode is None else _ALIASES[mode.strip().lower()]
     with warnings.catch_warnings():
-        # Under numba, convnet's operators run their NumPy perform() in object mode by design.
-        warnings.filterwarnings("ignore", message=_NUMBA_OBJECT_MODE, category=UserWarning)
         # Under JAX, the compiled function draws from its own copy of each shared random
         # generator (dropout, noise) and advances that copy from call to call; the original
         # shared variable keeps its value. See :func:`random_generators`.

@@ -126,7 +126,7 @@ def _filter_gradient_norm(x, w):
     return (gw**2).sum(axis=(1, 2, 3))
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", MODES + ["numba"])
 def test_second_derivatives_of_an_input_gradient(mode):
     """Saliency maps and adversarial training differentiate input gradients again."""
     # JAX: max pooling only (each XLA compile of these graphs costs seconds of CPU)
@@ -151,7 +151,7 @@ def _transposed_op_with_output_padding(gz, w):
     return op(gz, w)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", MODES + ["numba"])
 def test_conv_grad_input_op_with_output_padding(mode):
     rng = np.random.default_rng(5)
     values = {"gz": rng.standard_normal((2, 2, 4)), "w": rng.standard_normal((2, 3, 3))}

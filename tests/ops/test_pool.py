@@ -59,7 +59,10 @@ JAX_CASES = tuple(GRID_2D[i] for i in (4, 8, 29, 40, 47)) + tuple(
     OTHER_CASES[i] for i in (0, 5, 6, 9, 14, 16, 21)
 )
 PY_CASES = GRID_2D[5::9] + OTHER_CASES[1::3]
-NUMBA_CASES = (GRID_2D[5],)
+# numba's own kernels: every mode, padding, partial windows, 1-d and 3-d with leading axes
+NUMBA_CASES = tuple(GRID_2D[i] for i in (4, 14, 34, 40)) + tuple(
+    OTHER_CASES[i] for i in (6, 11, 21)
+)
 
 
 @pytest.mark.parametrize(
