@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .._display import in_notebook
+
 __all__ = [
     "Callback",
     "EarlyStopping",
@@ -736,15 +738,17 @@ class ProgressBar(Callback):
     """A tqdm progress bar per epoch with the running loss, accuracy and throughput.
 
     :meth:`Trainer.fit <convnet.training.Trainer.fit>` adds one unless ``progress=False``.
-    It draws only when ``stream`` is a terminal (or ``enabled=True``), so logs and
-    captured output stay clean.
+    It draws only when ``stream`` is a terminal or, by default, in a Jupyter notebook (as a
+    widget, through ``tqdm.auto``), or with ``enabled=True``; so logs and captured output
+    stay clean.
 
     Parameters
     ----------
     stream : file-like, optional
         Where to draw (default ``sys.stderr``).
     enabled : bool, optional
-        Force the bar on or off; default: on when ``stream.isatty()``.
+        Force the bar on or off; default: on when ``stream.isatty()``, or when no stream is
+        given and Python runs in a Jupyter kernel.
     mininterval : float
         Seconds between redraws (default 0.1).
 
@@ -764,7 +768,7 @@ class ProgressBar(Callback):
         self.stream = sys.stderr if stream is None else stream
         if enabled is None:
             isatty = getattr(self.stream, "isatty", None)
-            enabled = bool(isatty and isatty())
+            enabled = bool(isatty and isatty()) or (stream is None and in_notebook())
         self.active = enabled
         self.mininterval = mininterval
         self._bar = None
@@ -782,7 +786,7 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch):
         if not self.active:
             return
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
         if self._bar is not None:
             self._bar.close()

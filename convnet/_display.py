@@ -1,0 +1,24 @@
+"""Where output is shown: a terminal or a Jupyter kernel (shared by progress bars and plots)."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["in_notebook"]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (Notebook, JupyterLab, VS Code, Colab).
+
+    There ``sys.stderr`` is not a terminal, yet progress bars are wanted: ``tqdm.auto``
+    draws them as widgets (with ``ipywidgets``) or as text that the front end redraws.
+
+    Examples
+    --------
+    >>> in_notebook()  # a doctest runs in no kernel
+    False
+    """
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
