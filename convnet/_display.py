@@ -22,3 +22,19 @@ def in_notebook() -> bool:
         return False
     shell = sys.modules["IPython"].get_ipython()
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def show_figures_inline() -> None:
+    """In a Jupyter kernel, let a cell that returns a matplotlib figure show it as an image.
+
+    convnet draws on plain (Agg) figures, not pyplot's, so that scripts and threads never
+    open windows; IPython renders such a figure as an image only once its PNG formatter is
+    registered, which ``%matplotlib inline`` does and this does too (outside a kernel it
+    does nothing).
+    """
+    if not in_notebook():
+        return
+    from IPython.core.pylabtools import select_figure_formats
+
+    shell = sys.modules["IPython"].get_ipython()
+    select_figure_formats(shell, {"png"})

@@ -174,6 +174,7 @@ import dataclasses  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import nonlinearities  # noqa: E402
+from ._display import show_figures_inline  # noqa: E402
 from .backend import function  # noqa: E402
 from .interpret import (  # noqa: E402
     _batched,
@@ -186,8 +187,10 @@ from .layers import InputLayer, get_all_layers, get_output  # noqa: E402
 
 
 def _new_figure(func: str, show: bool, figsize: tuple[float, float], dpi: int = 100):
-    """A matplotlib Figure: through pyplot when it is to be shown, else a plain Agg one."""
+    """A matplotlib Figure: through pyplot when it is to be shown, else a plain Agg one
+    (which a notebook cell that returns it shows as an image)."""
     Figure, FigureCanvasAgg = _matplotlib_figure(func)
+    show_figures_inline()
     if show:
         import matplotlib.pyplot as plt
 
@@ -391,6 +394,9 @@ def plot_filters(
     fig = _new_figure("plot_filters", show, (width / dpi, height / dpi), dpi)
     cmap = "gray" if mosaic.ndim == 2 else None
     fig.figimage(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, resize=True, origin="upper")
+    # An axes that draws nothing (axis off: no frame, no background): IPython's inline
+    # display skips figures without axes, and this one is shown in notebooks.
+    fig.add_axes((0, 0, 1, 1)).set_axis_off()
     return _finish_figure(fig, path, show)
 
 

@@ -54,8 +54,9 @@ class TensorBoard(Callback):
                                   ``grad_data``
     ``filters/<layer>``           the first convolution layer's filters, one   epoch
                                   image (:func:`convnet.visualize.filter_mosaic`)
-    ``graph/summary``             the layer table (:func:`convnet.layers.      0
-                                  summary.summary`) and the graph in DOT
+    ``graph/summary``,            the layer table (:func:`convnet.layers.      0
+    ``graph/dot``                 summary.summary`) and the graph in DOT
+                                  (text; the reader sees ``<tag>/text_summary``)
     ============================  ===========================================  ==========
 
     Epoch steps count completed epochs (1 after the first); histograms and filters are
@@ -186,9 +187,13 @@ class TensorBoard(Callback):
         trainable = {id(p) for p in self.trainer.trainable_params}
         named = []
         for index, layer in enumerate(get_all_layers(self.trainer.network)):
-            for param in layer.params:
+            for number, param in enumerate(layer.params):
                 if id(param) in trainable:
-                    named.append((f"{_tag(layer, index)}/{param.name or 'param'}", param))
+                    # A named layer's parameters are named "<layer>.W": the tag is <layer>/W.
+                    name = param.name or f"param{number}"
+                    if layer.name and name.startswith(f"{layer.name}."):
+                        name = name[len(layer.name) + 1 :]
+                    named.append((f"{_tag(layer, index)}/{name}", param))
         return named
 
     def _gradients(self) -> list[np.ndarray]:

@@ -77,7 +77,7 @@ def finite_difference_gradients(trainer, X, y, eps=1e-6):
                     param.set_value(shifted)
                     grad[i] += sign * loss() / (2 * eps)
             param.set_value(value)
-            grads[f"{layer.name}/{param.name}"] = grad
+            grads[f"{layer.name}/{param.name.split('.')[-1]}"] = grad
     return grads
 
 
@@ -135,7 +135,7 @@ def test_weight_and_gradient_histograms(run):
     # Every histogram_freq=2 epochs, and before training.
     assert [e.step for e in acc.Histograms("weights/out/W")] == [0, 2, 4]
     values = {
-        f"{layer.name}/{p.name}": p.get_value()
+        f"{layer.name}/{p.name.split('.')[-1]}": p.get_value()
         for layer in L.get_all_layers(trainer.network)
         for p in layer.params
     }
@@ -171,11 +171,12 @@ def test_first_layer_filters_as_an_image(run):
 
 def test_network_graph_as_text(run):
     acc = run["acc"]
-    assert {"graph/summary", "graph/dot"} <= set(acc.Tags()["tensors"])
-    text = acc.Tensors("graph/summary")[0].tensor_proto.string_val[0].decode()
+    # tensorboardX files text under <tag>/text_summary, as TensorBoard's text plugin expects.
+    assert {"graph/summary/text_summary", "graph/dot/text_summary"} <= set(acc.Tags()["tensors"])
+    text = acc.Tensors("graph/summary/text_summary")[0].tensor_proto.string_val[0].decode()
     for word in ("conv", "Conv2DLayer", "out", "DenseLayer", "(None, 3)"):
         assert word in text
-    dot = acc.Tensors("graph/dot")[0].tensor_proto.string_val[0].decode()
+    dot = acc.Tensors("graph/dot/text_summary")[0].tensor_proto.string_val[0].decode()
     assert "digraph" in dot
 
 
