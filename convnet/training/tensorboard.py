@@ -38,26 +38,22 @@ def _tag(layer: Any, index: int) -> str:
 class TensorBoard(Callback):
     """Log a training run for TensorBoard: scalars, histograms, filters and the network.
 
-    What is written, and when (``step`` is the TensorBoard step):
+    What is written (tag: value, at which TensorBoard step):
 
-    ============================  ===========================================  ==========
-    tag                           value                                        step
-    ============================  ===========================================  ==========
-    ``batch/loss``, ``batch/acc`` the training step's loss (and accuracy)      global step
-    ``batch/lr``                  the learning rate used by the step           global step
-    ``batch/images_per_s``        the step's throughput (samples per second)   global step
-    ``epoch/<metric>``            every metric of the epoch's logs (``loss``,  epoch
-                                  ``acc``, ``val_loss``, ``val_acc``, ``lr``,
-                                  ``time``) and ``images_per_s``
-    ``weights/<layer>/<param>``   histogram of each parameter's values         epoch
-    ``gradients/<layer>/<param>`` histogram of the loss gradient on            epoch
-                                  ``grad_data``
-    ``filters/<layer>``           the first convolution layer's filters, one   epoch
-                                  image (:func:`convnet.visualize.filter_mosaic`)
-    ``graph/summary``,            the layer table (:func:`convnet.layers.      0
-    ``graph/dot``                 summary.summary`) and the graph in DOT
-                                  (text; the reader sees ``<tag>/text_summary``)
-    ============================  ===========================================  ==========
+    - ``batch/loss``, ``batch/acc``: the training step's loss (and accuracy); step: the
+      trainer's global step (1 after the first batch).
+    - ``batch/lr``, ``batch/images_per_s``: the step's learning rate and throughput
+      (samples per second); global step.
+    - ``epoch/<metric>``: every metric of the epoch's logs (``loss``, ``acc``,
+      ``val_loss``, ``val_acc``, ``lr``, ``time``) and ``epoch/images_per_s``; step: the
+      number of completed epochs.
+    - ``weights/<layer>/<param>`` and ``gradients/<layer>/<param>``: histograms of each
+      trainable parameter and of the loss gradient on ``grad_data``; epoch.
+    - ``filters/<layer>``: the first convolution layer's filters as one image
+      (:func:`convnet.visualize.filter_mosaic`); epoch.
+    - ``graph/summary`` and ``graph/dot``: the layer table
+      (:func:`convnet.layers.summary.summary`) and the graph in DOT, as text (TensorBoard's
+      reader files them as ``<tag>/text_summary``); step 0.
 
     Epoch steps count completed epochs (1 after the first); histograms and filters are
     written every ``histogram_freq`` epochs and before the first one (step 0).
