@@ -30,16 +30,17 @@ $(VENV)/bin/python:
 	  exit 1; }
 	$(BASE_PYTHON) -m venv $(VENV)
 
-# Re-installed only when pyproject.toml changes (the stamp is older than it).
+# Re-installed only when pyproject.toml changes (the stamp is older than it). The stamp
+# carries the time the installation started, so an edit made meanwhile is not missed.
 $(STAMP_DIR)/.installed: pyproject.toml | $(PYTHON)
-	@mkdir -p $(STAMP_DIR)
+	@mkdir -p $(STAMP_DIR) && touch $@.new
 	$(PYTHON) -m pip install -q -e .
-	@touch $@
+	@mv $@.new $@
 
 $(STAMP_DIR)/.installed-test: pyproject.toml | $(PYTHON)
-	@mkdir -p $(STAMP_DIR)
+	@mkdir -p $(STAMP_DIR) && touch $@.new
 	$(PYTHON) -m pip install -q -e ".[test]"
-	@touch $@ $(STAMP_DIR)/.installed
+	@cp -p $@.new $(STAMP_DIR)/.installed && mv $@.new $@
 
 install: $(STAMP_DIR)/.installed
 install-test: $(STAMP_DIR)/.installed-test
