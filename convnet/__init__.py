@@ -8,6 +8,7 @@ optional dependencies stay optional.
 """
 
 import importlib
+import importlib.metadata
 
 from . import (
     backend,
@@ -23,7 +24,10 @@ from . import (
 )
 from .backend import function, get_mode
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version (pyproject.toml's, for a wheel or pip install -e)
+    __version__ = importlib.metadata.version("convnet")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 _LAZY_MODULES = (
     "augmentation",

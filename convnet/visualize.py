@@ -50,12 +50,13 @@ def _history_dict(history: Any) -> tuple[list[int], dict[str, list[float]]]:
 
 def plot_history(
     history: Any,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     metrics: Sequence[str] = ("loss", "acc"),
     title: str | None = None,
     dpi: int = 100,
-) -> str:
-    """Save training curves (train and validation, per epoch) as a PNG image.
+    show: bool = False,
+):
+    """Plot training curves (train and validation, per epoch); save them as an image.
 
     One panel per metric (by default loss and accuracy) with the training curve and, when
     recorded, the validation curve (``val_<metric>``); the best validation epoch is
@@ -66,19 +67,22 @@ def plot_history(
     history : History or dict
         A :class:`convnet.training.History`, or a dict ``{metric: [values per epoch]}``
         (such as Keras' ``history.history`` or ``History.to_dict()``).
-    path : str or path-like
-        The image file to write (PNG; the format follows the extension).
+    path : str or path-like, optional
+        The image file to write (PNG; the format follows the extension); default: none
+        (in a notebook, the returned figure shows itself).
     metrics : sequence of str
         The metrics to plot (default ``("loss", "acc")``).
     title : str, optional
         A title above the panels.
     dpi : int
         Resolution (default 100).
+    show : bool
+        Draw the figure through pyplot and show it (default False).
 
     Returns
     -------
-    str
-        ``path``.
+    matplotlib.figure.Figure
+        The figure, one panel per metric shown.
 
     Raises
     ------
@@ -93,7 +97,10 @@ def plot_history(
     >>> from convnet.visualize import plot_history
     >>> h = {"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7],
     ...      "acc": [0.5, 0.7, 0.8], "val_acc": [0.45, 0.6, 0.65]}
-    >>> path = plot_history(h, os.path.join(tempfile.mkdtemp(), "curves.png"))
+    >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> fig = plot_history(h, path)
+    >>> len(fig.axes)
+    2
     >>> import pathlib
     >>> pathlib.Path(path).read_bytes()[:4]
     b'\\x89PNG'
@@ -105,9 +112,8 @@ def plot_history(
             f"plot_history: the history holds none of the metrics {list(metrics)}; "
             f"it has {sorted(data)}"
         )
-    Figure, FigureCanvasAgg = _matplotlib_figure("plot_history")
-    fig = Figure(figsize=(5.0 * len(shown), 3.8), dpi=dpi, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _new_figure("plot_history", show, (5.0 * len(shown), 3.8), dpi)
+    fig.set_layout_engine("constrained")
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     labels = {"loss": "loss", "acc": "accuracy"}
     for ax, metric in zip(axes, shown):
@@ -138,9 +144,7 @@ def plot_history(
             ax.set_xticks(_int_ticks(epochs))
     if title:
         fig.suptitle(title)
-    path = os.fspath(path)
-    fig.savefig(path)
-    return path
+    return _finish_figure(fig, path, show)
 
 
 def _int_ticks(epochs: Sequence[int], max_ticks: int = 10) -> list[int]:
@@ -170,6 +174,7 @@ import dataclasses  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import nonlinearities  # noqa: E402
+from ._display import show_figures_inline  # noqa: E402
 from .backend import function  # noqa: E402
 from .interpret import (  # noqa: E402
     _batched,
@@ -182,8 +187,10 @@ from .layers import InputLayer, get_all_layers, get_output  # noqa: E402
 
 
 def _new_figure(func: str, show: bool, figsize: tuple[float, float], dpi: int = 100):
-    """A matplotlib Figure: through pyplot when it is to be shown, else a plain Agg one."""
+    """A matplotlib Figure: through pyplot when it is to be shown, else a plain Agg one
+    (which a notebook cell that returns it shows as an image)."""
     Figure, FigureCanvasAgg = _matplotlib_figure(func)
+    show_figures_inline()
     if show:
         import matplotlib.pyplot as plt
 
@@ -400,6 +407,9 @@ def plot_filters(
     fig.figimage(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, origin="upper")
     if title:
         fig.text(2 / width, 1 - 2 / (height + strip), title, fontsize=8, va="top", ha="left")
+    # An axes that draws nothing (axis off: no frame, no background): IPython's inline
+    # display skips figures without axes, and this one is shown in notebooks.
+    fig.add_axes((0, 0, 1, 1)).set_axis_off()
     return _finish_figure(fig, path, show)
 
 

@@ -43,6 +43,7 @@ from convnet.training import (
     CosineDecay,
     LearningRateScheduler,
     ModelCheckpoint,
+    TensorBoard,
     TerminateOnNaN,
     Trainer,
 )
@@ -272,6 +273,7 @@ def train_and_evaluate(
     checkpoint=None,
     seed=0,
     workers=2,
+    tensorboard=None,
     say=print,
 ):
     """Train ``network`` on preprocessed ``splits`` with a :class:`~convnet.training.Trainer`.
@@ -302,6 +304,10 @@ def train_and_evaluate(
             trainer.load_checkpoint(checkpoint)
             say(f"Resuming from {checkpoint} after epoch {trainer.epoch}")
         callbacks.append(ModelCheckpoint(checkpoint))
+    if tensorboard is not None:
+        # Gradient histograms on the first validation (else training) batch.
+        X, y = splits["val"] if splits["val"] is not None else splits["train"]
+        callbacks.append(TensorBoard(tensorboard, grad_data=(X[:batch_size], y[:batch_size])))
     # Every epoch in a new order drawn from (seed, epoch), so that a resumed run sees the
     # batches an uninterrupted one would; the last incomplete batch is dropped (under JAX
     # every new batch shape costs a compilation).
@@ -421,6 +427,7 @@ def main(
     seed=0,
     width=1.0,
     workers=2,
+    tensorboard=None,
     verbose=True,
 ):
     """Train on CIFAR-10; the arguments mirror the command-line flags.
@@ -454,6 +461,7 @@ def main(
         schedule=schedule,
         checkpoint=checkpoint,
         workers=workers,
+        tensorboard=tensorboard,
     )
 
 
@@ -500,6 +508,7 @@ def build_parser(description, main_function, architectures, augment_choices=None
     add("--seed", type=int, default=defaults["seed"])
     add("--width", type=float, default=defaults["width"], help="multiply all layer widths")
     add("--workers", type=int, default=defaults["workers"], help="augmentation threads")
+    add("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     return p
 
 

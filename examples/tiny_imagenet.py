@@ -93,6 +93,7 @@ def main(
     seed=0,
     width=1.0,
     workers=2,
+    tensorboard=None,
     verbose=True,
 ):
     """Train on Tiny ImageNet; the arguments mirror the command-line flags.
@@ -127,6 +128,7 @@ def main(
         schedule=schedule,
         checkpoint=checkpoint,
         workers=workers,
+        tensorboard=tensorboard,
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import _fetch_files, _missing_error, get_data_dir
+from .download import DATA_DIR_ENV, _fetch_files, _missing_error, get_data_dir
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -61,6 +61,14 @@ _FASHION_MD5 = {
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 # From the Fashion-MNIST README (github.com/zalandoresearch/fashion-mnist).
 _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+# Where Debian keeps datasets packaged for it (dpkg -L dataset-fashion-mnist). Looked in last,
+# after data_dir / $CONVNET_DATA / ~/.convnet/datasets, and never written to. Debian packages
+# only Fashion-MNIST today; the MNIST folder follows the same layout.
+_SYSTEM_DIRS = {
+    "fashion_mnist": (Path("/usr/share/datasets/fashion-mnist"), "dataset-fashion-mnist"),
+    "mnist": (Path("/usr/share/datasets/mnist"), None),
+}
 
 # IDX type codes (the third byte of the magic number) and their big-endian dtypes.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -153,6 +161,21 @@ def _find(directory: Path, name: str) -> Path | None:
     return None
 
 
+def _searched(directory: Path, dataset: str) -> str:
+    """The folders a loader without ``data_dir`` searched, and the package that fills one."""
+    root = os.environ.get(DATA_DIR_ENV)
+    how = f"${DATA_DIR_ENV}={root}" if root else f"the default; ${DATA_DIR_ENV} replaces it"
+    system_dir, package = _SYSTEM_DIRS[dataset]
+    lines = ["Looked in:", f"  '{directory}' ({how})", f"  '{system_dir}' (the system's datasets)"]
+    if package:
+        lines.append(f"On Debian or Ubuntu, the one command: sudo apt-get install {package}")
+    return "\n".join(lines)
+
+
+def _complete(directory: Path) -> bool:
+    return all(_find(directory, name) is not None for split in _SPLITS for name in split)
+
+
 def _load_idx_dataset(
     who: str,
     title: str,
@@ -164,12 +187,20 @@ def _load_idx_dataset(
     md5: dict[str, str],
 ):
     directory = get_data_dir(dataset, data_dir)
+    system_dir = _SYSTEM_DIRS[dataset][0]
+    if data_dir is None and not _complete(directory) and _complete(system_dir):
+        directory = system_dir
     names = [name for split in _SPLITS for name in split]
     missing = [name for name in names if _find(directory, name) is None]
     if missing and download:
-        _fetch_files(directory, [n + ".gz" for n in missing], md5, default_url, base_url)
+        try:
+            _fetch_files(directory, [n + ".gz" for n in missing], md5, default_url, base_url)
+        except ConnectionError as exc:
+            if data_dir is not None:
+                raise
+            raise ConnectionError(f"{exc}\n{_searched(directory, dataset)}") from exc
     elif missing:
-        raise _missing_error(
+        error = _missing_error(
             who,
             f"{title} file(s)",
             directory,
@@ -177,6 +208,9 @@ def _load_idx_dataset(
             default_url,
             [name + ".gz" for name in missing],
         )
+        if data_dir is None:
+            error = FileNotFoundError(f"{error}\n{_searched(directory, dataset)}")
+        raise error
     result = []
     for image_name, label_name in _SPLITS:
         image_path, label_path = _find(directory, image_name), _find(directory, label_name)
@@ -213,7 +247,8 @@ def load_mnist(
         The folder holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each gzipped (``.gz``,
         as distributed) or not. Default: ``$CONVNET_DATA/mnist``, else
-        ``~/.convnet/datasets/mnist``.
+        ``~/.convnet/datasets/mnist``; when that folder lacks the files,
+        ``/usr/share/datasets/mnist`` (the system's dataset folder) if it holds them.
     download : bool, optional
         Download the missing files (MD5-checked) into ``data_dir`` (default False).
     base_url : str, optional
@@ -231,7 +266,9 @@ def load_mnist(
     ------
     FileNotFoundError
         If files are missing and ``download`` is False; the message lists them, where to
-        put them and their URLs.
+        put them, their URLs and (without ``data_dir``) every folder searched.
+    ConnectionError
+        If ``download`` is True and the server cannot be reached.
     ValueError
         If a file is corrupt or truncated (the message names it).
 
@@ -265,7 +302,8 @@ def load_fashion_mnist(
         ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each gzipped or not
         (Debian's ``dataset-fashion-mnist`` package puts them in
         ``/usr/share/datasets/fashion-mnist``). Default: ``$CONVNET_DATA/fashion_mnist``,
-        else ``~/.convnet/datasets/fashion_mnist``.
+        else ``~/.convnet/datasets/fashion_mnist``; when that folder lacks the files,
+        Debian's ``/usr/share/datasets/fashion-mnist`` if it holds them.
     download : bool, optional
         Download the missing files (MD5-checked) into ``data_dir`` (default False).
     base_url : str, optional
@@ -281,7 +319,10 @@ def load_fashion_mnist(
     Raises
     ------
     FileNotFoundError
-        If files are missing and ``download`` is False (the message says what goes where).
+        If files are missing and ``download`` is False (the message says what goes where,
+        every folder searched and the Debian package that provides the files).
+    ConnectionError
+        If ``download`` is True and the server cannot be reached.
     ValueError
         If a file is corrupt or truncated (the message names it).
 

@@ -33,7 +33,6 @@ import numpy as np
 from jax import lax
 from pytensor.compile.ops import DeepCopyOp
 from pytensor.graph.basic import Constant
-from pytensor.ifelse import IfElse
 from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.scalar.basic import Composite, ScalarOp
 from pytensor.tensor.basic import Alloc, ARange, ScalarFromTensor
@@ -44,6 +43,11 @@ from pytensor.tensor.shape import Shape_i
 from .conv import Conv, ConvGradInput, ConvGradWeights, _static_out
 from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool, _counts, _geometry
 from .shape import ConcreteShape
+
+try:  # PyTensor >= 3.3; its old home, pytensor.ifelse, warns (DeprecationWarning) on import
+    from pytensor.conditional.op import IfElse
+except ImportError:  # PyTensor 3.0-3.2
+    from pytensor.ifelse import IfElse
 
 __all__: list[str] = []
 

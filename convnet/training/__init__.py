@@ -17,12 +17,13 @@
     HistoryLogger
     TerminateOnNaN
     ProgressBar
+    TensorBoard
 
 See the user guide's "Training a network" page for the fit loop, callbacks, checkpoints
 and resuming.
 """
 
-from . import callbacks, checkpoint, history, trainer
+from . import callbacks, checkpoint, history, tensorboard, trainer
 from .callbacks import (
     Callback,
     CosineDecay,
@@ -38,6 +39,7 @@ from .callbacks import (
     TerminateOnNaN,
 )
 from .history import History
+from .tensorboard import TensorBoard
 from .trainer import Trainer
 
 __all__ = [
@@ -55,8 +57,10 @@ __all__ = [
     "HistoryLogger",
     "TerminateOnNaN",
     "ProgressBar",
+    "TensorBoard",
     "callbacks",
     "checkpoint",
     "history",
+    "tensorboard",
     "trainer",
 ]

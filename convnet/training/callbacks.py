@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .._display import in_notebook
+
 __all__ = [
     "Callback",
     "EarlyStopping",
@@ -759,7 +761,7 @@ class ProgressBar(Callback):
     :meth:`Trainer.fit <convnet.training.Trainer.fit>` adds one unless ``progress=False``.
     On a terminal (``stream.isatty()``, or ``enabled=True``) each epoch draws a bar with
     the running loss, accuracy and throughput. Without one -- output to a log file, under
-    ``nohup``, in a notebook's captured output -- or on a terminal narrower than 40
+    ``nohup``, captured output -- or on a terminal narrower than 40
     columns, it prints one line per epoch to ``line_stream`` instead::
 
         epoch 2/5: loss 0.4120, acc 0.8810, val_loss 0.3990, val_acc 0.8900, 1.9 s, 2301 img/s
@@ -768,6 +770,8 @@ class ProgressBar(Callback):
     it). The first training step of a trainer compiles the function (JAX compiles at the
     first call), so that step is left out of the images per second and its time shown
     apart, as ``first step (compiling) 3.2 s``.
+    In a Jupyter notebook (no stream given) the bar is tqdm's notebook widget, through
+    ``tqdm.auto``.
 
     Parameters
     ----------
@@ -775,7 +779,8 @@ class ProgressBar(Callback):
         Where to draw the bar (default ``sys.stderr``).
     enabled : bool, optional
         True: always a bar; False: no output at all; None (default): a bar when ``stream``
-        is a terminal, else lines.
+        is a terminal, or when no stream is given and Python runs in a Jupyter kernel;
+        else lines.
     mininterval : float
         Seconds between redraws (default 0.1).
     line_stream : file-like, optional
@@ -814,7 +819,8 @@ class ProgressBar(Callback):
         self.ncols = ncols
         if enabled is None:
             isatty = getattr(self.stream, "isatty", None)
-            self.mode = "bar" if isatty and isatty() else "lines"
+            bar = bool(isatty and isatty()) or (stream is None and in_notebook())
+            self.mode = "bar" if bar else "lines"
         else:
             self.mode = "bar" if enabled else "off"
         if self.mode == "bar":
@@ -867,7 +873,7 @@ class ProgressBar(Callback):
         self._has_acc = False
         if self.mode != "bar":
             return
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
         if self._bar is not None:
             self._bar.close()

@@ -184,6 +184,63 @@ def test_download_with_wrong_checksum_leaves_nothing(tmp_path, http_server):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.fixture
+def system_dirs(tmp_path, monkeypatch):
+    """Stand-ins for the system's dataset folders (Debian's /usr/share/datasets/...)."""
+    dirs = {
+        "fashion_mnist": (tmp_path / "system" / "fashion-mnist", "dataset-fashion-mnist"),
+        "mnist": (tmp_path / "system" / "mnist", None),
+    }
+    monkeypatch.setattr(mnist, "_SYSTEM_DIRS", dirs)
+    monkeypatch.setenv("CONVNET_DATA", str(tmp_path / "user"))
+    return {name: folder for name, (folder, _) in dirs.items()}
+
+
+def test_system_folder_is_searched_after_the_user_folders(tmp_path, system_dirs):
+    system = make_arrays(seed=5)
+    write_idx_files(system_dirs["fashion_mnist"], system)
+    check_loaded(load_fashion_mnist(), system)
+    # The user's own copy comes first; an incomplete one does not hide the system's.
+    user = make_arrays(seed=6, n_train=4)
+    partial = dict(user)
+    del partial["test_x"]
+    write_idx_files(tmp_path / "user" / "fashion_mnist", partial)
+    check_loaded(load_fashion_mnist(), system)
+    write_idx_files(tmp_path / "user" / "fashion_mnist", user)
+    check_loaded(load_fashion_mnist(), user)
+
+
+def test_an_explicit_data_dir_is_the_only_place_searched(tmp_path, system_dirs):
+    write_idx_files(system_dirs["fashion_mnist"], make_arrays(seed=5))
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist(tmp_path / "elsewhere")
+    assert "Looked in" not in str(info.value)
+
+
+def test_missing_everywhere_says_where_it_looked(tmp_path, system_dirs):
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist()
+    message = str(info.value)
+    user = tmp_path / "user" / "fashion_mnist"
+    assert message.startswith(f"load_fashion_mnist: Fashion-MNIST file(s) not found in '{user}'")
+    assert (
+        f"Looked in:\n  '{user}' ($CONVNET_DATA={tmp_path / 'user'})\n"
+        f"  '{system_dirs['fashion_mnist']}' (the system's datasets)\n"
+        "On Debian or Ubuntu, the one command: sudo apt-get install dataset-fashion-mnist"
+    ) in message
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist()
+    assert f"  '{system_dirs['mnist']}' (the system's datasets)" in str(info.value)
+    assert "apt-get" not in str(info.value)  # no Debian package holds MNIST
+
+
+def test_failed_download_says_where_it_looked(tmp_path, system_dirs, http_server, monkeypatch):
+    monkeypatch.setenv("CONVNET_DATA_URL", http_server.url)  # it serves nothing: 404
+    with pytest.raises(ConnectionError) as info:
+        load_fashion_mnist(download=True)
+    assert "sudo apt-get install dataset-fashion-mnist" in str(info.value)
+
+
 @pytest.mark.skipif(
     not FASHION_DIR.is_dir(),
     reason="real Fashion-MNIST not installed (Debian package dataset-fashion-mnist, "

@@ -76,3 +76,30 @@ def test_resume_continues_where_the_last_run_stopped(mnist, idx_dir, tmp_path):
 def test_unknown_model_is_named(mnist):
     with pytest.raises(ValueError, match="--model must be .* received 'resnet'"):
         mnist.build_model("resnet", None)
+
+
+@pytest.mark.slow
+def test_tensorboard_logs_the_run(mnist, idx_dir, tmp_path):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    pytest.importorskip("tensorboardX")
+    log_dir = tmp_path / "runs"
+    mnist.main(
+        "custom_mlp:1,16,0,0",
+        num_epochs=1,
+        data_dir=idx_dir,
+        batch_size=64,
+        limit=256,
+        tensorboard=str(log_dir),
+        verbose=False,
+        progress=False,
+    )
+    events = accumulator.EventAccumulator(str(log_dir))
+    events.Reload()
+    tags = events.Tags()
+    assert {"batch/loss", "epoch/val_acc", "epoch/images_per_s"} <= set(tags["scalars"])
+    assert {"weights/hid1/W", "gradients/hid1/W", "gradients/out/b"} <= set(tags["histograms"])
+
+
+def test_command_line_takes_tensorboard_and_download(mnist):
+    args = mnist.parse_args(["--tensorboard", "runs/x", "--download"])
+    assert args.tensorboard == "runs/x" and args.download

@@ -83,12 +83,21 @@ def build_lasagne_style_cnn():
 
 
 def test_float32_lasagne_style_cnn_trains_under_jax_with_any_batch_size(floatX32):
+    """Training lowers the loss of the deterministic output (dropout off), and everything
+    stays float32. That loss, after 40 small steps, is measured rather than the training
+    loss of single steps: dropout makes those noisy enough for the processor's rounding
+    to decide a comparison of two of them. (Across dropout seeds 0-5 it falls to 0.51-0.63
+    of its initial value.)"""
     l_in, net = build_lasagne_style_cnn()
-    step = step_function(l_in, net, "jax", lr=0.5, det_grads=False)
+    step = step_function(l_in, net, "jax", lr=0.1, det_grads=False)
     x = float64(16, 1, 8, 8, seed=4).astype("float32")
     y = (x[:, 0, :, :4].sum(axis=(1, 2)) > x[:, 0, :, 4:].sum(axis=(1, 2))).astype("int32")
-    results = [step(x, y) for _ in range(6)]
-    assert results[-1][0] < results[0][0]  # the loss decreases
+
+    def deterministic_loss(probabilities):  # computed before the step's update
+        return -np.mean(np.log(probabilities[np.arange(len(y)), y].astype("float64")))
+
+    results = [step(x, y) for _ in range(41)]
+    assert deterministic_loss(results[-1][1]) < 0.8 * deterministic_loss(results[0][1])
     assert all(v.dtype == np.float32 for v in results[-1])
     params = L.get_all_params(net)
     assert [np.asarray(p.get_value()).dtype for p in params] == [np.float32] * len(params)

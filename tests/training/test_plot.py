@@ -1,5 +1,7 @@
-"""convnet.visualize.plot_history: a PNG with train and validation curves."""
+"""convnet.visualize.plot_history: a figure (saved as a PNG on request) with train and
+validation curves."""
 
+import io
 import sys
 
 import numpy as np
@@ -27,7 +29,9 @@ def history():
 
 
 def test_writes_two_panels_with_both_curves(tmp_path):
-    path = plot_history(history(), tmp_path / "curves.png", title="run")
+    path = tmp_path / "curves.png"
+    fig = plot_history(history(), path, title="run")
+    assert len(fig.axes) == 2 and fig.get_suptitle() == "run"
     image = imread(path)
     assert image.shape[:2] == (380, 1000)  # two 5 x 3.8 inch panels at 100 dpi
     left, right = image[:, :500], image[:, 500:]
@@ -37,7 +41,8 @@ def test_writes_two_panels_with_both_curves(tmp_path):
 
 
 def test_dict_input_and_missing_metrics(tmp_path):
-    path = plot_history({"loss": [1.0, 0.5, 0.25]}, tmp_path / "loss.png", dpi=50)
+    path = tmp_path / "loss.png"
+    plot_history({"loss": [1.0, 0.5, 0.25]}, path, dpi=50)
     image = imread(path)
     assert image.shape[:2] == (190, 250)  # one panel: no accuracy recorded
     assert colour_pixels(image, BLUE) > 20 and colour_pixels(image, ORANGE) == 0
@@ -51,6 +56,18 @@ def test_dict_input_and_missing_metrics(tmp_path):
         TypeError, match="expected a History or a dict of metric lists, received list"
     ):
         plot_history([1, 2], tmp_path / "x.png")
+
+
+def test_returns_the_figure_without_saving_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fig = plot_history(history())
+    assert list(tmp_path.iterdir()) == []
+    [train, val] = fig.axes[0].get_lines()[:2]
+    np.testing.assert_allclose(train.get_ydata(), [1.2, 0.8, 0.5])
+    np.testing.assert_allclose(val.get_ydata(), [1.0, 0.9, 0.95])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert buffer.getvalue()[:4] == b"\x89PNG"
 
 
 def test_clear_message_without_matplotlib(tmp_path, monkeypatch):
