@@ -31,6 +31,16 @@ def _label(layer: Any) -> str:
     return f"{cls} {name!r}" if name is not None else cls
 
 
+def _stand_in(layer: Any) -> bool:
+    """Whether ``layer`` was built on a stand-in: an incoming object that only declares an
+    ``output_shape`` (a test double, Lasagne-style) rather than a convnet layer or a shape.
+
+    Such a declared shape may be a placeholder, so layers postpone the checks that depend
+    on the input's number of dimensions until they see a real shape."""
+    incoming = getattr(layer, "input_layer", None)
+    return incoming is not None and not isinstance(incoming, Layer)
+
+
 def _check_shape(shape: Any, who: str, what: str) -> tuple:
     if not isinstance(shape, tuple):
         raise TypeError(

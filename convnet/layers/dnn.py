@@ -301,8 +301,9 @@ class BatchNormDNNLayer(BatchNormLayer):
         spatial = (0,) + tuple(range(2, len(self.input_shape)))
         if self.axes not in ((0,), spatial):
             raise ValueError(
-                f"{_label(self)}: axes: expected (0,) or all but the second axis {spatial} "
-                f"(cuDNN's layouts), received {axes!r}"
+                f"{_label(self)}: axes: BatchNormDNNLayer only supports normalization across the "
+                f"first axis (0,) or across all but the second axis {spatial} (cuDNN's layouts), "
+                f"received {axes!r}"
             )
 
 

@@ -19,7 +19,7 @@ import pytensor.tensor as T
 from .. import ops
 from ..ops import concrete_shape
 from ..utils import _full, _mean, as_tuple, int_types
-from .base import Layer, _known_shape, _label
+from .base import Layer, _known_shape, _label, _stand_in
 
 __all__ = [
     "pool_output_length",
@@ -553,7 +553,7 @@ class GlobalPoolLayer(Layer):
 
     def __init__(self, incoming: Any, pool_function: Any = T.mean, **kwargs: Any):
         super().__init__(incoming, **kwargs)
-        if len(self.input_shape) < 3:
+        if len(self.input_shape) < 3 and not _stand_in(self):
             raise ValueError(
                 f"{_label(self)}: expected input with at least 3 dimensions (batch, channels, "
                 f"...), received shape {self.input_shape}"

@@ -10,7 +10,7 @@ from pytensor.graph import Variable
 
 from .._errors import ArgumentTypeError
 from ..utils import _pad_axis, int_types
-from .base import Layer, _known_shape, _label
+from .base import Layer, _known_shape, _label, _stand_in
 
 __all__ = [
     "FlattenLayer",
@@ -56,7 +56,7 @@ class FlattenLayer(Layer):
         super().__init__(incoming, **kwargs)
         if not _is_int(outdim) or outdim < 1:
             raise ValueError(f"{_label(self)}: outdim: expected an int >= 1, received {outdim!r}")
-        if outdim > len(self.input_shape):
+        if outdim > len(self.input_shape) and not _stand_in(self):
             raise ValueError(
                 f"{_label(self)}: outdim: expected at most the input's "
                 f"{len(self.input_shape)} dimensions (input shape {self.input_shape}), "
@@ -72,9 +72,9 @@ class FlattenLayer(Layer):
     def get_output_for(self, input, **kwargs):
         # leading sizes read off the input and a known flattened size as a constant (no
         # computed sizes, as PyTensor's JAX backend needs); -1 when it is unknown
-        flattened = self.get_output_shape_for(self.input_shape)[-1]
-        if len(self.input_shape) != input.ndim:
-            flattened = None
+        flattened = None
+        if len(self.input_shape) == input.ndim:
+            flattened = self.get_output_shape_for(self.input_shape)[-1]
         leading = [input.shape[i] for i in range(self.outdim - 1)]
         return input.reshape(leading + [-1 if flattened is None else flattened])
 
@@ -271,6 +271,14 @@ class DimshuffleLayer(Layer):
 dimshuffle = DimshuffleLayer
 
 
+def _width_count(width: Any) -> int:
+    """How many axes ``width`` pads at least (1 for an int, else its length)."""
+    try:
+        return 1 if _is_int(width) else len(width)
+    except TypeError:
+        return 1
+
+
 def _pad_widths(layer: Layer, width: Any, ndim: int, batch_ndim: int) -> list:
     n = ndim - batch_ndim
     if _is_int(width):
@@ -329,27 +337,33 @@ class PadLayer(Layer):
         self, incoming: Any, width: Any, val: float = 0, batch_ndim: int = 2, **kwargs: Any
     ):
         super().__init__(incoming, **kwargs)
-        ndim = len(self.input_shape)
-        if not _is_int(batch_ndim) or not 0 <= batch_ndim <= ndim:
-            raise ValueError(
-                f"{_label(self)}: batch_ndim: expected an int in [0, {ndim}] for input shape "
-                f"{self.input_shape}, received {batch_ndim!r}"
-            )
-        self._widths = _pad_widths(self, width, ndim, batch_ndim)
         self.width = width
         self.val = val
         self.batch_ndim = batch_ndim
+        if _stand_in(self):  # the entries now, the axes against the real shape later
+            _pad_widths(self, width, _width_count(width), 0)
+        else:
+            self._widths_for(len(self.input_shape))
+
+    def _widths_for(self, ndim: int) -> list:
+        """(before, after) per padded axis, for an input of ``ndim`` dimensions."""
+        if not _is_int(self.batch_ndim) or not 0 <= self.batch_ndim <= ndim:
+            raise ValueError(
+                f"{_label(self)}: batch_ndim: expected an int in [0, {ndim}] for input shape "
+                f"{self.input_shape}, received {self.batch_ndim!r}"
+            )
+        return _pad_widths(self, self.width, ndim, self.batch_ndim)
 
     def get_output_shape_for(self, input_shape):
         output_shape = list(input_shape)
-        for k, (lo, hi) in enumerate(self._widths):
+        for k, (lo, hi) in enumerate(self._widths_for(len(input_shape))):
             if output_shape[k + self.batch_ndim] is not None:
                 output_shape[k + self.batch_ndim] += lo + hi
         return tuple(output_shape)
 
     def get_output_for(self, input, **kwargs):
         out = _known_shape(input, self.input_shape)
-        for k, (lo, hi) in enumerate(self._widths):
+        for k, (lo, hi) in enumerate(self._widths_for(input.ndim)):
             out = _pad_axis(out, k + self.batch_ndim, lo, hi, self.val)
         return out
 

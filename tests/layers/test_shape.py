@@ -161,3 +161,32 @@ def test_bad_arguments(build, message):
     with pytest.raises((ValueError, TypeError)) as info:
         build()
     assert str(info.value) == message
+
+
+def test_stand_in_incoming_layers_postpone_the_dimension_checks():
+    """Built on a stand-in that only declares an ``output_shape`` (a test double, as
+    Lasagne's own tests use), Flatten/Pad/GlobalPool check dimensions against the real
+    shapes they get later; built on a real layer or shape they still refuse at once."""
+    from types import SimpleNamespace
+
+    import pytensor.tensor as T
+
+    from convnet.layers import FlattenLayer, GlobalPoolLayer, InputLayer, PadLayer
+
+    stand_in = SimpleNamespace(output_shape=(None,))
+    assert FlattenLayer(stand_in).get_output_shape_for((2, 3, 4, 5)) == (2, 60)
+    assert PadLayer(stand_in, width=1).get_output_shape_for((2, 3, 4, 5)) == (2, 3, 6, 7)
+    assert GlobalPoolLayer(stand_in).get_output_shape_for((2, 3, 4, 5)) == (2, 3)
+    padded = PadLayer(stand_in, width=[(1, 0)], batch_ndim=3).get_output_for(T.tensor4("x"))
+    assert padded.ndim == 4
+    with pytest.raises(ValueError, match="width: expected at most 1 entries"):
+        PadLayer(stand_in, width=[1, 2], batch_ndim=3).get_output_shape_for((2, 3, 4, 5))
+    with pytest.raises(ValueError, match="width: expected non-negative ints"):
+        PadLayer(stand_in, width=-1)
+    real = InputLayer((None, 5))
+    with pytest.raises(ValueError, match="outdim: expected at most the input's 2 dimensions"):
+        FlattenLayer(real, outdim=3)
+    with pytest.raises(ValueError, match="width: expected at most 0 entries"):
+        PadLayer(real, width=[1])
+    with pytest.raises(ValueError, match="at least 3 dimensions"):
+        GlobalPoolLayer(real)
