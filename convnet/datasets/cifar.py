@@ -65,6 +65,8 @@ CIFAR100_COARSE_CLASSES = (
 )  # fmt: skip
 
 _URL = "https://www.cs.toronto.edu/~kriz/"
+#: No official batch is larger: 50000 images of 3072 bytes, labels and file names.
+_MAX_BATCH_BYTES = 50000 * (3072 + 64) + (1 << 20)
 
 
 @dataclass(frozen=True)
@@ -169,9 +171,13 @@ def _read_batches(who: str, location: Path, spec: _Archive) -> dict[str, tuple[s
 
 def _unpickle(who: str, f, name: str) -> Any:
     try:
-        return restricted_load(f, name=name)
-    except (UnsafePickleError, tarfile.TarError, zlib.error):
-        raise  # a tampered file, or a damaged archive (reported by the caller)
+        return restricted_load(f, name=name, max_bytes=_MAX_BATCH_BYTES, max_depth=3)
+    except UnsafePickleError as exc:  # refused: tampered with, truncated or corrupt
+        if "asks for the global" in str(exc):
+            raise
+        raise UnsafePickleError(f"{who}: '{name}' is truncated or corrupt: {exc}") from None
+    except (tarfile.TarError, zlib.error):
+        raise  # a damaged archive (reported by the caller)
     except Exception as exc:  # a damaged pickle fails in many ways; all mean "corrupt"
         raise ValueError(
             f"{who}: '{name}' is truncated or corrupt ({type(exc).__name__}: {exc})."
