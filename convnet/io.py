@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _hdf5
+
 __all__ = [
     "save_params",
     "load_params",
@@ -239,6 +241,11 @@ def _param_records(network: Any) -> list[tuple[Any, Any, set]]:
     return records
 
 
+def param_shapes(network: Any) -> list[tuple[int, ...]]:
+    """The shapes of ``network``'s parameters, in :func:`check_param_values` order."""
+    return [tuple(np.shape(p.get_value(borrow=True))) for p, _, _ in _param_records(network)]
+
+
 def describe_network(network: Any) -> list[dict[str, Any]]:
     """A JSON-compatible description of a network's architecture, one dict per layer.
 
@@ -351,15 +358,17 @@ def write_json(group: Any, name: str, obj: Any) -> None:
 
 def read_json(group: Any, name: str, path: str, func: str) -> Any:
     """Read what :func:`write_json` stored, or None if ``name`` is absent."""
-    if name not in group:
+    ds = _hdf5.member(group, name, path, func, kind="dataset")
+    if ds is None:
         return None
+    data = _hdf5.read_dataset(ds, path, func, kinds="u")
     try:
-        return json.loads(group[name][()].tobytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(data.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(
             f"{func}: {path!r} is damaged: its {name!r} record cannot be read "
-            f"({type(exc).__name__}: {exc})"
-        ) from exc
+            f"({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
 
 
 def hdf5_bytes(write: Callable[[Any], None]) -> bytes:
@@ -431,29 +440,45 @@ def open_hdf5(path: str, func: str):
         ) from exc
 
 
-def _read_group_params(group: Any, path: str, func: str) -> tuple[list[np.ndarray], list[dict]]:
-    if group.attrs.get("format") != FORMAT_NAME or "params" not in group:
+def _read_group_params(
+    group: Any, path: str, func: str, expected: Sequence[tuple[int, ...]] | None = None
+) -> tuple[list[np.ndarray], list[dict]]:
+    """The parameter arrays (and their layer names) of a group written by save_params.
+
+    Every dataset's header is checked before its data is read (see :mod:`convnet._hdf5`).
+    With ``expected`` (the network's parameter shapes), a dataset of another shape, or
+    any dataset when the counts differ, is not read at all: a zero-cost placeholder of its
+    declared shape stands in, for :func:`check_param_values` to report.
+    """
+    params = _hdf5.member(group, "params", path, func, kind="group")
+    if _hdf5.text_attr(group, "format", path, func) != FORMAT_NAME or params is None:
         raise ValueError(
             f"{func}: {path!r} is an HDF5 file but holds no convnet parameters (no "
             f"'params' group with format={FORMAT_NAME!r}); was it written by save_params?"
         )
-    params = group["params"]
     values, meta = [], []
     try:
-        for key in sorted(params.keys()):
-            ds = params[key]
-            values.append(np.asarray(ds[()]))
-            meta.append(
-                {
-                    "name": str(ds.attrs.get("name", "")) or None,
-                    "layer_name": str(ds.attrs.get("layer_name", "")) or None,
-                    "layer_class": str(ds.attrs.get("layer_class", "")) or None,
-                }
-            )
-    except OSError as exc:
-        raise ValueError(
-            f"{func}: {path!r} is damaged: reading its parameters failed (h5py: {exc})"
-        ) from exc
+        keys = sorted(params.keys())
+    except (OSError, TypeError, ValueError) as exc:
+        raise ValueError(f"{func}: {path!r} is damaged: its parameters cannot be listed ({exc})")
+    if expected is not None and len(keys) != len(expected):
+        expected = None
+        read = False
+    else:
+        read = True
+    for i, key in enumerate(keys):
+        ds = _hdf5.member(params, key, path, func, kind="dataset")
+        shape, dtype = _hdf5.checked_dataset(ds, path, func)
+        if not read or (expected is not None and shape != tuple(expected[i])):
+            values.append(np.broadcast_to(np.zeros((), dtype), shape))
+        else:
+            values.append(_hdf5.read_dataset(ds, path, func))
+        meta.append(
+            {
+                key: _hdf5.text_attr(ds, key, path, func, "") or None
+                for key in ("name", "layer_name", "layer_class")
+            }
+        )
     return values, meta
 
 
@@ -529,10 +554,11 @@ def read_architecture(path: str | os.PathLike) -> list[dict[str, Any]]:
     """
     path = os.fspath(path)
     with open_hdf5(path, "read_architecture") as f:
-        if f.attrs.get("format") != FORMAT_NAME:
+        found = _hdf5.text_attr(f, "format", path, "read_architecture")
+        if found != FORMAT_NAME:
             raise ValueError(
                 f"read_architecture: {path!r} holds no convnet parameters (format attribute "
-                f"{f.attrs.get('format')!r}, expected {FORMAT_NAME!r})"
+                f"{found!r}, expected {FORMAT_NAME!r})"
             )
         arch = read_json(f, "architecture", path, "read_architecture")
         if arch is None:
@@ -658,7 +684,8 @@ in the network but (4, 3) in '...net.h5' (layer 1: the file has DenseLayer(num_u
     if fmt == "npz":
         set_param_values(network, _read_npz(path, "load_params"), path, "load_params")
         return
+    shapes = param_shapes(network)
     with open_hdf5(path, "load_params") as f:
-        values, _ = _read_group_params(f, path, "load_params")
+        values, _ = _read_group_params(f, path, "load_params", shapes)
         arch = read_json(f, "architecture", path, "load_params")
     set_param_values(network, values, path, "load_params", arch)
