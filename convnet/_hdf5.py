@@ -65,12 +65,14 @@ def checked_dataset(
     func: str,
     expected_shape: tuple[int, ...] | None = None,
     kinds: str = _NUMERIC_KINDS,
+    check_size: bool = True,
 ) -> tuple[tuple[int, ...], np.dtype]:
     """Check a dataset's header before its data is read; return (shape, dtype).
 
     Refused: external storage, virtual datasets, dtypes outside ``kinds`` (default plain
     numbers), a shape other than ``expected_shape`` (when given), and more data than the
-    file stores for it (times deflate's largest expansion when the dataset is filtered).
+    file stores for it (times deflate's largest expansion when the dataset is filtered;
+    unless ``check_size`` is false, for a header that is only looked at).
     """
     import h5py
 
@@ -106,7 +108,7 @@ def checked_dataset(
         raise ValueError(f"{where} has shape {shape}, expected {tuple(expected_shape)}")
     nbytes = math.prod(shape) * dtype.itemsize
     limit = stored * (_MAX_EXPANSION if filters else 1)
-    if nbytes > limit:
+    if check_size and nbytes > limit:
         raise ValueError(
             f"{where} declares shape {shape} ({nbytes} bytes of {dtype}) but the file stores "
             f"{stored} bytes for it; it is truncated or crafted"

@@ -45,6 +45,7 @@ import io as _io
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -468,7 +469,7 @@ def _read_group_params(
         read = True
     for i, key in enumerate(keys):
         ds = _hdf5.member(params, key, path, func, kind="dataset")
-        shape, dtype = _hdf5.checked_dataset(ds, path, func)
+        shape, dtype = _hdf5.checked_dataset(ds, path, func, check_size=False)
         if not read or (expected is not None and shape != tuple(expected[i])):
             values.append(np.broadcast_to(np.zeros((), dtype), shape))
         else:
@@ -482,7 +483,16 @@ def _read_group_params(
     return values, meta
 
 
-def _read_npz(path: str, func: str) -> list[np.ndarray]:
+def _read_npz(
+    path: str, func: str, expected: Sequence[tuple[int, ...]] | None = None
+) -> list[np.ndarray]:
+    """The arrays ``arr_0, arr_1, ...`` of a Lasagne-style npz file, checked before reading.
+
+    Each member's ``.npy`` header is read first: a dtype other than a plain number, a shape
+    other than ``expected`` (when given), or a shape that needs more bytes than the member
+    holds is refused before its data is read. A member whose data ends early, or fails its
+    CRC, raises ValueError naming the file and the member.
+    """
     import zipfile
 
     if not os.path.exists(path):
@@ -492,37 +502,91 @@ def _read_npz(path: str, func: str) -> list[np.ndarray]:
         f"another format"
     )
     try:
-        with open(path, "rb") as fh:
-            try:
-                f = np.load(fh, allow_pickle=False)
-            except ValueError as exc:  # neither zip nor .npy: NumPy would try unpickling
-                raise ValueError(f"{unreadable} ({exc})") from exc
-            if not hasattr(f, "files"):
-                raise ValueError(f"{unreadable} (a single .npy array, not an npz archive)")
-            with f:
-                return _npz_arrays(f, path, func)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from exc
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            names = [i.filename for i in infos]
+            keys = [n[:-4] for n in names if n.endswith(".npy")]
+            good = [k for k in keys if k.startswith("arr_") and k[4:].isdigit()]
+            if len(good) != len(names) or len(set(good)) != len(good):
+                other = sorted(n[:-4] if n.endswith(".npy") else n for n in names)
+                other = [n for n in other if n not in good]
+                raise ValueError(
+                    f"{func}: {path!r} is not a Lasagne-style parameter file: expected arrays "
+                    f"named arr_0, arr_1, ..., found {other}"
+                )
+            order = sorted(good, key=lambda k: int(k[4:]))
+            if expected is not None and len(order) != len(expected):
+                expected = None  # the count error is reported by check_param_values
+                skip = True
+            else:
+                skip = False
+            values = []
+            for i, key in enumerate(order):
+                want = None if expected is None else tuple(expected[i])
+                values.append(_read_npy_member(z, key, path, func, want, skip))
+            return values
+    except zipfile.BadZipFile as exc:
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as fh:
+                if fh.read(6) == b"\x93NUMPY":
+                    raise ValueError(f"{unreadable} (a single .npy array, not an npz archive)")
+        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
+    except (EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
 
 
-def _npz_arrays(f: Any, path: str, func: str) -> list[np.ndarray]:
-    keys = [k for k in f.files if k.startswith("arr_") and k[4:].isdigit()]
-    if len(keys) != len(f.files):
-        other = sorted(set(f.files) - set(keys))
-        raise ValueError(
-            f"{func}: {path!r} is not a Lasagne-style parameter file: expected arrays named "
-            f"arr_0, arr_1, ..., found {other}"
-        )
-    values = []
-    for k in sorted(keys, key=lambda k: int(k[4:])):
+def _read_npy_member(z: Any, key: str, path: str, func: str, want: Any, skip: bool) -> np.ndarray:
+    """One ``.npy`` member of an open npz, or a zero-cost placeholder when it cannot fit."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    info = z.getinfo(key + ".npy")
+    where = f"{func}: {path!r}: member {key!r}"
+    with z.open(info) as fh:
         try:
-            values.append(np.asarray(f[k]))
-        except ValueError as exc:  # an object array: would need unpickling
+            version = npy.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = npy.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+            raise ValueError(f"{where} has no valid .npy header ({str(exc)[:160]})") from None
+        if dtype.hasobject:
             raise ValueError(
-                f"{func}: {path!r} holds pickled Python objects in {k!r}; convnet never "
-                f"unpickles parameter files (expected numeric arrays)"
-            ) from exc
-    return values
+                f"{func}: {path!r} holds pickled Python objects in {key!r}; convnet never "
+                f"unpickles parameter files (expected numeric arrays, found dtype {dtype})"
+            )
+        if dtype.kind not in "biuf" or dtype.fields is not None:
+            raise ValueError(f"{where} has dtype {dtype}; expected a plain numeric array")
+        if skip or (want is not None and tuple(shape) != want):
+            return np.broadcast_to(np.zeros((), dtype), shape)
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        header = fh.tell()
+        if nbytes != info.file_size - header:
+            raise ValueError(
+                f"{where} is truncated or crafted: its header declares shape {tuple(shape)} "
+                f"({nbytes} bytes of {dtype}), the member holds {info.file_size - header} bytes"
+            )
+        limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else 1032)
+        if nbytes > limit + 1024:
+            raise ValueError(
+                f"{where} declares {nbytes} bytes but stores {info.compress_size}; it is crafted"
+            )
+        try:
+            data = fh.read(nbytes)
+            rest = fh.read(1)  # reading to the end checks the member's CRC
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise ValueError(f"{where} is damaged ({type(exc).__name__}: {exc})") from None
+    if len(data) != nbytes or rest:
+        raise ValueError(
+            f"{where} is truncated: its header declares shape {tuple(shape)} ({nbytes} bytes), "
+            f"{len(data)} were read"
+        )
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran else "C").copy(order="K")
 
 
 def read_params(path: str | os.PathLike, format: str | None = None) -> list[np.ndarray]:
@@ -682,7 +746,8 @@ in the network but (4, 3) in '...net.h5' (layer 1: the file has DenseLayer(num_u
     path = os.fspath(path)
     fmt = _format_for(path, format, "load_params")
     if fmt == "npz":
-        set_param_values(network, _read_npz(path, "load_params"), path, "load_params")
+        values = _read_npz(path, "load_params", param_shapes(network))
+        set_param_values(network, values, path, "load_params")
         return
     shapes = param_shapes(network)
     with open_hdf5(path, "load_params") as f:
