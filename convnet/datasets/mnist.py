@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -125,7 +126,22 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                 )
             shape = struct.unpack(f">{ndim}I", raw_dims)
             dtype = np.dtype(_IDX_DTYPES[magic[2]])
-            data = np.empty(int(np.prod(shape)) * dtype.itemsize, dtype=np.uint8)
+            # Python ints: the product of 32-bit sizes must not wrap around.
+            nbytes = math.prod(shape) * dtype.itemsize
+            stored = os.path.getsize(path)
+            if not gzipped and nbytes > stored - 4 - 4 * ndim:
+                raise ValueError(
+                    f"read_idx: '{path}' is truncated: its header announces shape {shape} of "
+                    f"{dtype.name} ({nbytes} bytes of data), the file holds "
+                    f"{stored - 4 - 4 * ndim} bytes."
+                )
+            if gzipped and nbytes > stored * 1032:  # deflate expands at most 1032:1
+                raise ValueError(
+                    f"read_idx: '{path}' is truncated or crafted: its header announces shape "
+                    f"{shape} of {dtype.name} ({nbytes} bytes of data), more than a gzip file "
+                    f"of {stored} bytes can hold."
+                )
+            data = np.empty(nbytes, dtype=np.uint8)
             got = _read_exactly(f, memoryview(data))
             if got < data.size:
                 raise ValueError(
