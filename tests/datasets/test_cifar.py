@@ -193,3 +193,27 @@ def test_truncated_batch_file(tmp_path, cifar10_files):
         ValueError, match=f"load_cifar10: '{folder / 'test_batch'}' is truncated or corrupt"
     ):
         load_cifar10(tmp_path)
+
+
+def test_damaged_archive_read_in_place_never_loads_silently(tmp_path, cifar10_files):
+    # Issue 13 (point 6): tarfile's gzip reader never checks the CRC, so 59 of 60 single-bit
+    # flips, and an archive missing its last 10 bytes, loaded with wrong pixels.
+    _, archive = cifar10_files
+    good = archive.read_bytes()
+    reference = load_cifar10(tmp_path)
+    rng = np.random.default_rng(0)
+    positions = sorted(rng.choice(np.arange(10, len(good)), size=12, replace=False))
+    for pos in [*positions, len(good) - 5]:  # the last: inside the CRC/length trailer
+        damaged = bytearray(good)
+        damaged[pos] ^= 1 << int(rng.integers(8))
+        archive.write_bytes(bytes(damaged))
+        with pytest.raises(ValueError, match=f"'{archive}"):
+            load_cifar10(tmp_path)
+    archive.write_bytes(good[:-10])
+    with pytest.raises(ValueError, match=f"cannot read '{archive}': it is truncated"):
+        load_cifar10(tmp_path)
+    archive.write_bytes(good)
+    (X, y), (Xt, yt) = load_cifar10(tmp_path)
+    (RX, Ry), (RXt, Ryt) = reference
+    for a, b in ((X, RX), (y, Ry), (Xt, RXt), (yt, Ryt)):
+        np.testing.assert_array_equal(a, b)
