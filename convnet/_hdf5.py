@@ -37,7 +37,9 @@ def member(group: Any, name: str, path: str, func: str, kind: str = "any") -> An
     try:
         link = group.get(name, getlink=True)
     except (KeyError, OSError, TypeError, ValueError) as exc:
-        raise ValueError(f"{func}: {path!r} is damaged: cannot read member {name!r} ({exc})")
+        raise ValueError(
+            f"{func}: {path!r} is damaged: cannot read member {name!r} ({exc})"
+        ) from None
     if link is None:
         return None
     if not isinstance(link, h5py.HardLink):

@@ -461,7 +461,9 @@ def _read_group_params(
     try:
         keys = sorted(params.keys())
     except (OSError, TypeError, ValueError) as exc:
-        raise ValueError(f"{func}: {path!r} is damaged: its parameters cannot be listed ({exc})")
+        raise ValueError(
+            f"{func}: {path!r} is damaged: its parameters cannot be listed ({exc})"
+        ) from None
     if expected is not None and len(keys) != len(expected):
         expected = None
         read = False
@@ -529,7 +531,9 @@ def _read_npz(
         if not zipfile.is_zipfile(path):
             with open(path, "rb") as fh:
                 if fh.read(6) == b"\x93NUMPY":
-                    raise ValueError(f"{unreadable} (a single .npy array, not an npz archive)")
+                    raise ValueError(
+                        f"{unreadable} (a single .npy array, not an npz archive)"
+                    ) from None
         raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
     except (EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None

@@ -54,7 +54,9 @@ def test_external_storage_on_a_fifo_does_not_hang(saved, tmp_path):
     net, path, _ = saved
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    _replace(path, "00001", lambda g, n: g.create_dataset(n, (3,), "f4", external=[(str(fifo), 0, 12)]))
+    _replace(
+        path, "00001", lambda g, n: g.create_dataset(n, (3,), "f4", external=[(str(fifo), 0, 12)])
+    )
     with pytest.raises(ValueError, match="external file"):
         read_params(path)
 
@@ -154,13 +156,14 @@ def test_truncated_npz_member_is_named(tmp_path):
             raw = z.read(item)
             out.writestr(item, raw[: len(raw) - 8] if item.filename == "arr_0.npy" else raw)
     assert info.file_size > 8 and len(data) > 0
-    with pytest.raises(ValueError, match=rf"'{cut}'.*'arr_0' is truncated or crafted: its header declares"):
+    with pytest.raises(
+        ValueError, match=rf"'{cut}'.*'arr_0' is truncated or crafted: its header declares"
+    ):
         load_params(net, cut)
 
 
 def test_npz_member_with_huge_declared_shape(tmp_path):
     # A small member whose .npy header declares a gigabyte array: checked before reading.
-    net = _net()
     path = tmp_path / "net.npz"
     header = np.lib.format.header_data_from_array_1_0(np.zeros(3, np.float32))
     header["shape"] = (10**9,)

@@ -54,11 +54,17 @@ def test_zca_state_larger_than_its_feature_shape_is_refused_before_reading(zca_f
     _, path, _ = zca_file
     with h5py.File(path, "a") as f:
         del f["components"]
-        f.create_dataset("components", data=np.zeros((3000, 3000)), compression="gzip", chunks=(300, 300))
+        f.create_dataset(
+            "components", data=np.zeros((3000, 3000)), compression="gzip", chunks=(300, 300)
+        )
     assert path.stat().st_size < 200_000
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match=r"'components' of a ZCAWhitening for samples of shape \(3,\) should have shape \(3, 3\), the file has \(3000, 3000\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"'components' of a ZCAWhitening for samples of shape \(3,\) should have "
+            r"shape \(3, 3\), the file has \(3000, 3000\)",
+        ):
             ZCAWhitening.load(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

@@ -499,7 +499,10 @@ def extract_archive(
                 else:
                     for info in members:
                         if not _inside(tmp, os.path.join(tmp, info.filename)):
-                            raise _RefusedMember(f"member {info.filename!r} would be written outside the destination folder")
+                            raise _RefusedMember(
+                                f"member {info.filename!r} would be written outside the "
+                                "destination folder"
+                            )
                     packed.extractall(tmp)
         except _REFUSED as exc:
             raise ValueError(

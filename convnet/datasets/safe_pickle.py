@@ -31,7 +31,6 @@ pickle's arguments, so allow only constructors of plain data.
 
 from __future__ import annotations
 
-import io
 import pickle
 import re
 import struct

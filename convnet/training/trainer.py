@@ -919,8 +919,7 @@ def _checked_state(state: Any, path: str) -> dict[str, Any]:
     def bad(what: str, found: Any) -> ValueError:
         text = type(found).__name__ if not isinstance(found, int | float | str) else repr(found)
         return ValueError(
-            f"load_checkpoint: {path!r} is damaged or crafted: expected {what}, found "
-            f"{text[:60]}"
+            f"load_checkpoint: {path!r} is damaged or crafted: expected {what}, found {text[:60]}"
         )
 
     def count(value: Any, what: str) -> int:

@@ -51,9 +51,11 @@ def _edit_doc(path, edit):
 
 def _optimiser_array(doc):
     for entry in doc["variables"]:
-        if entry["kind"] != "param" and isinstance(entry["value"], dict) and "__array__" in entry[
-            "value"
-        ]:
+        if (
+            entry["kind"] != "param"
+            and isinstance(entry["value"], dict)
+            and "__array__" in entry["value"]
+        ):
             return str(entry["value"]["__array__"])
     raise AssertionError("no optimiser state array")
 
