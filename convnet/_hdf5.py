@@ -14,16 +14,36 @@ a :class:`ValueError` naming the file, never a ``TypeError`` from deep inside.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["member", "checked_dataset", "read_dataset", "text_attr", "int_attr"]
+__all__ = ["member", "checked_dataset", "read_dataset", "text_attr", "int_attr", "damaged"]
+
+#: What h5py raises on a corrupt file, depending on where the damage is found.
+_H5_ERRORS = (OSError, RuntimeError, KeyError, TypeError, AttributeError, IndexError)
 
 #: The most a deflate-compressed chunk can expand (zlib's documented bound is 1032:1).
 _MAX_EXPANSION = 1032
 _NUMERIC_KINDS = "biuf"
+
+
+@contextlib.contextmanager
+def damaged(path: str, func: str) -> Iterator[None]:
+    """Turn what HDF5 raises on a corrupt file, anywhere inside, into ValueError naming it."""
+    try:
+        yield
+    except _H5_ERRORS as exc:
+        if isinstance(exc, FileNotFoundError) and not os.path.exists(path):
+            raise
+        raise ValueError(
+            f"{func}: {path!r} is damaged: HDF5 cannot read it ({type(exc).__name__}: "
+            f"{str(exc)[:200]})"
+        ) from None
 
 
 def member(group: Any, name: str, path: str, func: str, kind: str = "any") -> Any:
@@ -36,7 +56,7 @@ def member(group: Any, name: str, path: str, func: str, kind: str = "any") -> An
 
     try:
         link = group.get(name, getlink=True)
-    except (KeyError, OSError, TypeError, ValueError) as exc:
+    except (*_H5_ERRORS, ValueError) as exc:
         raise ValueError(
             f"{func}: {path!r} is damaged: cannot read member {name!r} ({exc})"
         ) from None
@@ -50,7 +70,7 @@ def member(group: Any, name: str, path: str, func: str, kind: str = "any") -> An
         )
     try:
         obj = group[name]
-    except (KeyError, OSError, TypeError, ValueError) as exc:
+    except (*_H5_ERRORS, ValueError) as exc:
         raise ValueError(f"{func}: {path!r} is damaged: cannot open {name!r} ({exc})") from None
     want = {"group": h5py.Group, "dataset": h5py.Dataset}.get(kind)
     if want is not None and not isinstance(obj, want):
@@ -87,7 +107,7 @@ def checked_dataset(
         shape = tuple(int(n) for n in ds.shape) if ds.shape is not None else None
         dtype = ds.dtype
         stored = int(ds.id.get_storage_size())
-    except (OSError, TypeError, ValueError, RuntimeError) as exc:
+    except (*_H5_ERRORS, ValueError) as exc:
         raise ValueError(f"{where} has an unreadable header ({exc})") from None
     if external:
         raise ValueError(
@@ -129,7 +149,7 @@ def read_dataset(
     checked_dataset(ds, path, func, expected_shape, kinds)
     try:
         return np.asarray(ds[()])
-    except (OSError, TypeError, ValueError, RuntimeError) as exc:
+    except (*_H5_ERRORS, ValueError) as exc:
         raise ValueError(
             f"{func}: {path!r} is damaged: dataset {ds.name!r} cannot be read ({exc})"
         ) from None
@@ -141,7 +161,7 @@ def text_attr(obj: Any, name: str, path: str, func: str, default: str | None = N
         if name not in obj.attrs:
             return default
         value = obj.attrs[name]
-    except (OSError, TypeError, ValueError, KeyError, RuntimeError) as exc:
+    except (*_H5_ERRORS, ValueError) as exc:
         raise ValueError(
             f"{func}: {path!r}: attribute {name!r} of {obj.name!r} cannot be read ({exc})"
         ) from None
@@ -161,7 +181,7 @@ def int_attr(obj: Any, name: str, path: str, func: str, default: int | None = No
         if name not in obj.attrs:
             return default
         value = obj.attrs[name]
-    except (OSError, TypeError, ValueError, KeyError, RuntimeError) as exc:
+    except (*_H5_ERRORS, ValueError) as exc:
         raise ValueError(
             f"{func}: {path!r}: attribute {name!r} of {obj.name!r} cannot be read ({exc})"
         ) from None

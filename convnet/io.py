@@ -460,7 +460,7 @@ def _read_group_params(
     values, meta = [], []
     try:
         keys = sorted(params.keys())
-    except (OSError, TypeError, ValueError) as exc:
+    except (OSError, TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise ValueError(
             f"{func}: {path!r} is damaged: its parameters cannot be listed ({exc})"
         ) from None
@@ -610,7 +610,7 @@ def read_params(path: str | os.PathLike, format: str | None = None) -> list[np.n
     fmt = _format_for(path, format, "read_params")
     if fmt == "npz":
         return _read_npz(path, "read_params")
-    with open_hdf5(path, "read_params") as f:
+    with open_hdf5(path, "read_params") as f, _hdf5.damaged(path, "read_params"):
         return _read_group_params(f, path, "read_params")[0]
 
 
@@ -621,7 +621,7 @@ def read_architecture(path: str | os.PathLike) -> list[dict[str, Any]]:
     :func:`convnet.layers.summary.summary` for a table.
     """
     path = os.fspath(path)
-    with open_hdf5(path, "read_architecture") as f:
+    with open_hdf5(path, "read_architecture") as f, _hdf5.damaged(path, "read_architecture"):
         found = _hdf5.text_attr(f, "format", path, "read_architecture")
         if found != FORMAT_NAME:
             raise ValueError(
@@ -754,7 +754,7 @@ in the network but (4, 3) in '...net.h5' (layer 1: the file has DenseLayer(num_u
         set_param_values(network, values, path, "load_params")
         return
     shapes = param_shapes(network)
-    with open_hdf5(path, "load_params") as f:
+    with open_hdf5(path, "load_params") as f, _hdf5.damaged(path, "load_params"):
         values, _ = _read_group_params(f, path, "load_params", shapes)
         arch = read_json(f, "architecture", path, "load_params")
     set_param_values(network, values, path, "load_params", arch)

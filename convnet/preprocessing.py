@@ -382,80 +382,86 @@ class Preprocessor:
         where = f"{cls.__name__}.load"
         with _OpenGroup(source, group, writing=False, where=where) as g:
             filename = str(g.file.filename)
-            found = _hdf5.text_attr(g, "convnet_format", filename, where)
-            if found != _FORMAT:
+            with _hdf5.damaged(filename, where):
+                obj = cls._load_group(g, filename, where)
+        return obj
+
+    @classmethod
+    def _load_group(cls, g: Any, filename: str, where: str) -> Preprocessor:
+        """:meth:`load` from an open group (of ``filename``)."""
+        found = _hdf5.text_attr(g, "convnet_format", filename, where)
+        if found != _FORMAT:
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} holds no convnet preprocessor "
+                f"(attribute convnet_format is {found!r}, expected {_FORMAT!r})"
+            )
+        version = _hdf5.int_attr(g, "format_version", filename, where, -1)
+        if version > _FORMAT_VERSION:
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} has format_version {version}; "
+                f"this convnet reads versions up to {_FORMAT_VERSION}"
+            )
+        class_name = _hdf5.text_attr(g, "class", filename, where, "")
+        klass = Preprocessor._registry.get(class_name)
+        if klass is None:
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} holds unknown preprocessor class "
+                f"{class_name[:60]!r}; known: {', '.join(sorted(Preprocessor._registry))}"
+            )
+        if not issubclass(klass, cls):
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} holds a {class_name}, not a "
+                f"{cls.__name__}; "
+                f"use {class_name}.load or Preprocessor.load"
+            )
+        config = _json_attr(g, "config", filename, where, dict)
+        try:
+            obj = klass(**config)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{where}: {filename!r}: the saved configuration of the {class_name} is "
+                f"invalid ({exc})"
+            ) from None
+        if _hdf5.int_attr(g, "fitted", filename, where, 0):
+            feature_shape = _json_attr(g, "feature_shape", filename, where, list)
+            if not (
+                1 <= len(feature_shape) <= 8
+                and all(type(d) is int and d >= 1 for d in feature_shape)
+                and int(np.prod(feature_shape, dtype=object)) <= 2**31
+            ):
                 raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} holds no convnet preprocessor "
-                    f"(attribute convnet_format is {found!r}, expected {_FORMAT!r})"
+                    f"{where}: {filename!r}: attribute 'feature_shape' should list 1 to 8 "
+                    f"positive sizes, found {str(feature_shape)[:80]}"
                 )
-            version = _hdf5.int_attr(g, "format_version", filename, where, -1)
-            if version > _FORMAT_VERSION:
+            feature_shape = tuple(feature_shape)
+            names = _json_attr(g, "state_arrays", filename, where, list)
+            if not set(names) <= set(klass._state_names):
                 raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} has format_version {version}; this "
-                    f"convnet reads versions up to {_FORMAT_VERSION}"
+                    f"{where}: {filename!r}: a {class_name} has the state arrays "
+                    f"{list(klass._state_names)}, the file lists {str(names)[:80]}"
                 )
-            class_name = _hdf5.text_attr(g, "class", filename, where, "")
-            klass = Preprocessor._registry.get(class_name)
-            if klass is None:
-                raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} holds unknown preprocessor class "
-                    f"{class_name[:60]!r}; known: {', '.join(sorted(Preprocessor._registry))}"
-                )
-            if not issubclass(klass, cls):
-                raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} holds a {class_name}, not a {cls.__name__}; "
-                    f"use {class_name}.load or Preprocessor.load"
-                )
-            config = _json_attr(g, "config", filename, where, dict)
-            try:
-                obj = klass(**config)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{where}: {filename!r}: the saved configuration of the {class_name} is "
-                    f"invalid ({exc})"
-                ) from None
-            if _hdf5.int_attr(g, "fitted", filename, where, 0):
-                feature_shape = _json_attr(g, "feature_shape", filename, where, list)
-                if not (
-                    1 <= len(feature_shape) <= 8
-                    and all(type(d) is int and d >= 1 for d in feature_shape)
-                    and int(np.prod(feature_shape, dtype=object)) <= 2**31
-                ):
+            datasets = {key: _hdf5.member(g, key, filename, where, kind="dataset") for key in names}
+            if any(ds is None for ds in datasets.values()):
+                missing = [k for k, ds in datasets.items() if ds is None]
+                raise ValueError(f"{where}: {filename!r} is damaged: it lacks {missing}")
+            headers = {
+                k: _hdf5.checked_dataset(ds, filename, where, check_size=False)[0]
+                for k, ds in datasets.items()
+            }
+            expected = obj._state_shapes(feature_shape, headers)
+            state = {}
+            for key, ds in datasets.items():
+                want = expected.get(key)
+                if want is None or headers[key] != want:
                     raise ValueError(
-                        f"{where}: {filename!r}: attribute 'feature_shape' should list 1 to 8 "
-                        f"positive sizes, found {str(feature_shape)[:80]}"
+                        f"{where}: {filename!r}: state array {key!r} of a {class_name} for "
+                        f"samples of shape {feature_shape} should have shape {want}, the "
+                        f"file has {headers[key]}"
                     )
-                feature_shape = tuple(feature_shape)
-                names = _json_attr(g, "state_arrays", filename, where, list)
-                if not set(names) <= set(klass._state_names):
-                    raise ValueError(
-                        f"{where}: {filename!r}: a {class_name} has the state arrays "
-                        f"{list(klass._state_names)}, the file lists {str(names)[:80]}"
-                    )
-                datasets = {
-                    key: _hdf5.member(g, key, filename, where, kind="dataset") for key in names
-                }
-                if any(ds is None for ds in datasets.values()):
-                    missing = [k for k, ds in datasets.items() if ds is None]
-                    raise ValueError(f"{where}: {filename!r} is damaged: it lacks {missing}")
-                headers = {
-                    k: _hdf5.checked_dataset(ds, filename, where, check_size=False)[0]
-                    for k, ds in datasets.items()
-                }
-                expected = obj._state_shapes(feature_shape, headers)
-                state = {}
-                for key, ds in datasets.items():
-                    want = expected.get(key)
-                    if want is None or headers[key] != want:
-                        raise ValueError(
-                            f"{where}: {filename!r}: state array {key!r} of a {class_name} for "
-                            f"samples of shape {feature_shape} should have shape {want}, the "
-                            f"file has {headers[key]}"
-                        )
-                    state[key] = _hdf5.read_dataset(ds, filename, where, want)
-                obj.feature_shape_ = feature_shape
-                obj.n_samples_seen_ = _hdf5.int_attr(g, "n_samples_seen", filename, where, 0)
-                obj._set_state(state)
+                state[key] = _hdf5.read_dataset(ds, filename, where, want)
+            obj.feature_shape_ = feature_shape
+            obj.n_samples_seen_ = _hdf5.int_attr(g, "n_samples_seen", filename, where, 0)
+            obj._set_state(state)
         return obj
 
     def __repr__(self) -> str:

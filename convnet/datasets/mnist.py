@@ -118,6 +118,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                     "code (08 for uint8) and the number of dimensions."
                 )
             ndim = magic[3]
+            if ndim == 0:
+                raise ValueError(
+                    f"read_idx: '{path}' is not an IDX file: its header declares 0 dimensions "
+                    "(expected 1 or more)."
+                )
             raw_dims = f.read(4 * ndim)
             if len(raw_dims) < 4 * ndim:
                 raise ValueError(

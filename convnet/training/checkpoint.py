@@ -155,7 +155,7 @@ def read_checkpoint(
 ) -> tuple[list[np.ndarray], list[dict] | None, dict[str, Any]]:
     """Read a checkpoint: (parameter values, architecture description, training state)."""
     path = os.fspath(path)
-    with _cio.open_hdf5(path, func) as f:
+    with _cio.open_hdf5(path, func) as f, _hdf5.damaged(path, func):
         kind = _hdf5.text_attr(f, "checkpoint_format", path, func)
         group = _hdf5.member(f, "training", path, func, kind="group")
         if kind != CHECKPOINT_FORMAT or group is None:
