@@ -134,6 +134,12 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             # Python ints: the product of 32-bit sizes must not wrap around.
             nbytes = math.prod(shape) * dtype.itemsize
             stored = os.path.getsize(path)
+            if math.prod(max(d, 1) for d in shape) * dtype.itemsize >= 2**63:
+                # NumPy cannot even describe such an array (an empty one included).
+                raise ValueError(
+                    f"read_idx: '{path}' is crafted or damaged: its header announces shape "
+                    f"{shape}, which no array can have."
+                )
             if not gzipped and nbytes > stored - 4 - 4 * ndim:
                 raise ValueError(
                     f"read_idx: '{path}' is truncated: its header announces shape {shape} of "

@@ -201,7 +201,13 @@ def test_real_fashion_mnist():
 
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize(
-    "dims", [(2**31, 2**31), (2**32 - 1, 2**32 - 1, 2**32 - 1), (2**16, 2**16, 2**16, 2**16)]
+    "dims",
+    [
+        (2**31, 2**31),
+        (2**32 - 1, 2**32 - 1, 2**32 - 1),
+        (2**16, 2**16, 2**16, 2**16),
+        (2**32 - 1, 2**31 - 1, 0, 2**31 - 1),  # found by tests/fuzz: empty, yet too big
+    ],
 )
 def test_idx_header_sizes_checked_before_allocating(tmp_path, gz, dims):
     # Issue 13 (point 7): 2^31 x 2^31 ended in a bare MemoryError, and dimensions whose
@@ -213,5 +219,5 @@ def test_idx_header_sizes_checked_before_allocating(tmp_path, gz, dims):
     raw += b"\0" * 100
     path = tmp_path / ("x-idx.gz" if gz else "x-idx")
     path.write_bytes(gzip.compress(raw) if gz else raw)
-    with pytest.raises(ValueError, match=rf"read_idx: '{path}' is truncated.*{dims[0]}"):
+    with pytest.raises(ValueError, match=rf"read_idx: '{path}' is (truncated|crafted).*{dims[0]}"):
         read_idx(path)
