@@ -15,7 +15,7 @@ def killer():
 
 
 #: A short version for the default suite; the others run in the slow tests below.
-QUICK = ("checkpoint", "preprocessing", "search_results")
+QUICK = ("checkpoint", "preprocessing")
 
 
 @pytest.mark.parametrize(
