@@ -120,8 +120,12 @@ def loop(kind: str, path: str, url: str | None, report) -> None:
             f.write(archive_bytes())
         while True:
             v += 1
-            if os.path.exists(os.path.join(path, "top")):
-                shutil.rmtree(os.path.join(path, "top"))
+            top = os.path.join(path, "top")
+            if os.path.exists(top):
+                # Out of the way in one rename first: a kill inside rmtree would leave a
+                # half-deleted folder that no extraction wrote.
+                os.rename(top, os.path.join(path, f".old-{v}"))
+                shutil.rmtree(os.path.join(path, f".old-{v}"))
             extract_archive(archive, path)
             report(v)
     elif kind == "trainer_fit":
