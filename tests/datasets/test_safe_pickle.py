@@ -188,6 +188,9 @@ def _array_with_dtype(dtype, data=b"\x41" * 16, shape=(2,)):
         (_Dtype("V8", (3, "|", None, None, None, 8, 1, 0)), "only plain numeric dtypes"),
         (_Dtype("u1", (3, "|", ((np.dtype("u1"), (4,))), None, None, -1, -1, 0)), "state"),
         (_Dtype("f4", (3, "<", None, ("a",), {"a": (np.dtype("f4"), 0)}, 4, 1, 16)), "state"),
+        # found by tests/fuzz: an array where the byte order goes (was "truth value of an
+        # array is ambiguous", a ValueError that did not name the file)
+        (_Dtype("f4", (3, np.zeros(2), None, None, None, -1, -1, 0)), "only the state of a"),
     ],
 )
 def test_crafted_dtype_state_is_refused(dtype, match):
