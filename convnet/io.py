@@ -46,10 +46,13 @@ import io as _io
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from . import _hdf5
 
 __all__ = [
     "save_params",
@@ -241,6 +244,11 @@ def _param_records(network: Any) -> list[tuple[Any, Any, set]]:
     return records
 
 
+def param_shapes(network: Any) -> list[tuple[int, ...]]:
+    """The shapes of ``network``'s parameters, in :func:`check_param_values` order."""
+    return [tuple(np.shape(p.get_value(borrow=True))) for p, _, _ in _param_records(network)]
+
+
 def describe_network(network: Any) -> list[dict[str, Any]]:
     """A JSON-compatible description of a network's architecture, one dict per layer.
 
@@ -356,15 +364,17 @@ def write_json(group: Any, name: str, obj: Any) -> None:
 
 def read_json(group: Any, name: str, path: str, func: str) -> Any:
     """Read what :func:`write_json` stored, or None if ``name`` is absent."""
-    if name not in group:
+    ds = _hdf5.member(group, name, path, func, kind="dataset")
+    if ds is None:
         return None
+    data = _hdf5.read_dataset(ds, path, func, kinds="u")
     try:
-        return json.loads(group[name][()].tobytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(data.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(
             f"{func}: {path!r} is damaged: its {name!r} record cannot be read "
-            f"({type(exc).__name__}: {exc})"
-        ) from exc
+            f"({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
 
 
 def hdf5_bytes(write: Callable[[Any], None]) -> bytes:
@@ -436,33 +446,60 @@ def open_hdf5(path: str, func: str):
         ) from exc
 
 
-def _read_group_params(group: Any, path: str, func: str) -> tuple[list[np.ndarray], list[dict]]:
-    if group.attrs.get("format") != FORMAT_NAME or "params" not in group:
+def _read_group_params(
+    group: Any, path: str, func: str, expected: Sequence[tuple[int, ...]] | None = None
+) -> tuple[list[np.ndarray], list[dict]]:
+    """The parameter arrays (and their layer names) of a group written by save_params.
+
+    Every dataset's header is checked before its data is read (see :mod:`convnet._hdf5`).
+    With ``expected`` (the network's parameter shapes), a dataset of another shape, or
+    any dataset when the counts differ, is not read at all: a zero-cost placeholder of its
+    declared shape stands in, for :func:`check_param_values` to report.
+    """
+    params = _hdf5.member(group, "params", path, func, kind="group")
+    if _hdf5.text_attr(group, "format", path, func) != FORMAT_NAME or params is None:
         raise ValueError(
             f"{func}: {path!r} is an HDF5 file but holds no convnet parameters (no "
             f"'params' group with format={FORMAT_NAME!r}); was it written by save_params?"
         )
-    params = group["params"]
     values, meta = [], []
     try:
-        for key in sorted(params.keys()):
-            ds = params[key]
-            values.append(np.asarray(ds[()]))
-            meta.append(
-                {
-                    "name": str(ds.attrs.get("name", "")) or None,
-                    "layer_name": str(ds.attrs.get("layer_name", "")) or None,
-                    "layer_class": str(ds.attrs.get("layer_class", "")) or None,
-                }
-            )
-    except OSError as exc:
+        keys = sorted(params.keys())
+    except (OSError, TypeError, ValueError, RuntimeError, KeyError) as exc:
         raise ValueError(
-            f"{func}: {path!r} is damaged: reading its parameters failed (h5py: {exc})"
-        ) from exc
+            f"{func}: {path!r} is damaged: its parameters cannot be listed ({exc})"
+        ) from None
+    if expected is not None and len(keys) != len(expected):
+        expected = None
+        read = False
+    else:
+        read = True
+    for i, key in enumerate(keys):
+        ds = _hdf5.member(params, key, path, func, kind="dataset")
+        shape, dtype = _hdf5.checked_dataset(ds, path, func, check_size=False)
+        if not read or (expected is not None and shape != tuple(expected[i])):
+            values.append(np.broadcast_to(np.zeros((), dtype), shape))
+        else:
+            values.append(_hdf5.read_dataset(ds, path, func))
+        meta.append(
+            {
+                key: _hdf5.text_attr(ds, key, path, func, "") or None
+                for key in ("name", "layer_name", "layer_class")
+            }
+        )
     return values, meta
 
 
-def _read_npz(path: str, func: str) -> list[np.ndarray]:
+def _read_npz(
+    path: str, func: str, expected: Sequence[tuple[int, ...]] | None = None
+) -> list[np.ndarray]:
+    """The arrays ``arr_0, arr_1, ...`` of a Lasagne-style npz file, checked before reading.
+
+    Each member's ``.npy`` header is read first: a dtype other than a plain number, a shape
+    other than ``expected`` (when given), or a shape that needs more bytes than the member
+    holds is refused before its data is read. A member whose data ends early, or fails its
+    CRC, raises ValueError naming the file and the member.
+    """
     import zipfile
 
     if not os.path.exists(path):
@@ -472,37 +509,93 @@ def _read_npz(path: str, func: str) -> list[np.ndarray]:
         f"another format"
     )
     try:
-        with open(path, "rb") as fh:
-            try:
-                f = np.load(fh, allow_pickle=False)
-            except ValueError as exc:  # neither zip nor .npy: NumPy would try unpickling
-                raise ValueError(f"{unreadable} ({exc})") from exc
-            if not hasattr(f, "files"):
-                raise ValueError(f"{unreadable} (a single .npy array, not an npz archive)")
-            with f:
-                return _npz_arrays(f, path, func)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from exc
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            names = [i.filename for i in infos]
+            keys = [n[:-4] for n in names if n.endswith(".npy")]
+            good = [k for k in keys if k.startswith("arr_") and k[4:].isdigit()]
+            if len(good) != len(names) or len(set(good)) != len(good):
+                other = sorted(n[:-4] if n.endswith(".npy") else n for n in names)
+                other = [n for n in other if n not in good]
+                raise ValueError(
+                    f"{func}: {path!r} is not a Lasagne-style parameter file: expected arrays "
+                    f"named arr_0, arr_1, ..., found {other}"
+                )
+            order = sorted(good, key=lambda k: int(k[4:]))
+            if expected is not None and len(order) != len(expected):
+                expected = None  # the count error is reported by check_param_values
+                skip = True
+            else:
+                skip = False
+            values = []
+            for i, key in enumerate(order):
+                want = None if expected is None else tuple(expected[i])
+                values.append(_read_npy_member(z, key, path, func, want, skip))
+            return values
+    except zipfile.BadZipFile as exc:
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as fh:
+                if fh.read(6) == b"\x93NUMPY":
+                    raise ValueError(
+                        f"{unreadable} (a single .npy array, not an npz archive)"
+                    ) from None
+        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
+    except (EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
 
 
-def _npz_arrays(f: Any, path: str, func: str) -> list[np.ndarray]:
-    keys = [k for k in f.files if k.startswith("arr_") and k[4:].isdigit()]
-    if len(keys) != len(f.files):
-        other = sorted(set(f.files) - set(keys))
-        raise ValueError(
-            f"{func}: {path!r} is not a Lasagne-style parameter file: expected arrays named "
-            f"arr_0, arr_1, ..., found {other}"
-        )
-    values = []
-    for k in sorted(keys, key=lambda k: int(k[4:])):
+def _read_npy_member(z: Any, key: str, path: str, func: str, want: Any, skip: bool) -> np.ndarray:
+    """One ``.npy`` member of an open npz, or a zero-cost placeholder when it cannot fit."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    info = z.getinfo(key + ".npy")
+    where = f"{func}: {path!r}: member {key!r}"
+    with z.open(info) as fh:
         try:
-            values.append(np.asarray(f[k]))
-        except ValueError as exc:  # an object array: would need unpickling
+            version = npy.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = npy.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+            raise ValueError(f"{where} has no valid .npy header ({str(exc)[:160]})") from None
+        if dtype.hasobject:
             raise ValueError(
-                f"{func}: {path!r} holds pickled Python objects in {k!r}; convnet never "
-                f"unpickles parameter files (expected numeric arrays)"
-            ) from exc
-    return values
+                f"{func}: {path!r} holds pickled Python objects in {key!r}; convnet never "
+                f"unpickles parameter files (expected numeric arrays, found dtype {dtype})"
+            )
+        if dtype.kind not in "biuf" or dtype.fields is not None:
+            raise ValueError(f"{where} has dtype {dtype}; expected a plain numeric array")
+        if skip or (want is not None and tuple(shape) != want):
+            return np.broadcast_to(np.zeros((), dtype), shape)
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        header = fh.tell()
+        if nbytes != info.file_size - header:
+            raise ValueError(
+                f"{where} is truncated or crafted: its header declares shape {tuple(shape)} "
+                f"({nbytes} bytes of {dtype}), the member holds {info.file_size - header} bytes"
+            )
+        limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else 1032)
+        if nbytes > limit + 1024:
+            raise ValueError(
+                f"{where} declares {nbytes} bytes but stores {info.compress_size}; it is crafted"
+            )
+        try:
+            data = fh.read(nbytes)
+            rest = fh.read(1)  # reading to the end checks the member's CRC
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise ValueError(f"{where} is damaged ({type(exc).__name__}: {exc})") from None
+    if len(data) != nbytes or rest:
+        raise ValueError(
+            f"{where} is truncated: its header declares shape {tuple(shape)} ({nbytes} bytes), "
+            f"{len(data)} were read"
+        )
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran else "C").copy(order="K")
 
 
 def read_params(path: str | os.PathLike, format: str | None = None) -> list[np.ndarray]:
@@ -522,7 +615,7 @@ def read_params(path: str | os.PathLike, format: str | None = None) -> list[np.n
     fmt = _format_for(path, format, "read_params")
     if fmt == "npz":
         return _read_npz(path, "read_params")
-    with open_hdf5(path, "read_params") as f:
+    with open_hdf5(path, "read_params") as f, _hdf5.damaged(path, "read_params"):
         return _read_group_params(f, path, "read_params")[0]
 
 
@@ -533,11 +626,12 @@ def read_architecture(path: str | os.PathLike) -> list[dict[str, Any]]:
     :func:`convnet.layers.summary.summary` for a table.
     """
     path = os.fspath(path)
-    with open_hdf5(path, "read_architecture") as f:
-        if f.attrs.get("format") != FORMAT_NAME:
+    with open_hdf5(path, "read_architecture") as f, _hdf5.damaged(path, "read_architecture"):
+        found = _hdf5.text_attr(f, "format", path, "read_architecture")
+        if found != FORMAT_NAME:
             raise ValueError(
                 f"read_architecture: {path!r} holds no convnet parameters (format attribute "
-                f"{f.attrs.get('format')!r}, expected {FORMAT_NAME!r})"
+                f"{found!r}, expected {FORMAT_NAME!r})"
             )
         arch = read_json(f, "architecture", path, "read_architecture")
         if arch is None:
@@ -661,10 +755,12 @@ in the network but (4, 3) in '...net.h5' (layer 1: the file has DenseLayer(num_u
     path = os.fspath(path)
     fmt = _format_for(path, format, "load_params")
     if fmt == "npz":
-        set_param_values(network, _read_npz(path, "load_params"), path, "load_params")
+        values = _read_npz(path, "load_params", param_shapes(network))
+        set_param_values(network, values, path, "load_params")
         return
-    with open_hdf5(path, "load_params") as f:
-        values, _ = _read_group_params(f, path, "load_params")
+    shapes = param_shapes(network)
+    with open_hdf5(path, "load_params") as f, _hdf5.damaged(path, "load_params"):
+        values, _ = _read_group_params(f, path, "load_params", shapes)
         arch = read_json(f, "architecture", path, "load_params")
     set_param_values(network, values, path, "load_params", arch)
 

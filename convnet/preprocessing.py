@@ -27,11 +27,14 @@ argument says otherwise.
 
 from __future__ import annotations
 
+import io as _io
 import json
 import os
 from typing import Any, ClassVar
 
 import numpy as np
+
+from . import _hdf5
 
 __all__ = [
     "Preprocessor",
@@ -125,6 +128,23 @@ def _batches(n: int, batch_size: int):
 # --------------------------------------------------------------------------------------------
 
 
+def _json_attr(g: Any, name: str, filename: str, where: str, kind: type) -> Any:
+    """A JSON attribute written by :meth:`Preprocessor.save`, of type ``kind``."""
+    text = _hdf5.text_attr(g, name, filename, where)
+    if text is None:
+        raise ValueError(f"{where}: {filename!r} is damaged: attribute {name!r} is missing")
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        value = None
+    if not isinstance(value, kind) or (kind is dict and not all(isinstance(k, str) for k in value)):
+        raise ValueError(
+            f"{where}: {filename!r}: attribute {name!r} should be a JSON {kind.__name__}, found "
+            f"{text[:60]!r}"
+        )
+    return value
+
+
 class _OpenGroup:
     """Context manager giving an ``h5py.Group`` for ``target`` (path or group) and ``group``."""
 
@@ -141,7 +161,12 @@ class _OpenGroup:
                 mode = "a" if group is not None else "w"
             else:
                 mode = "r"
-            self._file = h5py.File(target, mode)
+            if mode == "r":
+                from .io import open_hdf5
+
+                self._file = open_hdf5(os.fspath(target), where)
+            else:
+                self._file = h5py.File(target, mode)
             base = self._file
         else:
             raise TypeError(
@@ -153,11 +178,15 @@ class _OpenGroup:
         elif writing:
             self.group = base.require_group(group)
         else:
-            if group not in base:
-                filename = base.file.filename
+            filename = base.file.filename
+            try:
+                self.group = _hdf5.member(base, group, filename, where, kind="group")
+            except ValueError:
+                self.close()
+                raise
+            if self.group is None:
                 self.close()
                 raise ValueError(f"{where}: no group {group!r} in {filename!r}")
-            self.group = base[group]
 
     def close(self):
         if self._file is not None:
@@ -301,6 +330,22 @@ class Preprocessor:
         of an earlier save to the same group are replaced.
         """
         where = f"{type(self).__name__}.save"
+        if isinstance(target, str | os.PathLike):
+            # Build the new file in memory (from the current one when only a group is
+            # replaced) and put it in place atomically: a crash leaves the old file intact.
+            import h5py
+
+            from .io import atomic_write
+
+            path = os.fspath(target)
+            buf = _io.BytesIO()
+            if group is not None and os.path.exists(path):
+                with open(path, "rb") as f:
+                    buf.write(f.read())
+            with h5py.File(buf, "a" if buf.tell() else "w") as f:
+                self.save(f, group)
+            atomic_write(path, buf.getvalue())
+            return
         with _OpenGroup(target, group, writing=True, where=where) as g:
             for key in json.loads(g.attrs.get("state_arrays", "[]")):
                 if key in g:
@@ -336,36 +381,87 @@ class Preprocessor:
         """
         where = f"{cls.__name__}.load"
         with _OpenGroup(source, group, writing=False, where=where) as g:
-            if g.attrs.get("convnet_format") != _FORMAT:
+            filename = str(g.file.filename)
+            with _hdf5.damaged(filename, where):
+                obj = cls._load_group(g, filename, where)
+        return obj
+
+    @classmethod
+    def _load_group(cls, g: Any, filename: str, where: str) -> Preprocessor:
+        """:meth:`load` from an open group (of ``filename``)."""
+        found = _hdf5.text_attr(g, "convnet_format", filename, where)
+        if found != _FORMAT:
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} holds no convnet preprocessor "
+                f"(attribute convnet_format is {found!r}, expected {_FORMAT!r})"
+            )
+        version = _hdf5.int_attr(g, "format_version", filename, where, -1)
+        if version > _FORMAT_VERSION:
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} has format_version {version}; "
+                f"this convnet reads versions up to {_FORMAT_VERSION}"
+            )
+        class_name = _hdf5.text_attr(g, "class", filename, where, "")
+        klass = Preprocessor._registry.get(class_name)
+        if klass is None:
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} holds unknown preprocessor class "
+                f"{class_name[:60]!r}; known: {', '.join(sorted(Preprocessor._registry))}"
+            )
+        if not issubclass(klass, cls):
+            raise ValueError(
+                f"{where}: HDF5 group {g.name!r} of {filename!r} holds a {class_name}, not a "
+                f"{cls.__name__}; "
+                f"use {class_name}.load or Preprocessor.load"
+            )
+        config = _json_attr(g, "config", filename, where, dict)
+        try:
+            obj = klass(**config)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{where}: {filename!r}: the saved configuration of the {class_name} is "
+                f"invalid ({exc})"
+            ) from None
+        if _hdf5.int_attr(g, "fitted", filename, where, 0):
+            feature_shape = _json_attr(g, "feature_shape", filename, where, list)
+            if not (
+                1 <= len(feature_shape) <= 8
+                and all(type(d) is int and d >= 1 for d in feature_shape)
+                and int(np.prod(feature_shape, dtype=object)) <= 2**31
+            ):
                 raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} holds no convnet preprocessor "
-                    f"(attribute convnet_format is {g.attrs.get('convnet_format')!r}, "
-                    f"expected {_FORMAT!r})"
+                    f"{where}: {filename!r}: attribute 'feature_shape' should list 1 to 8 "
+                    f"positive sizes, found {str(feature_shape)[:80]}"
                 )
-            version = int(g.attrs["format_version"])
-            if version > _FORMAT_VERSION:
+            feature_shape = tuple(feature_shape)
+            names = _json_attr(g, "state_arrays", filename, where, list)
+            if not set(names) <= set(klass._state_names):
                 raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} has format_version {version}; this "
-                    f"convnet reads versions up to {_FORMAT_VERSION}"
+                    f"{where}: {filename!r}: a {class_name} has the state arrays "
+                    f"{list(klass._state_names)}, the file lists {str(names)[:80]}"
                 )
-            class_name = str(g.attrs["class"])
-            klass = Preprocessor._registry.get(class_name)
-            if klass is None:
-                raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} holds unknown preprocessor class "
-                    f"{class_name!r}; known: {', '.join(sorted(Preprocessor._registry))}"
-                )
-            if not issubclass(klass, cls):
-                raise ValueError(
-                    f"{where}: HDF5 group {g.name!r} holds a {class_name}, not a {cls.__name__}; "
-                    f"use {class_name}.load or Preprocessor.load"
-                )
-            obj = klass(**json.loads(g.attrs["config"]))
-            if bool(g.attrs["fitted"]):
-                state = {key: np.asarray(g[key][()]) for key in json.loads(g.attrs["state_arrays"])}
-                obj.feature_shape_ = tuple(json.loads(g.attrs["feature_shape"]))
-                obj.n_samples_seen_ = int(g.attrs["n_samples_seen"])
-                obj._set_state(state)
+            datasets = {key: _hdf5.member(g, key, filename, where, kind="dataset") for key in names}
+            if any(ds is None for ds in datasets.values()):
+                missing = [k for k, ds in datasets.items() if ds is None]
+                raise ValueError(f"{where}: {filename!r} is damaged: it lacks {missing}")
+            headers = {
+                k: _hdf5.checked_dataset(ds, filename, where, check_size=False)[0]
+                for k, ds in datasets.items()
+            }
+            expected = obj._state_shapes(feature_shape, headers)
+            state = {}
+            for key, ds in datasets.items():
+                want = expected.get(key)
+                if want is None or headers[key] != want:
+                    raise ValueError(
+                        f"{where}: {filename!r}: state array {key!r} of a {class_name} for "
+                        f"samples of shape {feature_shape} should have shape {want}, the "
+                        f"file has {headers[key]}"
+                    )
+                state[key] = _hdf5.read_dataset(ds, filename, where, want)
+            obj.feature_shape_ = feature_shape
+            obj.n_samples_seen_ = _hdf5.int_attr(g, "n_samples_seen", filename, where, 0)
+            obj._set_state(state)
         return obj
 
     def __repr__(self) -> str:
@@ -382,6 +478,16 @@ class Preprocessor:
 
     def _output_shape(self, feature_shape: tuple[int, ...]) -> tuple[int, ...]:
         return feature_shape
+
+    def _state_shapes(
+        self, feature_shape: tuple[int, ...], stored: dict[str, tuple[int, ...]]
+    ) -> dict[str, tuple[int, ...]]:
+        """The shape each state array must have for samples of ``feature_shape``.
+
+        ``stored`` holds the shapes the file declares (for sizes the fit chose, such as a
+        PCA's number of components). Used by :meth:`load` before anything is read.
+        """
+        return {}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         for key in self._state_names:
@@ -434,6 +540,12 @@ class _Standardization(Preprocessor):
 
     def _pooled_axes(self, ndim: int) -> tuple[int, ...]:
         raise NotImplementedError
+
+    def _state_shapes(self, feature_shape, stored):
+        shape = [1, *feature_shape]
+        for axis in self._pooled_axes(len(shape)):
+            shape[axis] = 1
+        return {key: tuple(shape[1:]) for key in self._state_names}
 
     def _fit_batches(self, X: Any, where: str) -> None:
         axes = self._pooled_axes(X.ndim)
@@ -850,6 +962,13 @@ class PCA(_CovarianceMixin, Preprocessor):
                 f"{d} of samples of shape {feature_shape}"
             )
 
+    def _state_shapes(self, feature_shape, stored):
+        d = int(np.prod(feature_shape))
+        k = stored.get("components", (0,))[0]
+        k = k if 1 <= k <= d else -1  # -1 matches no stored shape
+        return {"mean": (d,), "components": (k, d), "explained_variance": (k,),
+                "total_variance": ()}  # fmt: skip
+
     def _fit_eigen(self, mean, values, components):
         total = values.sum()
         if self.n_components is None:
@@ -992,6 +1111,10 @@ class ZCAWhitening(_CovarianceMixin, Preprocessor):
         self.whitening_matrix_: np.ndarray | None = None
         self._cast = None
         self._inverse = None
+
+    def _state_shapes(self, feature_shape, stored):
+        d = int(np.prod(feature_shape))
+        return {"mean": (d,), "components": (d, d), "explained_variance": (d,)}
 
     def _fit_eigen(self, mean, values, components):
         self._set_state({"mean": mean, "components": components, "explained_variance": values})

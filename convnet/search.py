@@ -582,35 +582,74 @@ class _Executor:
 # --------------------------------------------------------------------------------------
 
 
+_RECORD_START = b'{"trial": '
+
+
 def _read_records(path: str) -> list[dict]:
-    """The records of a JSON-lines results file; a torn last line is cut off the file."""
+    """The records of a JSON-lines results file.
+
+    The whole file is validated before anything is changed: every complete line must be a
+    trial record. Only then is a torn last line (an append cut short: no newline, and the
+    start of a record) repaired -- cut off, or completed with its newline when it is a
+    whole record. A file that is not a results file is left exactly as it was.
+    """
     if not os.path.exists(path):
         return []
     with open(path, "rb") as f:
         data = f.read()
     end = data.rfind(b"\n") + 1
-    if end < len(data):  # an interrupted append left a partial line: drop it
-        with open(path, "r+b") as f:
-            f.truncate(end)
-        data = data[:end]
-    records = []
-    for lineno, line in enumerate(data.decode("utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
+    complete, torn = data[:end], data[end:]
+    records = [_parse_record(path, n, line) for n, line in enumerate(complete.split(b"\n"), 1)]
+    records = [r for r in records if r is not None]
+    if torn:
+        lineno = complete.count(b"\n") + 1
+        if not torn.startswith(_RECORD_START[: len(torn)]):
             raise ValueError(
-                f"search: results file {path!r} line {lineno} is not valid JSON ({e}); it was "
-                f"not written by convnet.search or has been edited"
-            ) from None
-        if not isinstance(rec, dict) or not {"trial", "seed", "config", "status"} <= set(rec):
-            raise ValueError(
-                f"search: results file {path!r} line {lineno} is not a trial record (expected "
-                f"the keys trial, seed, config, status)"
+                f"search: results file {path!r} is not a results file written by convnet.search: "
+                f"its last line ({lineno}) does not start like a trial record; it was left "
+                "unchanged (use a new results file)"
             )
-        records.append(rec)
+        try:
+            record = _parse_record(path, lineno, torn)
+        except ValueError:
+            record = None  # an interrupted append left a partial line: drop it
+        with open(path, "r+b") as f:
+            if record is None:
+                f.truncate(end)
+            else:
+                f.seek(0, os.SEEK_END)
+                f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if record is not None:
+            records.append(record)
     return records
+
+
+def _parse_record(path: str, lineno: int, line: bytes) -> dict | None:
+    """One line of a results file as a record (None for a blank line), or ValueError."""
+    if not line.strip():
+        return None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"search: results file {path!r} line {lineno} is not UTF-8 text (byte {e.start}: "
+            f"{line[e.start : e.start + 1]!r}); it was not written by convnet.search"
+        ) from None
+    try:
+        rec = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(
+            f"search: results file {path!r} line {lineno} is not valid JSON ({e}); it was "
+            f"not written by convnet.search or has been edited"
+        ) from None
+    if not isinstance(rec, dict) or not {"trial", "seed", "config", "status"} <= set(rec):
+        raise ValueError(
+            f"search: results file {path!r} line {lineno} is not a trial record (expected "
+            f"the keys trial, seed, config, status)"
+        )
+    return rec
 
 
 def _append_record(path: str, record: dict) -> None:

@@ -433,7 +433,10 @@ def read_model_zoo(path: str | os.PathLike) -> dict:
     allowed = {**NUMPY_ARRAY_GLOBALS, ("_codecs", "encode"): codecs.encode}
     path = os.fspath(path)
     with open(path, "rb") as f:
-        data = restricted_load(f, allowed_globals=allowed, encoding="latin1", name=path)
+        # A model-zoo file is a dict of lists of arrays and strings: 8 levels is plenty.
+        data = restricted_load(
+            f, allowed_globals=allowed, encoding="latin1", name=path, max_depth=8
+        )
     if isinstance(data, dict) and "param values" not in data and b"param values" in data:
         data = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in data.items()}
     if not isinstance(data, dict) or "param values" not in data:

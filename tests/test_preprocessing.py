@@ -366,12 +366,12 @@ def test_load_errors_name_the_class_and_group(tmp_path):
     path = tmp_path / "p.h5"
     PCA(n_components=2).fit(correlated_images()).save(path)
     with pytest.raises(
-        ValueError, match=r"ZCAWhitening.load: HDF5 group '/' holds a PCA, not a ZCA"
+        ValueError, match=rf"ZCAWhitening.load: HDF5 group '/' of '{path}' holds a PCA, not a ZCA"
     ):
         ZCAWhitening.load(path)
     with h5py.File(path, "a") as f:
         f.create_group("empty")
-    with pytest.raises(ValueError, match=r"PCA.load: HDF5 group '/empty' holds no convnet preproc"):
+    with pytest.raises(ValueError, match=r"PCA.load: HDF5 group '/empty' of '.*' holds no convnet"):
         PCA.load(path, group="empty")
     with pytest.raises(ValueError, match=r"Preprocessor.load: no group 'missing' in"):
         Preprocessor.load(path, group="missing")

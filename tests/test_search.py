@@ -419,3 +419,47 @@ def test_run_trials_argument_errors():
         S.run_trials(noisy_descent_trial, [{}], executor="threads")
     with pytest.raises(ValueError, match=r"n_trials: expected a positive int, received 0"):
         S.random_search(noisy_descent_trial, SPACE, n_trials=0)
+
+
+def _model_h5_bytes():
+    import convnet.layers as L
+    from convnet.io import hdf5_bytes, write_params_group
+
+    net = L.DenseLayer(L.InputLayer((None, 4)), num_units=3)
+    return hdf5_bytes(lambda f: write_params_group(f, net))
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (_model_h5_bytes(), "line 1 is not (UTF-8 text|valid JSON)"),
+        (b'{"class": "DenseLayer", "args": {"num_units": 3}}', "does not start like a trial"),
+        (b'{"a": 1}\n{"b": 2}', "line 1 is not a trial record"),
+        (b'{"trial": 0, "seed": 1, "config": {}, "status": "ok"}\nhello', "last line \\(2\\)"),
+        (b"\xff\xfe not utf-8\n", "line 1 is not UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_not_results_is_left_unchanged(tmp_path, content, match):
+    # Issue 13 (point 3): it was truncated at its last newline before being validated;
+    # a non-UTF-8 file gave a bare UnicodeDecodeError.
+    path = tmp_path / "runs.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"results file '{path}'.*{match}"):
+        S.run_trials(noisy_descent_trial, [{"lr": 0.1}], results_file=path, executor="serial")
+    assert path.read_bytes() == content
+
+
+def test_a_whole_record_without_its_newline_is_kept(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    configs = [{"lr": 0.1, "noise": 0.0, "width": 8, "epochs": 3}]
+    S.run_trials(noisy_descent_trial, configs, results_file=path, executor="serial", **SEARCH)
+    first = path.read_bytes()
+    path.write_bytes(first[:-1])  # the append stopped just before its newline
+    calls = []
+
+    def trial(config, context):
+        calls.append(context.index)
+        return noisy_descent_trial(config, context)
+
+    S.run_trials(trial, configs, results_file=path, executor="serial", **SEARCH)
+    assert calls == [] and path.read_bytes() == first

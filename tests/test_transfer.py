@@ -404,3 +404,25 @@ def test_train_svm_without_scikit_learn_says_how_to_install(monkeypatch):
         ImportError, match=r"train_svm needs scikit-learn.*pip install scikit-learn"
     ):
         transfer.train_svm(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+def test_damaged_model_zoo_file_raises_value_error_naming_it(tmp_path):
+    # Issue 13 (point 9): truncated files gave a raw EOFError/UnpicklingError.
+    blob = python2_model_zoo_bytes({"param values": [np.ones((2, 3), np.float32)]})
+    path = tmp_path / "model.pkl"
+    for cut in (0, 1, len(blob) // 2, len(blob) - 1):
+        path.write_bytes(blob[:cut])
+        with pytest.raises(ValueError, match=f"'{path}' is truncated"):
+            transfer.read_model_zoo(path)
+
+
+def test_model_zoo_file_with_shared_nested_key_is_refused_at_once(tmp_path):
+    # Issue 13 (point 7): a few hundred bytes whose dict key takes 2**50 steps to hash.
+    key = ("param values",)
+    for _ in range(50):
+        key = (key, key)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(b"\x80\x02}" + pickle.dumps(key, protocol=2)[2:-1] + b"K\x01s.")
+    assert path.stat().st_size < 300
+    with pytest.raises(ValueError, match=f"'{path}' refers twice to the same tuple"):
+        transfer.read_model_zoo(path)

@@ -10,7 +10,9 @@ caller's ``__main__`` (unlike a ``multiprocessing`` pool).
 
 from __future__ import annotations
 
+import struct
 import sys
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -43,7 +45,12 @@ def decode_into(path: str, out: np.ndarray) -> None:
     """
     size = out.shape[-1]
     try:
-        with Image.open(path) as image:
+        # A file announcing more pixels than Pillow's MAX_IMAGE_PIXELS (a decompression
+        # bomb) warns, beyond twice that it raises: both are refused, naming the file.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             if image.size != (size, size):
                 raise ValueError(
                     f"'{path}' is {image.size[0]} x {image.size[1]} pixels, expected "
@@ -54,8 +61,14 @@ def decode_into(path: str, out: np.ndarray) -> None:
             pixels = np.asarray(image)
     except FileNotFoundError:
         raise
-    except (OSError, SyntaxError) as exc:  # PIL.UnidentifiedImageError is an OSError
-        raise ValueError(f"cannot decode '{path}' as an image ({exc}).") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(
+            f"cannot decode '{path}': it announces more pixels than a {size} x {size} image "
+            f"(a decompression bomb?): {exc}"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
+        # PIL.UnidentifiedImageError is an OSError; crafted files reach the others.
+        raise ValueError(f"cannot decode '{path}' as an image ({exc}).") from None
     out[...] = pixels.transpose(2, 0, 1)
 
 

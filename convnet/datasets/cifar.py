@@ -7,6 +7,8 @@ lists they hold and refuses anything else, so a tampered file cannot run code.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import os
 import tarfile
 import zlib
@@ -65,6 +67,8 @@ CIFAR100_COARSE_CLASSES = (
 )  # fmt: skip
 
 _URL = "https://www.cs.toronto.edu/~kriz/"
+#: No official batch is larger: 50000 images of 3072 bytes, labels and file names.
+_MAX_BATCH_BYTES = 50000 * (3072 + 64) + (1 << 20)
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ def _locate(who: str, spec: _Archive, data_dir, download: bool, base_url: str | 
     archive = directory / spec.archive
     if not archive.is_file() and download:
         _fetch_files(directory, [spec.archive], {spec.archive: spec.md5}, _URL, base_url)
-        extract_archive(archive, directory, who=who)
+        # The official archives hold fewer than 10 members and 200 MB.
+        extract_archive(archive, directory, who=who, max_bytes=256 << 20, max_members=32)
         return directory / spec.folder
     if archive.is_file():
         return archive
@@ -147,12 +152,31 @@ def _read_batches(who: str, location: Path, spec: _Archive) -> dict[str, tuple[s
     wanted = {f"{spec.folder}/{name}": name for name in names}
     batches = {}
     try:
-        with tarfile.open(location, "r|*") as tar:
+        with open(location, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        # tarfile's own gzip reader never checks the CRC: a damaged archive would load
+        # with wrong pixels. GzipFile checks it (and the length) when the stream is read
+        # to its end, which is done below after the last member.
+        with contextlib.ExitStack() as stack:
+            if gzipped:
+                stream = stack.enter_context(gzip.open(location, "rb"))
+                tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r|"))
+            else:
+                stream = None
+                tar = stack.enter_context(tarfile.open(location, "r|*"))
             for member in tar:
                 name = wanted.get(member.name)
                 if name is not None and member.isfile():
                     source = f"{location}:{member.name}"
+                    if member.size > _MAX_BATCH_BYTES:
+                        raise ValueError(
+                            f"{who}: '{source}' is {member.size} bytes; no official batch is "
+                            f"larger than {_MAX_BATCH_BYTES}. The archive is not the official one."
+                        )
                     batches[name] = (source, _unpickle(who, tar.extractfile(member), source))
+            if stream is not None:
+                while stream.read(1 << 20):
+                    pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ValueError(
             f"{who}: cannot read '{location}': it is truncated or not a valid tar.gz archive "
@@ -169,9 +193,13 @@ def _read_batches(who: str, location: Path, spec: _Archive) -> dict[str, tuple[s
 
 def _unpickle(who: str, f, name: str) -> Any:
     try:
-        return restricted_load(f, name=name)
-    except (UnsafePickleError, tarfile.TarError, zlib.error):
-        raise  # a tampered file, or a damaged archive (reported by the caller)
+        return restricted_load(f, name=name, max_bytes=_MAX_BATCH_BYTES, max_depth=3)
+    except UnsafePickleError as exc:  # refused: tampered with, truncated or corrupt
+        if "asks for the global" in str(exc):
+            raise
+        raise UnsafePickleError(f"{who}: '{name}' is truncated or corrupt: {exc}") from None
+    except (tarfile.TarError, zlib.error, EOFError, OSError):
+        raise  # a damaged archive stream (reported by the caller)
     except Exception as exc:  # a damaged pickle fails in many ways; all mean "corrupt"
         raise ValueError(
             f"{who}: '{name}' is truncated or corrupt ({type(exc).__name__}: {exc})."

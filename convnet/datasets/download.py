@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import math
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -42,6 +44,22 @@ DATA_DIR_ENV = "CONVNET_DATA"
 DATA_URL_ENV = "CONVNET_DATA_URL"
 _DEFAULT_ROOT = "~/.convnet/datasets"
 _CHUNK = 1 << 16
+#: The size in bytes of every official file the loaders download; a server sending more
+#: is cut off there. Files not listed are capped at _MAX_UNKNOWN_BYTES.
+_OFFICIAL_SIZES = {
+    "cifar-10-python.tar.gz": 170_498_071,
+    "cifar-100-python.tar.gz": 169_001_437,
+    "train-images-idx3-ubyte.gz": 26_421_880,  # Fashion-MNIST's is the larger of the two
+    "train-labels-idx1-ubyte.gz": 29_515,
+    "t10k-images-idx3-ubyte.gz": 4_422_102,
+    "t10k-labels-idx1-ubyte.gz": 5_148,
+    "tiny-imagenet-200.zip": 248_100_043,
+}
+_MAX_UNKNOWN_BYTES = 4 << 30
+#: Default limits of extract_archive (the largest official archive, Tiny ImageNet, holds
+#: about 121 000 members and 0.5 GB).
+_MAX_EXTRACT_BYTES = 4 << 30
+_MAX_EXTRACT_MEMBERS = 200_000
 
 
 def get_data_dir(dataset: str, data_dir: str | os.PathLike | None = None) -> Path:
@@ -122,8 +140,23 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
     return first, total
 
 
-def _fetch_once(url: str, part: Path, progress: bool | None, timeout: float) -> None:
-    """Append the rest of ``url`` to ``part`` (or start it over when the server can't resume)."""
+class _TooLarge(Exception):
+    """The server sent (or announced) more bytes than the file may have."""
+
+
+class _Deadline(Exception):
+    """The transfer ran past its overall deadline."""
+
+
+def _fetch_once(
+    url: str, part: Path, progress: bool | None, timeout: float, max_bytes: int, stop_at: float
+) -> None:
+    """Append the rest of ``url`` to ``part`` (or start it over when the server can't resume).
+
+    Stops with _TooLarge beyond ``max_bytes`` and with _Deadline after ``stop_at``
+    (a :func:`time.monotonic` time); reads return whatever the socket has, so a server
+    that drips bytes is caught too.
+    """
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "convnet-datasets", "Accept-Encoding": "identity"}
     if offset:
@@ -153,6 +186,9 @@ def _fetch_once(url: str, part: Path, progress: bool | None, timeout: float) -> 
             mode, offset = "wb", 0
             length = response.headers.get("Content-Length")
             total = int(length) if length is not None and length.isdigit() else None
+        if total is not None and total > max_bytes:
+            raise _TooLarge(f"the server announces {total} bytes")
+        read = getattr(response, "read1", response.read)
         with (
             open(part, mode) as f,
             tqdm(
@@ -165,9 +201,15 @@ def _fetch_once(url: str, part: Path, progress: bool | None, timeout: float) -> 
                 disable=None if progress is None else not progress,
             ) as bar,
         ):
-            while chunk := response.read(_CHUNK):
+            size = offset
+            while chunk := read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _TooLarge(f"the server sent more than {max_bytes} bytes")
                 f.write(chunk)
                 bar.update(len(chunk))
+                if time.monotonic() > stop_at:
+                    raise _Deadline(f"{size} bytes received")
     size = part.stat().st_size
     if total is not None and size != total:
         raise _Interrupted(f"received {size} of {total} bytes")
@@ -182,6 +224,8 @@ def download_file(
     progress: bool | None = None,
     retries: int = 3,
     timeout: float = 60.0,
+    max_bytes: int | None = None,
+    deadline: float | None = 3600.0,
 ) -> Path:
     """Download ``url`` to ``path``, resuming interrupted transfers and checking the checksum.
 
@@ -207,6 +251,14 @@ def download_file(
         How many times a broken-off transfer is resumed before giving up (default 3).
     timeout : float, optional
         Socket timeout in seconds (default 60).
+    max_bytes : int, optional
+        The most bytes the file may have; a server that announces or sends more is cut
+        off, the ``.part`` file deleted and a ValueError raised. Default: the official
+        size for the files the loaders download, else 4 GiB.
+    deadline : float or None, optional
+        Seconds the whole download (all attempts) may take (default 3600); past it the
+        transfer stops with a TimeoutError and the bytes so far stay in the ``.part``
+        file. None: no deadline.
 
     Returns
     -------
@@ -216,7 +268,10 @@ def download_file(
     Raises
     ------
     ValueError
-        If the downloaded file's checksum differs from ``md5``/``sha256``.
+        If the downloaded file's checksum differs from ``md5``/``sha256``, or the server
+        sends more than ``max_bytes``.
+    TimeoutError
+        If the download takes longer than ``deadline``.
     ConnectionError
         If the server refuses the request, or the transfer keeps breaking off (the bytes
         received so far stay in the ``.part`` file, and the next call resumes from there).
@@ -241,10 +296,26 @@ def download_file(
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
+    if max_bytes is None:
+        max_bytes = _OFFICIAL_SIZES.get(path.name, _MAX_UNKNOWN_BYTES)
+    stop_at = time.monotonic() + (deadline if deadline is not None else math.inf)
     for attempt in range(retries + 1):
         try:
-            _fetch_once(url, part, progress, timeout)
+            if time.monotonic() > stop_at:
+                raise _Deadline("before attempt " + str(attempt + 1))
+            _fetch_once(url, part, progress, timeout, max_bytes, stop_at)
             break
+        except _TooLarge as exc:
+            part.unlink(missing_ok=True)
+            raise ValueError(
+                f"download_file: {url} is larger than expected: {exc}, but '{path.name}' has "
+                f"at most {max_bytes} bytes. Nothing was kept; the server may be misbehaving."
+            ) from None
+        except _Deadline as exc:
+            raise TimeoutError(
+                f"download_file: downloading {url} took longer than its {deadline} s deadline "
+                f"({exc}); the bytes so far are kept in '{part}' and a new call resumes there."
+            ) from None
         except urllib.error.HTTPError as exc:
             exc.close()
             raise ConnectionError(
@@ -278,15 +349,84 @@ def _open_archive(archive: Path):
     return tarfile.open(archive, "r:*")
 
 
+class _RefusedMember(ValueError):
+    """An archive member that would land outside the folder, or is not a file/folder/link."""
+
+
+#: What a refused tar member raises (tarfile.FilterError exists from Python 3.11.4 on).
+_REFUSED = (_RefusedMember, getattr(tarfile, "FilterError", _RefusedMember))
+
+
+def _inside(root: str, target: str) -> bool:
+    root = os.path.realpath(root)
+    return os.path.commonpath([root, os.path.realpath(target)]) == root
+
+
+def _check_tar_member(member: tarfile.TarInfo, dest: str) -> None:
+    """The checks of Python's ``tarfile.data_filter``, for Pythons before 3.11.4.
+
+    Refused: absolute names and names leaving ``dest`` (``..``), links pointing outside
+    it (absolute, or through ``..``), device files and FIFOs.
+    """
+    name = member.name
+    if name.startswith(("/", os.sep)) or os.path.isabs(name):
+        raise _RefusedMember(f"member {name!r} has an absolute path")
+    target = os.path.join(dest, name)
+    if not _inside(dest, target):
+        raise _RefusedMember(f"member {name!r} would be written outside the destination folder")
+    if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
+        raise _RefusedMember(f"member {name!r} is a device file or FIFO")
+    if member.issym() or member.islnk():
+        link = member.linkname
+        if os.path.isabs(link):
+            raise _RefusedMember(f"member {name!r} links to the absolute path {link!r}")
+        base = os.path.dirname(target) if member.issym() else dest
+        if not _inside(dest, os.path.join(base, link)):
+            raise _RefusedMember(f"member {name!r} links outside the destination folder ({link!r})")
+    elif not (member.isfile() or member.isdir()):
+        raise _RefusedMember(f"member {name!r} is of an unsupported type {member.type!r}")
+
+
+def _extract_tar_checked(tar: tarfile.TarFile, dest: str, members: list) -> None:
+    """Extract ``members`` (already checked) without ``extractall``'s ``filter`` argument."""
+    for member in members:
+        _check_tar_member(member, dest)
+        target = os.path.join(dest, member.name)
+        if member.isdir():
+            os.makedirs(target, exist_ok=True)
+            continue
+        os.makedirs(os.path.dirname(target) or dest, exist_ok=True)
+        if member.issym():
+            os.symlink(member.linkname, target)
+        elif member.islnk():
+            source = os.path.join(dest, member.linkname)
+            if not os.path.isfile(source) or os.path.islink(source):
+                raise _RefusedMember(f"member {member.name!r} links to a missing file")
+            shutil.copyfile(source, target)
+        else:
+            data = tar.extractfile(member)
+            with data, open(target, "wb") as out:
+                shutil.copyfileobj(data, out, _CHUNK)
+            os.chmod(target, 0o644 | (0o111 if member.mode & 0o100 else 0))
+
+
 def extract_archive(
-    archive: str | os.PathLike, dest_dir: str | os.PathLike, *, who: str = "extract_archive"
+    archive: str | os.PathLike,
+    dest_dir: str | os.PathLike,
+    *,
+    who: str = "extract_archive",
+    max_bytes: int = _MAX_EXTRACT_BYTES,
+    max_members: int = _MAX_EXTRACT_MEMBERS,
 ) -> list[Path]:
     """Unpack a .tar(.gz/.bz2/.xz) or .zip ``archive`` into ``dest_dir``.
 
     The archive is unpacked into a temporary folder inside ``dest_dir`` first and its
     top-level entries are then moved into place, so an interrupted extraction never leaves
     a half-filled dataset folder. Tar members are extracted with the ``"data"`` filter (no
-    absolute paths, links out of the folder, or device files).
+    absolute paths, links out of the folder, or device files); on Pythons without it
+    (before 3.11.4) the same checks are made here. Before anything is written, the members'
+    count and total size are checked against ``max_members`` and ``max_bytes``, so an
+    archive bomb is refused.
 
     Parameters
     ----------
@@ -296,6 +436,10 @@ def extract_archive(
         Where its top-level entries go; created if needed. None of them may exist yet.
     who : str, optional
         The name used in error messages (the calling loader).
+    max_bytes : int, optional
+        The most bytes the members may hold together, unpacked (default 4 GiB).
+    max_members : int, optional
+        The most members the archive may have (default 200 000).
 
     Returns
     -------
@@ -305,7 +449,8 @@ def extract_archive(
     Raises
     ------
     ValueError
-        If the archive is truncated or not a valid archive.
+        If the archive is truncated or not a valid archive, holds a member that would
+        land outside ``dest_dir`` (or a device file), or exceeds the limits.
     FileExistsError
         If one of its top-level entries already exists in ``dest_dir``.
 
@@ -328,9 +473,42 @@ def extract_archive(
         try:
             with _open_archive(archive) as packed:
                 if isinstance(packed, tarfile.TarFile):
-                    packed.extractall(tmp, filter="data")
+                    members, total = [], 0
+                    # Stop as soon as a limit is passed: skipping a huge member's data to
+                    # reach the next header would mean decompressing all of it.
+                    for member in packed:
+                        members.append(member)
+                        total += member.size if member.isfile() else 0
+                        if len(members) > max_members or total > max_bytes:
+                            break
+                    sizes = [m.size for m in members if m.isfile()]
                 else:
+                    members = packed.infolist()
+                    sizes = [m.file_size for m in members]
+                if len(members) > max_members or sum(sizes) > max_bytes:
+                    raise _RefusedMember(
+                        f"it holds {len(members)}{'+' if len(members) > max_members else ''} "
+                        f"members of {sum(sizes)} bytes unpacked, more than the "
+                        f"{max_members} members and {max_bytes} bytes allowed"
+                    )
+                if isinstance(packed, tarfile.TarFile):
+                    if hasattr(tarfile, "data_filter"):
+                        packed.extractall(tmp, members=members, filter="data")
+                    else:
+                        _extract_tar_checked(packed, tmp, members)
+                else:
+                    for info in members:
+                        if not _inside(tmp, os.path.join(tmp, info.filename)):
+                            raise _RefusedMember(
+                                f"member {info.filename!r} would be written outside the "
+                                "destination folder"
+                            )
                     packed.extractall(tmp)
+        except _REFUSED as exc:
+            raise ValueError(
+                f"{who}: cannot unpack '{archive}': {exc}. The archive is damaged or "
+                "crafted; nothing was extracted."
+            ) from None
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
             if isinstance(exc, FileNotFoundError) and not archive.exists():
                 raise

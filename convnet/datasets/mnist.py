@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -125,6 +126,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                     "code (08 for uint8) and the number of dimensions."
                 )
             ndim = magic[3]
+            if ndim == 0:
+                raise ValueError(
+                    f"read_idx: '{path}' is not an IDX file: its header declares 0 dimensions "
+                    "(expected 1 or more)."
+                )
             raw_dims = f.read(4 * ndim)
             if len(raw_dims) < 4 * ndim:
                 raise ValueError(
@@ -133,7 +139,28 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                 )
             shape = struct.unpack(f">{ndim}I", raw_dims)
             dtype = np.dtype(_IDX_DTYPES[magic[2]])
-            data = np.empty(int(np.prod(shape)) * dtype.itemsize, dtype=np.uint8)
+            # Python ints: the product of 32-bit sizes must not wrap around.
+            nbytes = math.prod(shape) * dtype.itemsize
+            stored = os.path.getsize(path)
+            if math.prod(max(d, 1) for d in shape) * dtype.itemsize >= 2**63:
+                # NumPy cannot even describe such an array (an empty one included).
+                raise ValueError(
+                    f"read_idx: '{path}' is crafted or damaged: its header announces shape "
+                    f"{shape}, which no array can have."
+                )
+            if not gzipped and nbytes > stored - 4 - 4 * ndim:
+                raise ValueError(
+                    f"read_idx: '{path}' is truncated: its header announces shape {shape} of "
+                    f"{dtype.name} ({nbytes} bytes of data), the file holds "
+                    f"{stored - 4 - 4 * ndim} bytes."
+                )
+            if gzipped and nbytes > stored * 1032:  # deflate expands at most 1032:1
+                raise ValueError(
+                    f"read_idx: '{path}' is truncated or crafted: its header announces shape "
+                    f"{shape} of {dtype.name} ({nbytes} bytes of data), more than a gzip file "
+                    f"of {stored} bytes can hold."
+                )
+            data = np.empty(nbytes, dtype=np.uint8)
             got = _read_exactly(f, memoryview(data))
             if got < data.size:
                 raise ValueError(

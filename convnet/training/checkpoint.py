@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _hdf5
 from .. import io as _cio
 
 __all__ = ["CHECKPOINT_FORMAT", "write_checkpoint", "read_checkpoint", "pack", "unpack"]
@@ -84,27 +85,48 @@ def pack(obj: Any, arrays: list[np.ndarray]) -> Any:
     )
 
 
-def generator_from_state(state: Mapping[str, Any]) -> np.random.Generator:
-    """A NumPy Generator whose bit generator has ``state`` (a ``bit_generator.state``)."""
+def generator_from_state(
+    state: Mapping[str, Any], path: str = "the checkpoint", func: str = "checkpoint"
+) -> np.random.Generator:
+    """A NumPy Generator whose bit generator has ``state`` (a ``bit_generator.state``).
+
+    Raises ValueError naming ``path`` when the state is not one NumPy accepts.
+    """
     name = state.get("bit_generator")
     cls = getattr(np.random, str(name), None)
     if cls is None or not isinstance(cls, type) or not issubclass(cls, np.random.BitGenerator):
-        raise ValueError(f"checkpoint: unknown bit generator {name!r}")
+        raise ValueError(f"{func}: {path!r}: unknown bit generator {str(name)[:40]!r}")
     bit_gen = cls()
-    bit_gen.state = dict(state)
+    try:
+        bit_gen.state = dict(state)
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ValueError(
+            f"{func}: {path!r} holds an invalid {name} state ({type(exc).__name__}: "
+            f"{str(exc)[:120]})"
+        ) from None
     return np.random.Generator(bit_gen)
 
 
-def unpack(doc: Any, arrays: list[np.ndarray]) -> Any:
-    """Invert :func:`pack`."""
+def unpack(
+    doc: Any, arrays: list[np.ndarray], path: str = "the checkpoint", func: str = "unpack"
+) -> Any:
+    """Invert :func:`pack`; a reference to a missing array raises ValueError."""
     if isinstance(doc, dict):
         if set(doc) == {"__array__"}:
-            return arrays[doc["__array__"]]
+            index = doc["__array__"]
+            if type(index) is not int or not 0 <= index < len(arrays):
+                raise ValueError(
+                    f"{func}: {path!r} is damaged: its state refers to array {index!r}, but it "
+                    f"holds {len(arrays)} arrays"
+                )
+            return arrays[index]
         if set(doc) == {"__generator__"}:
-            return generator_from_state(doc["__generator__"])
-        return {k: unpack(v, arrays) for k, v in doc.items()}
+            if not isinstance(doc["__generator__"], dict):
+                raise ValueError(f"{func}: {path!r} is damaged: a generator state is not a dict")
+            return generator_from_state(doc["__generator__"], path, func)
+        return {k: unpack(v, arrays, path, func) for k, v in doc.items()}
     if isinstance(doc, list):
-        return [unpack(v, arrays) for v in doc]
+        return [unpack(v, arrays, path, func) for v in doc]
     return doc
 
 
@@ -127,34 +149,40 @@ def write_checkpoint(path: str | os.PathLike, network: Any, state: Mapping[str, 
 
 
 def read_checkpoint(
-    path: str | os.PathLike, func: str = "load_checkpoint"
+    path: str | os.PathLike,
+    func: str = "load_checkpoint",
+    expected_shapes: list[tuple[int, ...]] | None = None,
 ) -> tuple[list[np.ndarray], list[dict] | None, dict[str, Any]]:
     """Read a checkpoint: (parameter values, architecture description, training state)."""
     path = os.fspath(path)
-    with _cio.open_hdf5(path, func) as f:
-        if f.attrs.get("checkpoint_format") != CHECKPOINT_FORMAT or "training" not in f:
+    with _cio.open_hdf5(path, func) as f, _hdf5.damaged(path, func):
+        kind = _hdf5.text_attr(f, "checkpoint_format", path, func)
+        group = _hdf5.member(f, "training", path, func, kind="group")
+        if kind != CHECKPOINT_FORMAT or group is None:
             raise ValueError(
                 f"{func}: {path!r} is not a convnet training checkpoint (no 'training' group); "
                 f"for a file written by convnet.io.save_params use convnet.io.load_params"
             )
-        version = int(f.attrs.get("checkpoint_version", -1))
+        version = _hdf5.int_attr(f, "checkpoint_version", path, func, -1)
         if version > CHECKPOINT_VERSION:
             raise ValueError(
                 f"{func}: {path!r} is checkpoint version {version}; this convnet reads up to "
                 f"version {CHECKPOINT_VERSION}"
             )
-        values, _ = _cio._read_group_params(f, path, func)
+        values, _ = _cio._read_group_params(f, path, func, expected_shapes)
         arch = _cio.read_json(f, "architecture", path, func)
-        group = f["training"]
         doc = _cio.read_json(group, "state", path, func)
         if doc is None:
             raise ValueError(f"{func}: {path!r} is damaged: its training state is missing")
-        try:
-            data = group["arrays"]
-            arrays = [np.asarray(data[str(i)][()]) for i in range(len(data))]
-        except (OSError, KeyError) as exc:
-            raise ValueError(
-                f"{func}: {path!r} is damaged: its training state cannot be read "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-    return values, arch, unpack(doc, arrays)
+        data = _hdf5.member(group, "arrays", path, func, kind="group")
+        if data is None:
+            raise ValueError(f"{func}: {path!r} is damaged: its training arrays are missing")
+        arrays = []
+        for i in range(len(data)):
+            ds = _hdf5.member(data, str(i), path, func, kind="dataset")
+            if ds is None:
+                raise ValueError(
+                    f"{func}: {path!r} is damaged: training array {i} of {len(data)} is missing"
+                )
+            arrays.append(_hdf5.read_dataset(ds, path, func))
+    return values, arch, unpack(doc, arrays, path, func)

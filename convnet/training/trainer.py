@@ -530,25 +530,30 @@ class Trainer:
             If the file is not a readable checkpoint, or its parameters or state variables
             do not match this network and trainer (naming the first that differs).
         """
-        values, arch, state = read_checkpoint(path)
+        # Everything is read and checked first; only then is anything assigned, so a
+        # damaged or mismatching checkpoint leaves the trainer and network as they were.
+        where = str(path)
+        shapes = _cio.param_shapes(self.network)
+        values, arch, state = read_checkpoint(path, expected_shapes=shapes)
+        state = _checked_state(state, where)
         # Compile before touching any value: update rules size (and type) their state
         # from the parameters' current values.
         target = state["target"]
         self.compile(target["dtype"], int(target["ndim"]))
         c = self._compiled
         pairs = _cio.check_param_values(
-            self.network, values, str(path), "load_checkpoint", arch, exact=True
+            self.network, values, where, "load_checkpoint", arch, exact=True
         )
         if (c.target_dtype, c.target_ndim) != (target["dtype"], int(target["ndim"])):
             raise ValueError(
-                f"load_checkpoint: {str(path)!r} was written for targets of dtype "
+                f"load_checkpoint: {where!r} was written for targets of dtype "
                 f"{target['dtype']} with {target['ndim']} dimensions, this trainer's are "
                 f"{c.target_dtype} with {c.target_ndim}"
             )
         saved = state["variables"]
         if len(saved) != len(c.entries):
             raise ValueError(
-                f"load_checkpoint: {str(path)!r} holds {len(saved)} state variables "
+                f"load_checkpoint: {where!r} holds {len(saved)} state variables "
                 f"({_kinds(v['kind'] for v in saved)}) but this trainer has {len(c.entries)} "
                 f"({_kinds(k for _, _, k in c.entries)}); was it written with another update "
                 f"rule or network?"
@@ -557,20 +562,25 @@ class Trainer:
             if entry["name"] != var.name or entry["kind"] != kind:
                 raise ValueError(
                     f"load_checkpoint: state variable {i} is {entry['kind']} "
-                    f"{entry['name']!r} in {str(path)!r} but {kind} {var.name!r} in this "
+                    f"{entry['name']!r} in {where!r} but {kind} {var.name!r} in this "
                     f"trainer"
                 )
+        stored = [
+            _checked_value(cont, var, entry["value"], where)
+            for entry, (var, cont, _) in zip(saved, c.entries)
+        ]
+        history = History.from_dict(state["history"])
+        es = state["epoch_state"]
         # Arrays go back exactly as saved, dtype included, so the resumed steps run the
         # same compiled computation as the uninterrupted ones would have.
         for p, value in pairs:
             p.container.storage[0] = value
-        for entry, (var, cont, _) in zip(saved, c.entries):
-            _put_value(cont, var, entry["value"], str(path))
-        self.epoch = int(state["epoch"])
-        self.batch_in_epoch = int(state["batch_in_epoch"])
-        self.global_step = int(state["global_step"])
-        self._rng = None if state["rng"] is None else generator_from_state(state["rng"])
-        es = state["epoch_state"]
+        for (_, cont, _), value in zip(c.entries, stored):
+            cont.storage[0] = value
+        self.epoch = state["epoch"]
+        self.batch_in_epoch = state["batch_in_epoch"]
+        self.global_step = state["global_step"]
+        self._rng = state["rng"]
         self._epoch_state = None
         if es is not None:
             self._epoch_state = {
@@ -580,7 +590,7 @@ class Trainer:
                 "elapsed0": float(es["elapsed"]),
                 "resume": True,
             }
-        self.history = History.from_dict(state["history"])
+        self.history = history
         self._pending_callback_states = list(state["callbacks"])
 
     # ----------------------------------------------------------------------------------
@@ -1030,25 +1040,119 @@ def _snapshot_value(value: Any) -> Any:
     return value
 
 
-def _put_value(cont: Any, var: Any, value: Any, path: str) -> None:
-    """Put a checkpointed value into a compiled function's storage cell."""
+def _checked_state(state: Any, path: str) -> dict[str, Any]:
+    """The training state of a checkpoint, its structure and types checked (nothing set)."""
+
+    def bad(what: str, found: Any) -> ValueError:
+        text = type(found).__name__ if not isinstance(found, int | float | str) else repr(found)
+        return ValueError(
+            f"load_checkpoint: {path!r} is damaged or crafted: expected {what}, found {text[:60]}"
+        )
+
+    def count(value: Any, what: str) -> int:
+        if type(value) is not int or value < 0:
+            raise bad(f"{what} to be an integer >= 0", value)
+        return value
+
+    keys = ("epoch", "batch_in_epoch", "global_step", "target", "rng", "epoch_state",
+            "history", "callbacks", "variables")  # fmt: skip
+    if not isinstance(state, dict) or any(k not in state for k in keys):
+        missing = [k for k in keys if k not in state] if isinstance(state, dict) else keys
+        raise bad(f"a training state with {', '.join(missing)}", state)
+    out = dict(state)
+    for key in ("epoch", "batch_in_epoch", "global_step"):
+        out[key] = count(state[key], key)
+    target = state["target"]
+    if not (
+        isinstance(target, dict)
+        and isinstance(target.get("dtype"), str)
+        and target["dtype"] in _TARGET_DTYPES
+        and type(target.get("ndim")) is int
+        and 1 <= target["ndim"] <= 8
+    ):
+        raise bad("target = {'dtype': a numeric dtype name, 'ndim': 1 to 8}", target)
+    if state["rng"] is not None and not isinstance(state["rng"], dict):
+        raise bad("rng to be None or a bit generator state", state["rng"])
+    if state["rng"] is not None:
+        out["rng"] = generator_from_state(state["rng"], path, "load_checkpoint")
+    es = state["epoch_state"]
+    if es is not None:
+        if not (
+            isinstance(es, dict)
+            and isinstance(es.get("start_rng"), dict)
+            and isinstance(es.get("sums"), dict)
+            and all(isinstance(v, int | float) for v in es["sums"].values())
+            and isinstance(es.get("elapsed"), int | float)
+        ):
+            raise bad("epoch_state = {'start_rng', 'sums', 'elapsed', 'data_state'}", es)
+        generator_from_state(es["start_rng"], path, "load_checkpoint")  # checked, not kept
+    history = state["history"]
+    if not (
+        isinstance(history, dict)
+        and isinstance(history.get("epoch", []), list)
+        and all(type(e) is int for e in history.get("epoch", []))
+        and isinstance(history.get("history", {}), dict)
+        and all(
+            isinstance(v, list)
+            and len(v) == len(history.get("epoch", []))
+            and all(isinstance(x, int | float) for x in v)
+            for v in history.get("history", {}).values()
+        )
+    ):
+        raise bad("history = {'epoch': [ints], 'history': {name: [one number per epoch]}}", history)
+    callbacks = state["callbacks"]
+    if not isinstance(callbacks, list) or not all(
+        isinstance(cb, dict) and isinstance(cb.get("class"), str) for cb in callbacks
+    ):
+        raise bad("callbacks = [{'class': name, 'state': ...}]", callbacks)
+    variables = state["variables"]
+    if not isinstance(variables, list) or not all(
+        isinstance(v, dict)
+        and isinstance(v.get("name"), str | type(None))
+        and isinstance(v.get("kind"), str)
+        and "value" in v
+        for v in variables
+    ):
+        raise bad("variables = [{'name', 'kind', 'value'}]", variables)
+    return out
+
+
+_TARGET_DTYPES = frozenset(
+    ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+     "float16", "float32", "float64")
+)  # fmt: skip
+
+
+def _checked_value(cont: Any, var: Any, value: Any, path: str) -> Any:
+    """What to put into a compiled function's storage cell for a checkpointed value.
+
+    Raises ValueError when it does not fit the variable (shape, dtype, kind); sets nothing.
+    """
     current = cont.storage[0]
     if isinstance(value, np.random.Generator):
         if isinstance(current, np.random.Generator) or current is None:
-            cont.storage[0] = value
-            return
+            return value
         from pytensor.link.jax.dispatch import jax_typify
 
-        cont.storage[0] = jax_typify(value)
-        return
+        return jax_typify(value)
     if isinstance(value, dict):
         if not isinstance(current, dict):
             raise ValueError(
                 f"load_checkpoint: random generator {var.name!r} in {path!r} was saved from "
                 f"a JAX-compiled function; resume it under the JAX mode"
             )
-        cont.storage[0] = _like(current, value)
-        return
+        try:
+            return _like(current, value)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(
+                f"load_checkpoint: random generator {var.name!r} in {path!r} has a state that "
+                f"does not fit this trainer's ({type(exc).__name__}: {str(exc)[:80]})"
+            ) from None
+    if value is None or isinstance(value, list | str):
+        raise ValueError(
+            f"load_checkpoint: state variable {var.name!r} in {path!r} should be an array, "
+            f"found {type(value).__name__}"
+        )
     value = np.asarray(value)
     shape = tuple(np.shape(current)) if current is not None else None
     if shape is not None and shape != value.shape:
@@ -1061,7 +1165,7 @@ def _put_value(cont: Any, var: Any, value: Any, path: str) -> None:
             f"load_checkpoint: state variable {var.name!r} has dtype {var.dtype} in this "
             f"trainer but {value.dtype} in {path!r}"
         )
-    cont.storage[0] = value
+    return value
 
 
 def _like(template: Any, value: Any) -> Any:

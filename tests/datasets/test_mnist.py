@@ -254,3 +254,27 @@ def test_real_fashion_mnist():
     np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
     # The first training image is an ankle boot (label 9) on a black background.
     assert y_train[0] == 9 and X_train[0, 0, 0, 0] == 0 and X_train[0].max() == 255
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize(
+    "dims",
+    [
+        (2**31, 2**31),
+        (2**32 - 1, 2**32 - 1, 2**32 - 1),
+        (2**16, 2**16, 2**16, 2**16),
+        (2**32 - 1, 2**31 - 1, 0, 2**31 - 1),  # found by tests/fuzz: empty, yet too big
+    ],
+)
+def test_idx_header_sizes_checked_before_allocating(tmp_path, gz, dims):
+    # Issue 13 (point 7): 2^31 x 2^31 ended in a bare MemoryError, and dimensions whose
+    # product overflows int64 gave "negative dimensions are not allowed".
+    import gzip
+    import struct
+
+    raw = struct.pack(">HBB", 0, 0x08, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
+    raw += b"\0" * 100
+    path = tmp_path / ("x-idx.gz" if gz else "x-idx")
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    with pytest.raises(ValueError, match=rf"read_idx: '{path}' is (truncated|crafted).*{dims[0]}"):
+        read_idx(path)

@@ -146,3 +146,127 @@ def test_refusal_is_not_reached_through_sys_modules_tricks():
     with pytest.raises(UnsafePickleError, match="'antigravity.fly'"):
         restricted_load(payload)
     assert "antigravity" not in sys.modules
+
+
+# --------------------------------------------------------------------------------------
+# hostile pickles that use only allow-listed globals (issue 13, points 1 and 7)
+# --------------------------------------------------------------------------------------
+
+_RECONSTRUCT = np.ndarray.__reduce__(np.empty(0))[0]
+
+
+class _Dtype:
+    """Pickles as numpy.dtype(typestr) with the given __setstate__ state."""
+
+    def __init__(self, typestr, state):
+        self.typestr, self.state = typestr, state
+
+    def __reduce__(self):
+        return (np.dtype, (self.typestr, False, True), self.state)
+
+
+class _Array:
+    """Pickles as NumPy's _reconstruct(ndarray, (0,), b'b') with the given state."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def __reduce__(self):
+        return (_RECONSTRUCT, (np.ndarray, (0,), b"b"), self.state)
+
+
+def _array_with_dtype(dtype, data=b"\x41" * 16, shape=(2,)):
+    return pickle.dumps({"data": _Array((1, shape, dtype, False, data))}, protocol=3)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "match"),
+    [
+        # u8 with the flags of an object dtype: its bytes would be used as pointers
+        (_Dtype("u8", (3, "<", None, None, None, -1, -1, 63)), "only the state of a plain"),
+        (_Dtype("O8", (3, "|", None, None, None, -1, -1, 63)), "only plain numeric dtypes"),
+        (_Dtype("V8", (3, "|", None, None, None, 8, 1, 0)), "only plain numeric dtypes"),
+        (_Dtype("u1", (3, "|", ((np.dtype("u1"), (4,))), None, None, -1, -1, 0)), "state"),
+        (_Dtype("f4", (3, "<", None, ("a",), {"a": (np.dtype("f4"), 0)}, 4, 1, 16)), "state"),
+        # found by tests/fuzz: an array where the byte order goes (was "truth value of an
+        # array is ambiguous", a ValueError that did not name the file)
+        (_Dtype("f4", (3, np.zeros(2), None, None, None, -1, -1, 0)), "only the state of a"),
+    ],
+)
+def test_crafted_dtype_state_is_refused(dtype, match):
+    with pytest.raises(UnsafePickleError, match=match):
+        restricted_load(_array_with_dtype(dtype), name="batch")
+
+
+def test_array_data_must_match_shape_and_dtype():
+    good = _Dtype("f8", (3, "<", None, None, None, -1, -1, 0))
+    np.testing.assert_array_equal(
+        restricted_load(_array_with_dtype(good))["data"], np.frombuffer(b"\x41" * 16, "<f8")
+    )
+    with pytest.raises(UnsafePickleError, match=r"shape \(3,\) and dtype float64 \(24 bytes\) "):
+        restricted_load(_array_with_dtype(good, shape=(3,)))
+    with pytest.raises(UnsafePickleError, match="object arrays are refused"):
+        restricted_load(_array_with_dtype(good, data=[1, 2]))
+    with pytest.raises(UnsafePickleError, match="expected non-negative ints"):
+        restricted_load(_array_with_dtype(good, shape=(-2,)))
+
+
+def test_object_array_pickled_by_numpy_is_refused():
+    payload = pickle.dumps(np.array([None, 1], dtype=object), protocol=3)
+    with pytest.raises(UnsafePickleError, match="only plain numeric dtypes"):
+        restricted_load(payload)
+
+
+def test_memo_shared_nested_lists_are_refused_quickly():
+    # 2 KB of pickle that expands to 10^9 labels (the CIFAR "labels" list).
+    inner = [0] * 1000
+    middle = [inner] * 1000
+    payload = pickle.dumps({"labels": [middle] * 1000}, protocol=2)
+    assert len(payload) < 12_000
+    with pytest.raises(UnsafePickleError, match="refers twice to the same list"):
+        restricted_load(payload, name="data_batch_1")
+
+
+def test_shared_nested_tuple_as_dict_key_is_refused():
+    # Hashing this key would take 2**40 steps: it must be refused before it is hashed.
+    key = (1, 2)
+    for _ in range(40):
+        key = (key, key)
+    # {key: 1}, written by hand: building that dict here would hash the key.
+    payload = b"\x80\x02}" + pickle.dumps(key, protocol=2)[2:-1] + b"K\x01s."
+    with pytest.raises(UnsafePickleError, match="refers twice|dict key"):
+        restricted_load(payload)
+
+
+def test_flat_shared_tuples_count_against_max_items():
+    flat = tuple(range(200))
+    payload = pickle.dumps([flat] * 2000, protocol=2)  # shared: 4 KB for 400k items
+    with pytest.raises(UnsafePickleError, match="more than .* items once expanded"):
+        restricted_load(payload)
+    assert len(restricted_load(payload, max_items=10**6)) == 2000
+
+
+def test_depth_and_size_limits():
+    deep = []
+    for _ in range(40):
+        deep = [deep]
+    with pytest.raises(UnsafePickleError, match="nests containers 33 deep.*more than the 32"):
+        restricted_load(pickle.dumps(deep))
+    assert restricted_load(pickle.dumps(deep), max_depth=64) == deep
+    with pytest.raises(UnsafePickleError, match="larger than the 10 bytes its format allows"):
+        restricted_load(io.BytesIO(pickle.dumps(list(range(100)))), max_bytes=10)
+
+
+def test_recursive_list_is_refused():
+    value = []
+    value.append(value)
+    with pytest.raises(UnsafePickleError, match="refers twice to the same list"):
+        restricted_load(pickle.dumps(value, protocol=2))
+
+
+def test_malformed_data_raises_value_error_without_addresses():
+    payload = pickle.dumps({"w": np.ones(3)}, protocol=2)
+    for cut in range(1, len(payload)):
+        with pytest.raises(ValueError) as info:
+            restricted_load(payload[:cut], name="m.pkl")
+        assert "'m.pkl'" in str(info.value) and "0x" not in str(info.value)

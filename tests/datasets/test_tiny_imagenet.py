@@ -2,6 +2,7 @@ import hashlib
 import subprocess
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +220,27 @@ def test_progress_bar_counts_all_images(numbered_jpegs, monkeypatch, capsys):
     tiny_imagenet._decode_all("test", paths, 1, True, "decoding")
     err = capsys.readouterr().err
     assert err.count("decoding: 100%") == 2 and "40/40" in err
+
+
+def _jpeg_bomb(path, width, height):
+    """A real 64 x 64 JPEG whose frame header announces width x height pixels."""
+    save_jpeg(path, (10, 20, 30))
+    data = bytearray(path.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("pixels", [(65000, 65000), (10000, 10000)])
+def test_decompression_bomb_is_a_value_error_naming_the_file(
+    numbered_jpegs, monkeypatch, workers, pixels
+):
+    # Issue 13 (point 9): was Pillow's DecompressionBombError (a RuntimeError with the
+    # worker's traceback under 2 workers); 10000 x 10000 only warned.
+    paths, _ = numbered_jpegs
+    monkeypatch.setattr(tiny_imagenet, "_MIN_PER_PROCESS", 5)
+    bomb = paths[33]
+    _jpeg_bomb(Path(bomb), *pixels)
+    with pytest.raises(ValueError, match=f"^load_x: cannot decode '{bomb}': it announces more"):
+        tiny_imagenet._decode_all("load_x", paths, workers, False, "x")
