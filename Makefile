@@ -6,6 +6,8 @@
 
 BASE_PYTHON ?= python3
 VENV ?= .venv
+# The extras `make test` installs: the test tools and PyTorch, the tests' reference.
+TEST_EXTRAS ?= test,reference
 ifdef PYTHON
 STAMP_DIR := build/make-stamps
 else
@@ -29,6 +31,8 @@ $(VENV)/bin/python:
 	  echo "then run make again. Or choose another interpreter: make BASE_PYTHON=/path/to/python3.11"; \
 	  exit 1; }
 	$(BASE_PYTHON) -m venv $(VENV)
+	@# A current pip: Debian's (23.0) resolves these dependencies many times slower.
+	$(VENV)/bin/python -m pip install -q --upgrade pip
 
 # Re-installed only when pyproject.toml changes (the stamp is older than it). The stamp
 # carries the time the installation started, so an edit made meanwhile is not missed.
@@ -39,7 +43,7 @@ $(STAMP_DIR)/.installed: pyproject.toml | $(PYTHON)
 
 $(STAMP_DIR)/.installed-test: pyproject.toml | $(PYTHON)
 	@mkdir -p $(STAMP_DIR) && touch $@.new
-	$(PYTHON) -m pip install -q -e ".[test]"
+	$(PYTHON) -m pip install -q -e ".[$(TEST_EXTRAS)]"
 	@cp -p $@.new $(STAMP_DIR)/.installed && mv $@.new $@
 
 install: $(STAMP_DIR)/.installed

@@ -455,10 +455,11 @@ def test_signatures_match_lasagne():
 @pytest.mark.parametrize("target_kind", ["index", "probabilities"])
 def test_label_smoothing_matches_torch(eps, target_kind):
     import pytensor.tensor as T
-    import torch
 
     import convnet
     from convnet.nonlinearities import softmax
+
+    torch = pytest.importorskip("torch")
     from convnet.objectives import categorical_crossentropy
 
     rng = np.random.default_rng(3)

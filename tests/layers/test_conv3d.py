@@ -147,8 +147,9 @@ def test_transposed_conv3d_gradient():
                                        name="up"), ValueError,
          "TransposedConv3DLayer 'up': output_size: expected sizes from the smallest output "
          "(5, 9, 9) up to stride - 1 more"),
-        (lambda: TransposedConv3DLayer((None, 3, 4, 4, 4), 4, 3, output_size=T.ivector()),
-         TypeError, "TransposedConv3DLayer: output_size: expected an int or a tuple of 3 ints"),
+        (lambda: TransposedConv3DLayer((None, 3, 4, 4, 4), 4, 3, output_size=T.dscalar()),
+         TypeError, "TransposedConv3DLayer: output_size: expected an int, a tuple of 3 ints or "
+         "an integer scalar or vector expression, received a 0-d float64 expression"),
         (lambda: TransposedConv3DLayer((None, 3, 1, 4, 4), 4, 1, crop=1), ValueError,
          "TransposedConv3DLayer: crop: expected a crop smaller than the output"),
     ],
@@ -157,3 +158,26 @@ def test_bad_arguments(build, error, message):
     with pytest.raises(error) as excinfo:
         build()
     assert message in str(excinfo.value)
+
+
+def test_transposed_conv3d_with_a_symbolic_output_size_equals_the_static_one():
+    import pytensor
+
+    from convnet.layers import InputLayer, get_output
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 3, 4, 3))
+    W = rng.standard_normal((3, 2, 3, 2, 3))
+    size = pytensor.shared(np.array([8, 9, 8], dtype="int64"), name="size")
+    l_in = InputLayer((None, 3, 3, 4, 3))
+    static = TransposedConv3DLayer(
+        l_in, 2, (3, 2, 3), stride=2, W=W, b=None, nonlinearity=None, output_size=(8, 9, 8)
+    )
+    dynamic = TransposedConv3DLayer(
+        l_in, 2, (3, 2, 3), stride=2, W=W, b=None, nonlinearity=None, output_size=size
+    )
+    assert dynamic.output_shape == (None, 2, None, None, None)
+    outs = get_output([static, dynamic], {l_in: x})
+    a, b = pytensor.function([], outs, mode="FAST_COMPILE")()
+    assert a.shape == (2, 2, 8, 9, 8)
+    np.testing.assert_allclose(b, a, rtol=1e-12)

@@ -114,7 +114,11 @@ def test_batch_norm_dnn_is_batch_norm():
         NonlinearityLayer,
     ]
     assert conv.b is None and out.name == "conv_bn_nonlin"
-    with pytest.raises(ValueError, match=r"BatchNormDNNLayer: axes: expected \(0,\) or all"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormDNNLayer: axes: BatchNormDNNLayer only supports normalization across "
+        r"the first axis \(0,\) or across all but the second axis \(0, 2, 3\)",
+    ):
         dnn.BatchNormDNNLayer(l_in, axes=(0, 2))
 
 
