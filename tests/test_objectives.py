@@ -532,3 +532,31 @@ def test_bad_label_smoothing(value, error, text):
     with pytest.raises(error) as exc:
         categorical_crossentropy(T.dmatrix("p"), T.ivector("t"), label_smoothing=value)
     assert text in str(exc.value)
+
+
+def _op_names(fn):
+    return {type(node.op).__name__ for node in fn.maker.fgraph.apply_nodes}
+
+
+@pytest.mark.parametrize("n_classes", [4, None])
+def test_class_index_targets_use_constant_positions_when_the_class_count_is_known(n_classes):
+    # A known number of classes gives a constant 0..n-1 row: no cumulative sum and no array
+    # of ones in the compiled graph (under numba they cost seconds of a cold compile).
+    # An unknown count still works, through the cumulative sum.
+    z = T.matrix("z", shape=(None, n_classes), dtype="float64")
+    t = T.ivector("t")
+    p = softmax(z, axis=-1)
+    losses = [O.categorical_crossentropy(p, t), O.categorical_accuracy(p, t)]
+    fn = pytensor.function([z, t], losses, mode="FAST_RUN")
+    ops = _op_names(fn)
+    if n_classes is None:
+        assert "CumOp" in ops
+    else:
+        assert "CumOp" not in ops and "Alloc" not in ops
+    rng = np.random.default_rng(0)
+    zv, tv = rng.normal(size=(5, 4)), np.array([0, 3, 1, 2, 3], dtype="int32")
+    loss, acc = fn(zv, tv)
+    log_p = zv - zv.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    np.testing.assert_allclose(loss, -log_p[np.arange(5), tv], rtol=1e-12)
+    np.testing.assert_array_equal(acc, (zv.argmax(1) == tv).astype(acc.dtype))
