@@ -1,0 +1,26 @@
+"""Type aliases used in annotations across the package (``from .._types import ...``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+__all__: list[str] = []
+
+#: One int for every axis, or one per axis.
+IntOrTuple: TypeAlias = int | Sequence[int]
+#: A shape whose entries may be unknown (None), as layers declare them.
+ShapeLike: TypeAlias = Sequence[int | None]
+#: Anything :func:`numpy.asarray` accepts.
+ArrayLike: TypeAlias = npt.ArrayLike
+#: A NumPy array.
+Array: TypeAlias = np.ndarray
+#: A PyTensor expression or anything that converts to one (array, number).
+TensorLike: TypeAlias = Any
+#: A layer, or a shape tuple that stands for an input layer (Lasagne's ``incoming``).
+Incoming: TypeAlias = Any
+#: An initializer, a NumPy array or a PyTensor shared variable/expression (``W=``, ``b=``).
+ParamSpec: TypeAlias = Any
