@@ -18,7 +18,7 @@ endif
 # Debian's dataset-fashion-mnist puts the IDX files here (dpkg -L dataset-fashion-mnist).
 DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install install-test test docs train venv clean-venv
+.PHONY: install install-test test docs train venv clean-venv wheelhouse
 
 venv: $(PYTHON)
 
@@ -68,6 +68,13 @@ train: install
 	    || echo "make: apt-get could not install dataset-fashion-mnist; trying convnet's download instead."; \
 	fi
 	$(PYTHON) examples/mnist.py --model cnn --epochs 2 --download
+
+# Wheels for a GPU machine without internet (Python 3.12 by default; WHEELHOUSE_PYTHON=3.11
+# for this machine's Python): convnet's own wheel and the dependencies such a machine lacks, in
+# ./wheelhouse (git-ignored). benchmarks/gpu_check.sh installs from it.
+WHEELHOUSE_PYTHON ?= 3.12
+wheelhouse: install
+	PYTHON=$(PYTHON) benchmarks/make_wheelhouse.sh --python $(WHEELHOUSE_PYTHON)
 
 clean-venv:
 	rm -rf $(VENV)
