@@ -287,7 +287,7 @@ def test_network_to_dot_lists_every_layer_and_edge(branched):
     assert edges == {f"{ids[p]} -> {ids[c]}" for p, c in expected}
     assert "cat: ConcatLayer\\n(?, 6, 8, 8)" in nodes[ids["cat"]]
     assert "out: DenseLayer\\n(?, 10) softmax, 3,850 params" in nodes[ids["out"]]
-    with pytest.raises(ValueError, match="rankdir: expected 'TB' or 'LR', received 'BT'"):
+    with pytest.raises(ValueError, match="rankdir: expected one of 'TB', 'LR', received 'BT'"):
         visualize.network_to_dot(branched["out"], rankdir="BT")
 
 
