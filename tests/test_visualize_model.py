@@ -87,6 +87,9 @@ def test_filter_mosaic_errors():
         r"\(2, 2\)",
     ):
         visualize.filter_mosaic(np.zeros((2, 2)))
+    for argname in ("scale", "padding"):  # a bool is no size
+        with pytest.raises(ValueError, match=rf"{argname}: expected an int >= ., received True"):
+            visualize.filter_mosaic(W, **{argname: True})
     l_in = InputLayer((None, 1, 5, 5))
     conv = Conv2DLayer(l_in, 2, 3, name="conv1")
     net = DenseLayer(conv, 3, name="fc")
