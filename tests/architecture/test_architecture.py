@@ -98,7 +98,6 @@ PENDING_PRIVATE: set[str] = {
     "convnet.theano_extensions.padding",
 }
 PENDING_LONG: set[str] = {
-    "convnet.augmentation",
     "convnet.datasets.safe_pickle",
     "convnet.ensemble",
     "convnet.io",
