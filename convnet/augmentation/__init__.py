@@ -17,10 +17,10 @@ the batch index). They hold no other state, so one instance may be used from man
 example's iterator); :class:`AugmentedIterator` does the same and augments the next batches
 in background threads or processes while the model trains on the current one.
 
-The package is this public face over one private module per part: ``_base``
-(:class:`Augmentation`, :class:`Compose`), ``_flip_crop``, ``_warp`` (the matrix helpers and
-:func:`affine_warp`), ``_affine`` (:class:`AffineAugmentation`), ``_iterators`` and ``_args``
-(their argument checks). Import from here (``convnet.augmentation.RandomCrop``).
+Each part lives in a private module of its own: ``_base`` (:class:`Augmentation`,
+:class:`Compose`), ``_flip_crop``, ``_warp`` (the matrix helpers and :func:`affine_warp`),
+``_affine`` (:class:`AffineAugmentation`) and ``_iterators``, with their argument checks in
+``_args``. Import everything from ``convnet.augmentation``.
 
 Geometry
 --------

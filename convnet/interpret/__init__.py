@@ -57,11 +57,11 @@ nonlinearities such as ``elu``, ``tanh`` or a :class:`~convnet.layers.Parametric
 keeps its ordinary gradient, which for a convolution is the transposed convolution of the
 deconvnet.
 
-The package is this public face over one private module per concern: ``_gradients``
-(:class:`InputGradient` and the maps built on it), ``_attacks`` (:class:`Classifier` and the
-attacks), ``_plots`` (their figures), and what the first two share: ``_scores`` (a network's
-logits and class scores) and ``_rectifiers`` (the rectifiers with a replaced backward pass).
-Import from here (``convnet.interpret.saliency_map``).
+Each concern lives in a private module of its own: ``_gradients`` (:class:`InputGradient`
+and the maps built on it), ``_attacks`` (:class:`Classifier` and the attacks) and ``_plots``
+(their figures), with what the first two share in ``_scores`` (a network's logits and class
+scores) and ``_rectifiers`` (rectifiers with a replaced backward pass). Import everything
+from ``convnet.interpret``.
 
 References
 ----------

@@ -23,11 +23,11 @@ Model views, of a network's filters, feature maps, weights and activations, and 
     network_to_dot
     plot_network
 
-The package is this public face over one private module per view: ``_history`` (training
-curves), ``_filters``, ``_feature_maps``, ``_statistics`` (weights and activations) and
-``_graph`` (the layer graph), with ``_params`` (what they read off a layer); the figure code
-they share with :mod:`convnet.interpret` is in ``convnet._figures``. Import from here
-(``convnet.visualize.plot_filters``).
+Each view lives in a private module of its own: ``_history`` (training curves),
+``_filters``, ``_feature_maps``, ``_statistics`` (weights and activations) and ``_graph``
+(the layer graph), with ``_params`` for what they read off a layer; the figure code they
+share with :mod:`convnet.interpret` is in ``convnet._figures``. Import everything from
+``convnet.visualize``.
 """
 
 from __future__ import annotations
