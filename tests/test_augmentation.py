@@ -328,46 +328,46 @@ def test_draw_statistics():
 def test_bad_arguments():
     with pytest.raises(
         ValueError,
-        match=r"AffineAugmentation: argument scale: expected a pair "
+        match=r"AffineAugmentation: scale: expected a pair "
         r"\(low, high\) of finite numbers with 0 < low <= high, or None, "
         r"received \(2, 1\)",
     ):
         AffineAugmentation(scale=(2, 1))
-    with pytest.raises(ValueError, match=r"argument stretch: .* received \(0, 1.3\)"):
+    with pytest.raises(ValueError, match=r"AffineAugmentation: stretch: .* received \(0, 1.3\)"):
         AffineAugmentation(stretch=(0, 1.3))
     with pytest.raises(
         TypeError,
-        match=r"AffineAugmentation: argument rotation: expected a pair "
+        match=r"AffineAugmentation: rotation: expected a pair "
         r".* received 30",
     ):
         AffineAugmentation(rotation=30)
     with pytest.raises(
         ValueError,
-        match=r"AffineAugmentation: argument shear: expected angles "
+        match=r"AffineAugmentation: shear: expected angles "
         r"strictly between -90 and 90 degrees, received \(-90, 0\)",
     ):
         AffineAugmentation(shear=(-90, 0))
     with pytest.raises(
         ValueError,
-        match=r"AffineAugmentation: argument flip: expected a "
+        match=r"AffineAugmentation: flip: expected a "
         r"probability in \[0, 1\], received 2",
     ):
         AffineAugmentation(flip=2)
     with pytest.raises(
         ValueError,
-        match=r"AffineAugmentation: argument mode: expected one of "
+        match=r"AffineAugmentation: mode: expected one of "
         r"'constant', .* received 'zero'",
     ):
         AffineAugmentation(mode="zero")
     with pytest.raises(
         ValueError,
-        match=r"AffineAugmentation: argument order: expected an int "
+        match=r"AffineAugmentation: order: expected an int "
         r"0..5, received 6",
     ):
         AffineAugmentation(order=6)
     with pytest.raises(
         ValueError,
-        match=r"RandomCrop: argument padding: expected an int >= 0 "
+        match=r"RandomCrop: padding: expected an int >= 0 "
         r"or a pair of them, received -1",
     ):
         RandomCrop(32, padding=-1)
@@ -377,11 +377,11 @@ def test_bad_arguments():
         r"of shape \(32, 32\) padded by \(2, 2\) to \(36, 36\)",
     ):
         RandomCrop(40, padding=2)(np.zeros((1, 3, 32, 32)))
-    with pytest.raises(ValueError, match=r"RandomFlip: argument p: expected a probability"):
+    with pytest.raises(ValueError, match=r"RandomFlip: p: expected a probability"):
         RandomFlip(p=-0.1)
     with pytest.raises(
         TypeError,
-        match=r"Compose: argument steps: expected augmentations or "
+        match=r"Compose: steps: expected augmentations or "
         r"callables, received int at position 1",
     ):
         Compose([RandomFlip(), 3])
@@ -402,13 +402,13 @@ def test_bad_inputs():
         RandomFlip()(np.zeros((1, 1, 2, 2), bool))
     with pytest.raises(
         TypeError,
-        match=r"RandomFlip: argument rng: expected a "
+        match=r"RandomFlip: rng: expected a "
         r"numpy.random.Generator, an int seed or None, received str",
     ):
         RandomFlip()(np.zeros((1, 1, 2, 2)), rng="x")
     with pytest.raises(
         ValueError,
-        match=r"affine_warp: argument matrices: expected shape "
+        match=r"affine_warp: matrices: expected shape "
         r"\(2, 3, 3\) or \(3, 3\) for a batch of 2 images, received shape "
         r"\(3, 3, 3\)",
     ):
@@ -428,10 +428,15 @@ def test_bad_inputs():
         AffineAugmentation(mode="wrap", engine="numba")
     with pytest.raises(
         ValueError,
-        match=r"affine_warp: argument engine: expected one of 'auto', "
+        match=r"affine_warp: engine: expected one of 'auto', "
         r"'numba', 'scipy', received 'gpu'",
     ):
         affine_warp(np.zeros((1, 1, 4, 4)), np.eye(3), engine="gpu")
+    for order in (True, 1.0):  # a bool is no spline order
+        with pytest.raises(ValueError, match=r"order: expected an int 0..5, received"):
+            AffineAugmentation(order=order)
+        with pytest.raises(ValueError, match=r"affine_warp: order: expected an int 0..5"):
+            affine_warp(np.zeros((1, 1, 4, 4)), np.eye(3), order=order)
     with pytest.raises(NotImplementedError, match=r"Augmentation must implement augment"):
         Augmentation()(np.zeros((1, 1, 2, 2)))
 
@@ -464,7 +469,7 @@ def test_iterate_minibatches_errors_are_raised_at_call():
         iterate_minibatches(np.zeros(4), np.zeros(3), 2)
     with pytest.raises(
         ValueError,
-        match=r"iterate_minibatches: argument batchsize: expected a "
+        match=r"iterate_minibatches: batchsize: expected a "
         r"positive int, received 0",
     ):
         iterate_minibatches(np.zeros(4), np.zeros(4), 0)
@@ -608,25 +613,30 @@ def test_augmented_iterator_bad_arguments():
         AugmentedIterator(X, y[:-1], 4)
     with pytest.raises(
         ValueError,
-        match=r"AugmentedIterator: argument workers: expected an int "
+        match=r"AugmentedIterator: batch_size: expected a positive int, received 0",
+    ):  # its argument is batch_size (iterate_minibatches' is batchsize)
+        AugmentedIterator(X, y, 0)
+    with pytest.raises(
+        ValueError,
+        match=r"AugmentedIterator: workers: expected an int "
         r">= 0, received -1",
     ):
         AugmentedIterator(X, y, 4, workers=-1)
     with pytest.raises(
         ValueError,
-        match=r"AugmentedIterator: argument prefetch: expected an int "
+        match=r"AugmentedIterator: prefetch: expected an int "
         r">= 1, received 0",
     ):
         AugmentedIterator(X, y, 4, prefetch=0)
     with pytest.raises(
         ValueError,
-        match=r"AugmentedIterator: argument backend: expected one of "
+        match=r"AugmentedIterator: backend: expected one of "
         r"'thread', 'process', received 'gpu'",
     ):
         AugmentedIterator(X, y, 4, backend="gpu")
     with pytest.raises(
         TypeError,
-        match=r"AugmentedIterator: argument augment: expected an "
+        match=r"AugmentedIterator: augment: expected an "
         r"Augmentation, a callable or None, received str",
     ):
         AugmentedIterator(X, y, 4, augment="flip")

@@ -1,6 +1,8 @@
 """Tests of convnet.interpret: input gradients (saliency, guided backpropagation, deconvnet),
 adversarial and fooling images, and their figures."""
 
+import sys
+
 import numpy as np
 import pytensor
 import pytensor.tensor as T
@@ -415,6 +417,15 @@ def test_plot_attack_and_saliency_write_pngs(trained, tmp_path):
         assert im.format == "PNG" and im.size[0] > 200 and im.size[1] > 3 * 100
     with pytest.raises(ValueError, match=r"maps\['s'\]: expected one map per image"):
         interpret.plot_saliency(X, {"s": grad[:2]})
+
+
+def test_missing_matplotlib_names_the_interpret_function(monkeypatch):
+    # The figures are convnet.interpret's own, not convnet.visualize's (as the message said
+    # when interpret borrowed visualize's figure code).
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    images = np.zeros((1, 1, 2, 2))
+    with pytest.raises(ImportError, match=r"^convnet\.interpret\.plot_saliency needs matplotlib"):
+        interpret.plot_saliency(images, images[:, 0])
 
 
 def test_float32_networks_give_float32_results(floatX32):

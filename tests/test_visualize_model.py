@@ -87,6 +87,9 @@ def test_filter_mosaic_errors():
         r"\(2, 2\)",
     ):
         visualize.filter_mosaic(np.zeros((2, 2)))
+    for argname in ("scale", "padding"):  # a bool is no size
+        with pytest.raises(ValueError, match=rf"{argname}: expected an int >= ., received True"):
+            visualize.filter_mosaic(W, **{argname: True})
     l_in = InputLayer((None, 1, 5, 5))
     conv = Conv2DLayer(l_in, 2, 3, name="conv1")
     net = DenseLayer(conv, 3, name="fc")
@@ -287,7 +290,7 @@ def test_network_to_dot_lists_every_layer_and_edge(branched):
     assert edges == {f"{ids[p]} -> {ids[c]}" for p, c in expected}
     assert "cat: ConcatLayer\\n(?, 6, 8, 8)" in nodes[ids["cat"]]
     assert "out: DenseLayer\\n(?, 10) softmax, 3,850 params" in nodes[ids["out"]]
-    with pytest.raises(ValueError, match="rankdir: expected 'TB' or 'LR', received 'BT'"):
+    with pytest.raises(ValueError, match="rankdir: expected one of 'TB', 'LR', received 'BT'"):
         visualize.network_to_dot(branched["out"], rankdir="BT")
 
 
