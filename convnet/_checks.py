@@ -24,6 +24,10 @@ __all__: list[str] = []
 #: The integer types accepted for sizes and counts (Python and NumPy ints, not bools).
 INT_TYPES = (numbers.Integral, np.integer)
 
+#: The padding modes a convolution accepts by name: no padding (``"valid"``),
+#: ``filter_size - 1`` on both sides (``"full"``), ``filter_size - 1`` in all (``"same"``).
+PAD_MODES = ("valid", "full", "same")
+
 
 def label(obj: Any) -> str:
     """``"ClassName 'name'"`` when ``obj`` has a name, else ``"ClassName"``."""

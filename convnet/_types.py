@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -24,3 +25,9 @@ TensorLike: TypeAlias = Any
 Incoming: TypeAlias = Any
 #: An initializer, a NumPy array or a PyTensor shared variable/expression (``W=``, ``b=``).
 ParamSpec: TypeAlias = Any
+#: A NumPy random generator as :func:`convnet.random.set_rng` accepts it: a
+#: :class:`numpy.random.RandomState`, a :class:`numpy.random.Generator` or the
+#: :mod:`numpy.random` module itself.
+RandomGenerator: TypeAlias = np.random.RandomState | np.random.Generator | ModuleType
+#: A function applied elementwise to a layer's output (:mod:`convnet.nonlinearities`).
+Nonlinearity: TypeAlias = Callable[[Any], Any]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -470,57 +469,3 @@ def unroll_scan(
         output.append(out)
         prev_vals = out
     return [T.stack([step[i] for step in output]) for i in range(len(output[0]))]
-
-
-def _set_default_update(var: SharedVariable, update: Variable) -> None:
-    """Give ``var`` a default update (PyTensor deprecates the setter, not the mechanism)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="Setting default_update is deprecated", category=DeprecationWarning
-        )
-        var.default_update = update
-
-
-def _full(shape: Sequence[Any], value: Any, dtype: str) -> Variable:
-    """A tensor of ``shape`` filled with ``value`` that keeps ``dtype`` under every backend.
-
-    PyTensor's JAX backend turns 0-d constants into Python scalars, so ``T.zeros(shape,
-    dtype="float32")`` evaluates to float64 there; a fill value with one axis per output
-    axis keeps its dtype. Under JAX, each size must be an int or an input's ``shape[i]``
-    (no arithmetic on sizes).
-    """
-    fill = T.constant(np.full((1,) * len(shape), value, dtype=dtype))
-    return T.alloc(fill, *shape)
-
-
-def _pad_axis(x: Variable, axis: int, before: int, after: int, value: Any = 0) -> Variable:
-    """Pad one axis of ``x`` with ``value`` by concatenating constant blocks (JAX-safe)."""
-    if not before and not after:
-        return x
-    shape = [x.shape[i] for i in range(x.ndim)]
-    parts = []
-    if before:
-        parts.append(_full(shape[:axis] + [before] + shape[axis + 1 :], value, x.dtype))
-    parts.append(x)
-    if after:
-        parts.append(_full(shape[:axis] + [after] + shape[axis + 1 :], value, x.dtype))
-    return T.concatenate(parts, axis=axis)
-
-
-def _acc_dtype(x: Variable) -> str | None:
-    return x.dtype if x.dtype in ("float16", "float32", "float64") else None
-
-
-def _mean(x: Variable, axis: Any = None, keepdims: bool = False) -> Variable:
-    """``T.mean`` accumulating in the input's float dtype.
-
-    PyTensor's JAX backend returns a reduction in its accumulator dtype (float64 for a
-    float32 input); accumulating in the input dtype keeps float32 results float32 there.
-    """
-    return T.mean(x, axis=axis, keepdims=keepdims, acc_dtype=_acc_dtype(x))
-
-
-def _var(x: Variable, axis: Any = None, keepdims: bool = False) -> Variable:
-    """Biased variance (as ``T.var``), accumulating in the input's float dtype."""
-    centered = x - _mean(x, axis=axis, keepdims=True)
-    return _mean(T.sqr(centered), axis=axis, keepdims=keepdims)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import _label
+from .._checks import label
 
 __all__: list[str] = []
 
@@ -69,7 +69,7 @@ def check_declared_shape(layer: Any, inputs: Any, output: Any) -> None:
         )
         detail = f"axis {axis} has size {static[axis]}, not {declared[axis]}"
     raise ValueError(
-        f"{_label(layer)}: get_output_for() returns an output of shape {_text(static)} "
+        f"{label(layer)}: get_output_for() returns an output of shape {_text(static)} "
         f"(the sizes known before running), but output_shape declares {_text(declared)}: "
         f"{detail}. Fix {type(layer).__name__}.get_output_shape_for(); the layers after it "
         f"were built for the declared shape"

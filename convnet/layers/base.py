@@ -12,87 +12,31 @@ from __future__ import annotations
 import functools
 import inspect
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytensor.graph import Variable
 
 from .. import utils
+from .._checks import label
 from .._errors import NotImplementedShapeError
+from .._types import Incoming, ParamSpec, ShapeLike, TensorLike
+from ._shapes import incoming_shape
 
 __all__ = ["Layer", "MergeLayer"]
 
 _MISSING = object()
 
 
-def _label(layer: Any) -> str:
-    """``"ClassName 'name'"`` (or ``"ClassName"``), used to start error messages."""
-    name = getattr(layer, "name", None)
-    cls = type(layer).__name__
-    return f"{cls} {name!r}" if name is not None else cls
-
-
-def _stand_in(layer: Any) -> bool:
-    """Whether ``layer`` was built on a stand-in: an incoming object that only declares an
-    ``output_shape`` (a test double, Lasagne-style) rather than a convnet layer or a shape.
-
-    Such a declared shape may be a placeholder, so layers postpone the checks that depend
-    on the input's number of dimensions until they see a real shape."""
-    incoming = getattr(layer, "input_layer", None)
-    return incoming is not None and not isinstance(incoming, Layer)
-
-
-def _check_shape(shape: Any, who: str, what: str) -> tuple:
-    if not isinstance(shape, tuple):
-        raise TypeError(
-            f"{who}: expected {what} as a Layer or a tuple of ints/None, "
-            f"received {type(shape).__name__} {shape!r}"
-        )
-    if not all(d is None or isinstance(d, utils.int_types) for d in shape):
-        raise TypeError(f"{who}: expected {what} of ints or None, received {shape!r}")
-    if any(d is not None and d <= 0 for d in shape):
-        raise ValueError(
-            f"{who}: expected {what} with positive sizes (or None), received {shape!r}"
-        )
-    return shape
-
-
-def _incoming_shape(incoming: Any, who: str, what: str) -> tuple:
-    """The shape of ``incoming``: the tuple itself, or a layer's ``output_shape``, checked.
-
-    Any object with an ``output_shape`` counts as a layer (duck typing, as in Lasagne). A
-    tuple or list shape is checked; anything else a stand-in layer declares (a test double's
-    placeholder) is taken as it is.
-    """
-    if isinstance(incoming, tuple):
-        return _check_shape(incoming, who, what)
-    shape = incoming.output_shape
-    if isinstance(shape, (tuple, list)):
-        return _check_shape(tuple(shape), who, what)
-    return shape
-
-
-def _known_shape(input: Any, shape: tuple) -> Any:
-    """``input`` with the sizes known in ``shape`` declared static (checked at run time).
-
-    Shape arithmetic on static sizes folds to constants, which PyTensor's JAX backend needs
-    for the shapes of allocated arrays.
-    """
-    if not isinstance(shape, tuple) or input.ndim != len(shape) or all(s is None for s in shape):
-        return input
-    import pytensor.tensor as T
-
-    return T.specify_shape(input, tuple(shape))
-
-
-def _format_value(value: Any) -> str:
+def _format_value(value: object) -> str:
     if isinstance(value, Layer):
-        return f"<{_label(value)}>"
+        return f"<{label(value)}>"
     if callable(value) and hasattr(value, "__name__"):
         return value.__name__
     return repr(value)
 
 
-def _same(value: Any, default: Any) -> bool:
+def _same(value: object, default: object) -> bool:
     try:
         if isinstance(value, tuple) and not isinstance(default, tuple):
             return len(value) > 0 and all(bool(v == default) for v in value)
@@ -103,7 +47,7 @@ def _same(value: Any, default: Any) -> bool:
         return False
 
 
-def _recording_arguments(init: Any) -> Any:
+def _recording_arguments(init: Callable[..., None]) -> Callable[..., None]:
     """``init`` wrapped to keep the arguments of the outermost constructor call.
 
     :mod:`convnet.layers.config` rebuilds a layer from them (``load_model``); the first
@@ -173,7 +117,7 @@ class Layer:
         if init is not None and not getattr(init, "_records_arguments", False):
             cls.__init__ = _recording_arguments(init)
 
-    def __init__(self, incoming: Any, name: str | None = None):
+    def __init__(self, incoming: Incoming, name: str | None = None):
         self.name = name
         if isinstance(incoming, tuple):
             self.input_layer = None
@@ -181,12 +125,22 @@ class Layer:
             self.input_layer = incoming
         else:
             raise TypeError(
-                f"{_label(self)}: incoming: expected a Layer or a shape tuple, received "
+                f"{label(self)}: incoming: expected a Layer or a shape tuple, received "
                 f"{type(incoming).__name__} {incoming!r}"
             )
         self.params: OrderedDict = OrderedDict()
         self.get_output_kwargs: list[str] = []
-        self.input_shape = _incoming_shape(incoming, _label(self), "an input shape")
+        self.input_shape = incoming_shape(incoming, label(self), "an input shape")
+
+    def _built_on_stand_in(self) -> bool:
+        """Whether this layer was built on a stand-in: an incoming object that only declares
+        an ``output_shape`` (a test double, Lasagne-style) rather than a convnet layer or a
+        shape.
+
+        Such a declared shape may be a placeholder, so layers postpone the checks that depend
+        on the input's number of dimensions until they see a real shape.
+        """
+        return self.input_layer is not None and not isinstance(self.input_layer, Layer)
 
     @property
     def output_shape(self) -> tuple:
@@ -194,7 +148,7 @@ class Layer:
         shape = self.get_output_shape_for(self.input_shape)
         if any(isinstance(s, Variable) for s in shape):
             raise ValueError(
-                f"{_label(self)}: get_output_shape_for() returned a symbolic output shape "
+                f"{label(self)}: get_output_shape_for() returned a symbolic output shape "
                 f"{shape!r}; "
                 f"expected a tuple of ints and None"
             )
@@ -249,7 +203,7 @@ class Layer:
         """
         return input_shape
 
-    def get_output_for(self, input: Any, **kwargs: Any) -> Any:
+    def get_output_for(self, input: TensorLike, **kwargs: Any) -> TensorLike:
         """Build the symbolic output expression for a given input expression.
 
         Parameters
@@ -264,9 +218,11 @@ class Layer:
         -------
         pytensor tensor
         """
-        raise NotImplementedError(f"{_label(self)} does not implement get_output_for()")
+        raise NotImplementedError(f"{label(self)} does not implement get_output_for()")
 
-    def add_param(self, spec: Any, shape: Any, name: str | None = None, **tags: bool) -> Any:
+    def add_param(
+        self, spec: ParamSpec, shape: ShapeLike, name: str | None = None, **tags: bool
+    ) -> Variable:
         """Create a parameter, register it with its tags and return it.
 
         Parameters
@@ -291,7 +247,7 @@ class Layer:
         try:
             param = utils.create_param(spec, shape, name)
         except (TypeError, ValueError) as e:
-            raise type(e)(f"{_label(self)}: {e}") from e
+            raise type(e)(f"{label(self)}: {e}") from e
         tags["trainable"] = tags.get("trainable", True)
         tags["regularizable"] = tags.get("regularizable", True)
         self.params[param] = {tag for tag, value in tags.items() if value}
@@ -299,7 +255,7 @@ class Layer:
 
     def _repr_incoming(self) -> str:
         if self.input_layer is not None:
-            return f"<{_label(self.input_layer)}>"
+            return f"<{label(self.input_layer)}>"
         return repr(self.input_shape)
 
     def __repr__(self) -> str:
@@ -357,23 +313,23 @@ class MergeLayer(Layer):
     array([[3., 8.]])
     """
 
-    def __init__(self, incomings: Any, name: str | None = None):
+    def __init__(self, incomings: Sequence[Incoming], name: str | None = None):
         self.name = name
         try:
             incomings = list(incomings)
         except TypeError:
             raise TypeError(
-                f"{_label(self)}: incomings: expected a list of layers or shape tuples, "
+                f"{label(self)}: incomings: expected a list of layers or shape tuples, "
                 f"received {type(incomings).__name__}"
             ) from None
         for i, incoming in enumerate(incomings):
             if not isinstance(incoming, (tuple, Layer)) and not hasattr(incoming, "output_shape"):
                 raise TypeError(
-                    f"{_label(self)}: incomings[{i}]: expected a Layer or a shape tuple, "
+                    f"{label(self)}: incomings[{i}]: expected a Layer or a shape tuple, "
                     f"received {type(incoming).__name__} {incoming!r}"
                 )
         self.input_shapes = [
-            _incoming_shape(incoming, _label(self), f"input shape {i}")
+            incoming_shape(incoming, label(self), f"input shape {i}")
             for i, incoming in enumerate(incomings)
         ]
         self.input_layers = [
@@ -394,7 +350,7 @@ class MergeLayer(Layer):
             raise NotImplementedShapeError(*e.args) from e
         if any(isinstance(s, Variable) for s in shape):
             raise ValueError(
-                f"{_label(self)}: get_output_shape_for() returned a symbolic output shape "
+                f"{label(self)}: get_output_shape_for() returned a symbolic output shape "
                 f"{shape!r}; "
                 f"expected a tuple of ints and None"
             )
@@ -402,15 +358,15 @@ class MergeLayer(Layer):
 
     def get_output_shape_for(self, input_shapes: list) -> tuple:
         """Compute the output shape for a list of input shapes."""
-        raise NotImplementedError(f"{_label(self)} does not implement get_output_shape_for()")
+        raise NotImplementedError(f"{label(self)} does not implement get_output_shape_for()")
 
-    def get_output_for(self, inputs: list, **kwargs: Any) -> Any:
+    def get_output_for(self, inputs: list, **kwargs: Any) -> TensorLike:
         """Build the symbolic output expression for a list of input expressions."""
-        raise NotImplementedError(f"{_label(self)} does not implement get_output_for()")
+        raise NotImplementedError(f"{label(self)} does not implement get_output_for()")
 
     def _repr_incoming(self) -> str:
         parts = [
-            f"<{_label(layer)}>" if layer is not None else repr(shape)
+            f"<{label(layer)}>" if layer is not None else repr(shape)
             for layer, shape in zip(self.input_layers, self.input_shapes, strict=True)
         ]
         return "[" + ", ".join(parts) + "]"

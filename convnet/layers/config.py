@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, _label
+from .._checks import label
+from .base import Layer
 
 __all__ = ["register", "network_config", "network_from_config"]
 
@@ -134,7 +135,7 @@ def _graph(network: Any) -> list:
         if id(layer) in done:
             return
         if id(layer) in active:
-            raise ValueError(f"network_config: {_label(layer)} depends on itself")
+            raise ValueError(f"network_config: {label(layer)} depends on itself")
         active.add(id(layer))
         for d in deps(layer):
             visit(d)
@@ -178,7 +179,7 @@ class _Encoder:
                     return {"__callable__": f"{module}:{attr}"}
         return None
 
-    def encode(self, value: Any, who: str, arg: str, owner: int, param: bool = False) -> Any:
+    def encode(self, value: Any, caller: str, arg: str, owner: int, param: bool = False) -> Any:
         from pytensor.compile.sharedvalue import SharedVariable
         from pytensor.graph.basic import Constant, Variable
 
@@ -187,22 +188,23 @@ class _Encoder:
         if isinstance(value, np.generic):
             return value.item()
         if isinstance(value, tuple):
-            return {"__tuple__": [self.encode(v, who, arg, owner) for v in value]}
+            return {"__tuple__": [self.encode(v, caller, arg, owner) for v in value]}
         if isinstance(value, list):
-            return [self.encode(v, who, arg, owner) for v in value]
+            return [self.encode(v, caller, arg, owner) for v in value]
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-            return {"__dict__": {k: self.encode(v, who, arg, owner) for k, v in value.items()}}
+            return {"__dict__": {k: self.encode(v, caller, arg, owner) for k, v in value.items()}}
         if isinstance(value, slice):
             return {
                 "__slice__": [
-                    self.encode(v, who, arg, owner) for v in (value.start, value.stop, value.step)
+                    self.encode(v, caller, arg, owner)
+                    for v in (value.start, value.stop, value.step)
                 ]
             }
         if isinstance(value, np.dtype):
             return {"__dtype__": str(value)}
         if isinstance(value, Layer):
             if id(value) not in self.index:
-                raise ValueError(f"network_config: {who}: {arg} is a layer outside the network")
+                raise ValueError(f"network_config: {caller}: {arg} is a layer outside the network")
             return {"__layer__": self.index[id(value)]}
         if isinstance(value, np.ndarray):
             if param:  # its value comes from the stored parameters
@@ -215,12 +217,12 @@ class _Encoder:
             v = np.asarray(value.get_value(borrow=True))
             return {"__zeros__": [list(v.shape), str(v.dtype)]}
         if isinstance(value, Constant):
-            return self.encode(np.asarray(value.data), who, arg, owner)
+            return self.encode(np.asarray(value.data), caller, arg, owner)
         if isinstance(value, Variable):
             if value.owner is None:  # an input variable, such as InputLayer's input_var
                 return {"__variable__": [value.type.ndim, str(value.type.dtype), value.name]}
             raise ValueError(
-                f"network_config: {who}: argument {arg} is a PyTensor expression "
+                f"network_config: {caller}: argument {arg} is a PyTensor expression "
                 f"({value}), which cannot be stored; pass an array or initializer instead"
             )
         if callable(value) and (inspect.isfunction(value) or inspect.isclass(value)):
@@ -228,23 +230,23 @@ class _Encoder:
             if ref is not None:
                 return ref
             raise ValueError(
-                f"network_config: {who}: argument {arg} is {_describe(value)}, which is not "
+                f"network_config: {caller}: argument {arg} is {_describe(value)}, which is not "
                 f"a convnet or pytensor function and not registered; register it with "
                 f"@convnet.layers.register so that load_model can find it by name"
             )
         ref = self.callable_ref(value) if callable(value) else None
         if ref is not None:
             return ref
-        return self.encode_object(value, who, arg, owner)
+        return self.encode_object(value, caller, arg, owner)
 
-    def encode_object(self, value: Any, who: str, arg: str, owner: int) -> dict:
+    def encode_object(self, value: Any, caller: str, arg: str, owner: int) -> dict:
         cls = type(value)
         cls_ref = self.callable_ref(cls)
         if cls_ref is None or not (
             "__custom__" in cls_ref or cls_ref["__callable__"].startswith("convnet.")
         ):
             raise ValueError(
-                f"network_config: {who}: argument {arg} is {_describe(value)}, which cannot "
+                f"network_config: {caller}: argument {arg} is {_describe(value)}, which cannot "
                 f"be stored; use convnet's initializers and nonlinearities, or register its "
                 f"class with @convnet.layers.register"
             )
@@ -257,7 +259,7 @@ class _Encoder:
             for pname, p in list(sig.parameters.items())[1:]:
                 if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or not hasattr(value, pname):
                     continue
-                kwargs[pname] = self.encode(getattr(value, pname), who, f"{arg}.{pname}", owner)
+                kwargs[pname] = self.encode(getattr(value, pname), caller, f"{arg}.{pname}", owner)
         return {"__object__": cls_ref, "kwargs": kwargs}
 
 
@@ -272,7 +274,7 @@ def _arguments(layer: Layer) -> tuple[inspect.Signature, dict[str, Any]]:
     call = layer.__dict__.get("_constructor_call")
     if call is None:
         raise ValueError(
-            f"network_config: {_label(layer)} has no recorded constructor call (was it built "
+            f"network_config: {label(layer)} has no recorded constructor call (was it built "
             f"without calling Layer.__init__?)"
         )
     init, args, kwargs = call
@@ -344,7 +346,7 @@ def network_config(network: Any) -> dict[str, Any]:
     enc = _Encoder(layers)
     entries = []
     for i, layer in enumerate(layers):
-        who = _label(layer)
+        caller = label(layer)
         sig, arguments = _arguments(layer)
         params = list(sig.parameters.values())[1:]
         positional = []
@@ -368,13 +370,13 @@ def network_config(network: Any) -> dict[str, Any]:
             if kinds[pname] == inspect.Parameter.VAR_KEYWORD:
                 encoded[pname] = {
                     "__dict__": {
-                        k: enc.encode(v, who, k, i, k in param_attrs) for k, v in value.items()
+                        k: enc.encode(v, caller, k, i, k in param_attrs) for k, v in value.items()
                     }
                 }
             elif kinds[pname] == inspect.Parameter.VAR_POSITIONAL:
-                encoded[pname] = [enc.encode(v, who, pname, i) for v in value]
+                encoded[pname] = [enc.encode(v, caller, pname, i) for v in value]
             else:
-                encoded[pname] = enc.encode(value, who, pname, i, pname in param_attrs)
+                encoded[pname] = enc.encode(value, caller, pname, i, pname in param_attrs)
         entries.append(
             {
                 "class": _class_name(type(layer)),

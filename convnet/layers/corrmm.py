@@ -56,6 +56,16 @@ class Conv2DMMLayer(Conv2DLayer):
         **kwargs: Any,
     ):
         super().__init__(
-            incoming, num_filters, filter_size, stride, pad, untie_biases, W, b,
-            nonlinearity, flip_filters, num_groups=num_groups, **kwargs,
-        )  # fmt: skip
+            incoming,
+            num_filters,
+            filter_size,
+            stride=stride,
+            pad=pad,
+            untie_biases=untie_biases,
+            W=W,
+            b=b,
+            nonlinearity=nonlinearity,
+            flip_filters=flip_filters,
+            num_groups=num_groups,
+            **kwargs,
+        )

@@ -30,8 +30,9 @@ from typing import Any
 import pytensor.tensor as T
 
 from .. import init, nonlinearities, ops
-from ..utils import as_tuple, int_types
-from .base import Layer, _label
+from .._checks import check_int, label
+from ..utils import as_tuple
+from .base import Layer
 from .conv import Conv2DLayer
 from .pool import MaxPool2DLayer
 from .shape import DimshuffleLayer
@@ -122,51 +123,60 @@ class Conv2DCCLayer(Conv2DLayer):
             W = init.GlorotUniform(c01b=not dimshuffle)
         # the layout decides the filter and output shapes, which the base class asks for
         self.dimshuffle = dimshuffle
-        self.partial_sum = partial_sum
         super().__init__(
-            incoming, num_filters, filter_size, stride, pad, untie_biases, W,
-            b if dimshuffle else None, nonlinearity, flip_filters, **kwargs,
-        )  # fmt: skip
+            incoming,
+            num_filters,
+            filter_size,
+            stride=stride,
+            pad=pad,
+            untie_biases=untie_biases,
+            W=W,
+            b=b if dimshuffle else None,
+            nonlinearity=nonlinearity,
+            flip_filters=flip_filters,
+            **kwargs,
+        )
+        self.partial_sum = partial_sum
         self._check_cuda_convnet_restrictions()
         if not dimshuffle and b is not None:
             # the base class would read the bias shape off the c01b output shape
             spatial = _shape_to_bc01(self.output_shape)[2:]
             if untie_biases and None in spatial:
                 raise ValueError(
-                    f"{_label(self)}: untie_biases=True needs known spatial input sizes, "
+                    f"{label(self)}: untie_biases=True needs known spatial input sizes, "
                     f"received input shape {self.input_shape}"
                 )
             shape = (self.num_filters,) + (tuple(spatial) if untie_biases else ())
             self.b = self.add_param(b, shape, name="b", regularizable=False)
 
     def _check_cuda_convnet_restrictions(self) -> None:
-        label = _label(self)
+        caller = label(self)
         if self.filter_size[0] != self.filter_size[1]:
             raise RuntimeError(
-                f"{label}: filter_size: Conv2DCCLayer only supports square filters, but "
+                f"{caller}: filter_size: Conv2DCCLayer only supports square filters, but "
                 f"filter_size={self.filter_size}"
             )
         if self.stride[0] != self.stride[1]:
             raise RuntimeError(
-                f"{label}: stride: Conv2DCCLayer only supports square strides, but "
+                f"{caller}: stride: Conv2DCCLayer only supports square strides, but "
                 f"stride={self.stride}"
             )
         if self.num_filters % 16:
             raise RuntimeError(
-                f"{label}: num_filters: Conv2DCCLayer requires num_filters to be a multiple "
+                f"{caller}: num_filters: Conv2DCCLayer requires num_filters to be a multiple "
                 f"of 16, but num_filters is {self.num_filters}"
             )
         channels = self.num_input_channels
         if not (channels < 4 or channels % 4 == 0):
             raise RuntimeError(
-                f"{label}: Conv2DCCLayer requires the number of input channels to be 1, 2, 3 "
+                f"{caller}: Conv2DCCLayer requires the number of input channels to be 1, 2, 3 "
                 f"or a multiple of 4, but it is {channels} (input shape {self.input_shape})"
             )
         if not isinstance(self.pad, str) and (
             self.pad[0] != self.pad[1] or isinstance(self.pad[0], tuple)
         ):
             raise RuntimeError(
-                f"{label}: pad: Conv2DCCLayer only supports square padding, but pad={self.pad}"
+                f"{caller}: pad: Conv2DCCLayer only supports square padding, but pad={self.pad}"
             )
 
     @property
@@ -240,38 +250,36 @@ class MaxPool2DCCLayer(MaxPool2DLayer):
         dimshuffle: bool = True,
         **kwargs: Any,
     ):
-        self.name = kwargs.get("name")
-        label = _label(self)
         pad = kwargs.pop("pad", 0)
-        if as_tuple(pad, 2, name=f"{label}: pad") != (0, 0):
+        # the layout decides the output shape, which the base class checks
+        self.dimshuffle = dimshuffle
+        super().__init__(incoming, pool_size, stride=stride, pad=0, ignore_border=False, **kwargs)
+        caller = label(self)
+        if as_tuple(pad, 2, name=f"{caller}: pad") != (0, 0):
             raise NotImplementedError(
-                f"{label}: pad: MaxPool2DCCLayer does not support padding, received {pad!r}"
+                f"{caller}: pad: MaxPool2DCCLayer does not support padding, received {pad!r}"
             )
-        size = as_tuple(pool_size, 2, name=f"{label}: pool_size")
+        size, steps = self.pool_size, self.stride
         if size[0] != size[1]:
             raise NotImplementedError(
-                f"{label}: pool_size: MaxPool2DCCLayer only supports square pooling regions, "
+                f"{caller}: pool_size: MaxPool2DCCLayer only supports square pooling regions, "
                 f"but pool_size={size}"
             )
-        steps = size if stride is None else as_tuple(stride, 2, name=f"{label}: stride")
         if steps[0] != steps[1]:
             raise NotImplementedError(
-                f"{label}: stride: MaxPool2DCCLayer only supports using the same stride in "
+                f"{caller}: stride: MaxPool2DCCLayer only supports using the same stride in "
                 f"both directions but stride={steps}"
             )
         if steps[0] > size[0]:
             raise NotImplementedError(
-                f"{label}: stride: MaxPool2DCCLayer only supports stride <= pool_size, "
+                f"{caller}: stride: MaxPool2DCCLayer only supports stride <= pool_size, "
                 f"received stride={steps}, pool_size={size}"
             )
         if ignore_border:
             raise NotImplementedError(
-                f"{label}: ignore_border: MaxPool2DCCLayer does not support "
+                f"{caller}: ignore_border: MaxPool2DCCLayer does not support "
                 f"ignore_border=True (cuda-convnet keeps partial windows)"
             )
-        # the layout decides the output shape, which the base class checks
-        self.dimshuffle = dimshuffle
-        super().__init__(incoming, pool_size, stride, 0, False, **kwargs)
 
     def get_output_shape_for(self, input_shape):
         if self.dimshuffle:
@@ -384,17 +392,14 @@ class NINLayer_c01b(Layer):  # noqa: N801 - Lasagne's name
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
         if len(self.input_shape) < 2:
             raise ValueError(
-                f"{_label(self)}: expected input with at least 2 dimensions (channels, ..., "
+                f"{label(self)}: expected input with at least 2 dimensions (channels, ..., "
                 f"batch), received shape {self.input_shape}"
             )
-        if isinstance(num_units, bool) or not isinstance(num_units, int_types) or num_units <= 0:
-            raise ValueError(
-                f"{_label(self)}: num_units: expected a positive int, received {num_units!r}"
-            )
+        num_units = check_int(num_units, caller=label(self), argname="num_units", minimum=1)
         channels = self.input_shape[0]
         if channels is None:
             raise ValueError(
-                f"{_label(self)}: expected a known number of input channels (axis 0), "
+                f"{label(self)}: expected a known number of input channels (axis 0), "
                 f"received input shape {self.input_shape}"
             )
         self.num_units = num_units
@@ -406,7 +411,7 @@ class NINLayer_c01b(Layer):  # noqa: N801 - Lasagne's name
             positions = tuple(self.output_shape[1:-1])
             if untie_biases and None in positions:
                 raise ValueError(
-                    f"{_label(self)}: untie_biases=True needs known sizes between the first "
+                    f"{label(self)}: untie_biases=True needs known sizes between the first "
                     f"and the last axis, received input shape {self.input_shape}"
                 )
             shape = (num_units,) + (positions if untie_biases else ())

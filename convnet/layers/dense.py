@@ -8,9 +8,9 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
+from .._checks import check_int, label
 from ..ops import concrete_shape
-from ..utils import int_types
-from .base import Layer, _label
+from .base import Layer
 
 __all__ = ["DenseLayer", "NINLayer"]
 
@@ -74,21 +74,17 @@ class DenseLayer(Layer):
     ):
         super().__init__(incoming, **kwargs)
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
-        if not isinstance(num_units, int_types) or isinstance(num_units, bool) or num_units <= 0:
-            raise ValueError(
-                f"{_label(self)}: num_units: expected a positive int, received {num_units!r}"
-            )
-        self.num_units = int(num_units)
+        self.num_units = check_int(num_units, caller=label(self), argname="num_units", minimum=1)
         ndim = len(self.input_shape)
         if num_leading_axes >= ndim:
             raise ValueError(
-                f"{_label(self)}: num_leading_axes: expected a value below the input's "
+                f"{label(self)}: num_leading_axes: expected a value below the input's "
                 f"{ndim} dimensions (input shape {self.input_shape}), received "
                 f"{num_leading_axes}, which leaves no trailing axes to multiply"
             )
         if num_leading_axes < -ndim:
             raise ValueError(
-                f"{_label(self)}: num_leading_axes: expected a value >= {-ndim} for an input "
+                f"{label(self)}: num_leading_axes: expected a value >= {-ndim} for an input "
                 f"of {ndim} dimensions (input shape {self.input_shape}), received "
                 f"{num_leading_axes}"
             )
@@ -96,7 +92,7 @@ class DenseLayer(Layer):
         trailing = self.input_shape[num_leading_axes:]
         if any(s is None for s in trailing):
             raise ValueError(
-                f"{_label(self)}: expected known sizes for the input axes that are "
+                f"{label(self)}: expected known sizes for the input axes that are "
                 f"flattened into the weight matrix, received input shape {self.input_shape} "
                 f"(axes {num_leading_axes % ndim}..{ndim - 1}); set num_leading_axes or "
                 f"give the full input shape"
@@ -184,15 +180,11 @@ class NINLayer(Layer):
     ):
         super().__init__(incoming, **kwargs)
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
-        if not isinstance(num_units, int_types) or isinstance(num_units, bool) or num_units <= 0:
-            raise ValueError(
-                f"{_label(self)}: num_units: expected a positive int, received {num_units!r}"
-            )
-        self.num_units = int(num_units)
+        self.num_units = check_int(num_units, caller=label(self), argname="num_units", minimum=1)
         self.untie_biases = untie_biases
         if len(self.input_shape) < 2 or self.input_shape[1] is None:
             raise ValueError(
-                f"{_label(self)}: expected an input of at least 2 dimensions (batch, "
+                f"{label(self)}: expected an input of at least 2 dimensions (batch, "
                 f"channels, ...) with a known number of channels, received shape "
                 f"{self.input_shape}"
             )
@@ -205,7 +197,7 @@ class NINLayer(Layer):
                 positions = self.input_shape[2:]
                 if any(s is None for s in positions):
                     raise ValueError(
-                        f"{_label(self)}: untie_biases=True needs known sizes for all axes "
+                        f"{label(self)}: untie_biases=True needs known sizes for all axes "
                         f"after the channels, received input shape {self.input_shape}"
                     )
                 biases_shape = (self.num_units,) + tuple(positions)

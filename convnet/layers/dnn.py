@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import init, nonlinearities
-from .base import Layer, _label
+from .._checks import label
+from .base import Layer
 from .conv import Conv2DLayer, Conv3DLayer
 from .normalization import BatchNormLayer
 from .pool import Pool2DLayer, Pool3DLayer, SpatialPyramidPoolingLayer
@@ -44,7 +45,7 @@ __all__ = [
 def _ignore_border_only(layer: Layer, ignore_border: bool) -> None:
     if not ignore_border:
         raise NotImplementedError(
-            f"{_label(layer)}: ignore_border: {type(layer).__name__} does not support "
+            f"{label(layer)}: ignore_border: {type(layer).__name__} does not support "
             f"ignore_border=False (cuDNN pooling keeps whole windows only); use "
             f"Pool2DLayer/Pool3DLayer for partial windows"
         )
@@ -79,9 +80,10 @@ class Pool2DDNNLayer(Pool2DLayer):
         mode: str = "max",
         **kwargs: Any,
     ):
-        self.name = kwargs.get("name")
+        super().__init__(
+            incoming, pool_size, stride=stride, pad=pad, ignore_border=True, mode=mode, **kwargs
+        )
         _ignore_border_only(self, ignore_border)
-        super().__init__(incoming, pool_size, stride, pad, True, mode, **kwargs)
 
 
 class MaxPool2DDNNLayer(Pool2DDNNLayer):
@@ -103,7 +105,15 @@ class MaxPool2DDNNLayer(Pool2DDNNLayer):
         ignore_border: bool = True,
         **kwargs: Any,
     ):
-        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
+        super().__init__(
+            incoming,
+            pool_size,
+            stride=stride,
+            pad=pad,
+            ignore_border=ignore_border,
+            mode="max",
+            **kwargs,
+        )
 
 
 class Pool3DDNNLayer(Pool3DLayer):
@@ -134,9 +144,10 @@ class Pool3DDNNLayer(Pool3DLayer):
         mode: str = "max",
         **kwargs: Any,
     ):
-        self.name = kwargs.get("name")
+        super().__init__(
+            incoming, pool_size, stride=stride, pad=pad, ignore_border=True, mode=mode, **kwargs
+        )
         _ignore_border_only(self, ignore_border)
-        super().__init__(incoming, pool_size, stride, pad, True, mode, **kwargs)
 
 
 class MaxPool3DDNNLayer(Pool3DDNNLayer):
@@ -158,7 +169,15 @@ class MaxPool3DDNNLayer(Pool3DDNNLayer):
         ignore_border: bool = True,
         **kwargs: Any,
     ):
-        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
+        super().__init__(
+            incoming,
+            pool_size,
+            stride=stride,
+            pad=pad,
+            ignore_border=ignore_border,
+            mode="max",
+            **kwargs,
+        )
 
 
 class Conv2DDNNLayer(Conv2DLayer):
@@ -200,9 +219,19 @@ class Conv2DDNNLayer(Conv2DLayer):
         **kwargs: Any,
     ):
         super().__init__(
-            incoming, num_filters, filter_size, stride, pad, untie_biases, W, b,
-            nonlinearity, flip_filters, num_groups=num_groups, **kwargs,
-        )  # fmt: skip
+            incoming,
+            num_filters,
+            filter_size,
+            stride=stride,
+            pad=pad,
+            untie_biases=untie_biases,
+            W=W,
+            b=b,
+            nonlinearity=nonlinearity,
+            flip_filters=flip_filters,
+            num_groups=num_groups,
+            **kwargs,
+        )
 
 
 class Conv3DDNNLayer(Conv3DLayer):
@@ -235,9 +264,19 @@ class Conv3DDNNLayer(Conv3DLayer):
         **kwargs: Any,
     ):
         super().__init__(
-            incoming, num_filters, filter_size, stride, pad, untie_biases, W, b,
-            nonlinearity, flip_filters, num_groups=num_groups, **kwargs,
-        )  # fmt: skip
+            incoming,
+            num_filters,
+            filter_size,
+            stride=stride,
+            pad=pad,
+            untie_biases=untie_biases,
+            W=W,
+            b=b,
+            nonlinearity=nonlinearity,
+            flip_filters=flip_filters,
+            num_groups=num_groups,
+            **kwargs,
+        )
 
 
 class SpatialPyramidPoolingDNNLayer(SpatialPyramidPoolingLayer):
@@ -263,7 +302,7 @@ class SpatialPyramidPoolingDNNLayer(SpatialPyramidPoolingLayer):
         mode: str = "max",
         **kwargs: Any,
     ):
-        super().__init__(incoming, pool_dims, mode, implementation="fast", **kwargs)
+        super().__init__(incoming, pool_dims=pool_dims, mode=mode, implementation="fast", **kwargs)
 
 
 class BatchNormDNNLayer(BatchNormLayer):
@@ -297,11 +336,21 @@ class BatchNormDNNLayer(BatchNormLayer):
         inv_std: Any = init.Constant(1),
         **kwargs: Any,
     ):
-        super().__init__(incoming, axes, epsilon, alpha, beta, gamma, mean, inv_std, **kwargs)
+        super().__init__(
+            incoming,
+            axes=axes,
+            epsilon=epsilon,
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            mean=mean,
+            inv_std=inv_std,
+            **kwargs,
+        )
         spatial = (0,) + tuple(range(2, len(self.input_shape)))
         if self.axes not in ((0,), spatial):
             raise ValueError(
-                f"{_label(self)}: axes: BatchNormDNNLayer only supports normalization across the "
+                f"{label(self)}: axes: BatchNormDNNLayer only supports normalization across the "
                 f"first axis (0,) or across all but the second axis {spatial} (cuDNN's layouts), "
                 f"received {axes!r}"
             )

@@ -7,17 +7,11 @@ from typing import Any
 import pytensor.tensor as T
 
 from .. import init
+from .._checks import check_int, label
 from ..ops import concrete_shape
-from ..utils import int_types
-from .base import Layer, _label
+from .base import Layer
 
 __all__ = ["EmbeddingLayer"]
-
-
-def _check_size(layer: Layer, value: Any, argname: str) -> int:
-    if not isinstance(value, int_types) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{_label(layer)}: {argname}: expected a positive int, received {value!r}")
-    return int(value)
 
 
 class EmbeddingLayer(Layer):
@@ -73,8 +67,9 @@ class EmbeddingLayer(Layer):
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
-        self.input_size = _check_size(self, input_size, "input_size")
-        self.output_size = _check_size(self, output_size, "output_size")
+        caller = label(self)
+        self.input_size = check_int(input_size, caller=caller, argname="input_size", minimum=1)
+        self.output_size = check_int(output_size, caller=caller, argname="output_size", minimum=1)
         self.W = self.add_param(W, (self.input_size, self.output_size), name="W")
 
     def get_output_shape_for(self, input_shape):
@@ -84,7 +79,7 @@ class EmbeddingLayer(Layer):
         input = T.as_tensor_variable(input)
         if not input.dtype.startswith(("int", "uint")):
             raise TypeError(
-                f"{_label(self)}: expected an input expression of an integer dtype (indices), "
+                f"{label(self)}: expected an input expression of an integer dtype (indices), "
                 f"received {input.dtype}; pass e.g. input_var=T.imatrix() to the InputLayer"
             )
         if input.ndim <= 1:

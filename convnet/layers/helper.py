@@ -13,9 +13,10 @@ import numpy as np
 from pytensor.graph import Variable
 
 from .. import utils
+from .._checks import label
 from ..ops import concrete_shape
 from ._declared_shape import check_declared_shape
-from .base import Layer, MergeLayer, _label
+from .base import Layer, MergeLayer
 
 __all__ = [
     "get_all_layers",
@@ -142,7 +143,7 @@ def get_output(layer_or_layers: Any, inputs: Any = None, **kwargs: Any) -> Any:
             raise ValueError(
                 f"get_output: received a single input expression for a network with "
                 f"{len(all_outputs)} input layers "
-                f"({', '.join(_label(x) for x in all_outputs)}); pass a dict mapping each "
+                f"({', '.join(label(x) for x in all_outputs)}); pass a dict mapping each "
                 f"input layer to its expression"
             )
         for input_layer in all_outputs:
@@ -157,7 +158,7 @@ def get_output(layer_or_layers: Any, inputs: Any = None, **kwargs: Any) -> Any:
                 layer_inputs = all_outputs[layer.input_layer]
         except KeyError:
             raise ValueError(
-                f"get_output: {_label(layer)} was built from a shape, not a layer, so it has "
+                f"get_output: {label(layer)} was built from a shape, not a layer, so it has "
                 f"no input expression; pass inputs={{layer: expression}} for it"
             ) from None
         # concrete_shape: later layers and gradients read this output's shape off the value,

@@ -8,7 +8,8 @@ from typing import Any
 import pytensor
 import pytensor.tensor as T
 
-from .base import Layer, _check_shape
+from ._shapes import check_shape
+from .base import Layer
 
 __all__ = ["InputLayer"]
 
@@ -54,7 +55,7 @@ class InputLayer(Layer):
                 f"{self._who()}: shape: expected a tuple of ints or None, received "
                 f"{type(shape).__name__} {shape!r}"
             ) from None
-        self.shape = _check_shape(shape, self._who(), "shape")
+        self.shape = check_shape(shape, self._who(), "shape")
         ndim = len(self.shape)
         if input_var is None:
             var_name = f"{name}.input" if name is not None else "input"

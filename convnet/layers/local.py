@@ -12,8 +12,9 @@ from typing import Any
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
-from ..utils import _pad_axis
-from .base import _known_shape, _label
+from .._checks import label
+from .._tensor import pad_axis
+from ._shapes import known_shape
 from .conv import Conv2DLayer
 
 __all__ = ["LocallyConnected2DLayer"]
@@ -109,25 +110,33 @@ class LocallyConnected2DLayer(Conv2DLayer):
         # get_W_shape(), called while the base class builds the parameters, needs it
         self.channelwise = bool(channelwise)
         super().__init__(
-            incoming, num_filters, filter_size, stride=stride, pad=pad,
-            untie_biases=untie_biases, W=W, b=b, nonlinearity=nonlinearity,
-            flip_filters=flip_filters, **kwargs,
-        )  # fmt: skip
+            incoming,
+            num_filters,
+            filter_size,
+            stride=stride,
+            pad=pad,
+            untie_biases=untie_biases,
+            W=W,
+            b=b,
+            nonlinearity=nonlinearity,
+            flip_filters=flip_filters,
+            **kwargs,
+        )
 
     def _check_geometry(self) -> None:
         if self.stride != (1, 1):
             raise NotImplementedError(
-                f"{_label(self)}: stride: expected 1 or (1, 1) (LocallyConnected2DLayer "
+                f"{label(self)}: stride: expected 1 or (1, 1) (LocallyConnected2DLayer "
                 f"requires stride=1 / (1, 1)), received {self.stride}"
             )
         if self.pad != "same":
             raise NotImplementedError(
-                f"{_label(self)}: pad: expected 'same' (LocallyConnected2DLayer requires "
+                f"{label(self)}: pad: expected 'same' (LocallyConnected2DLayer requires "
                 f"pad='same'), received {self.pad!r}"
             )
         if any(s is None for s in self.input_shape[1:]):
             raise ValueError(
-                f"{_label(self)}: expected known channels, rows and cols (A "
+                f"{label(self)}: expected known channels, rows and cols (A "
                 f"LocallyConnected2DLayer requires a fixed input shape (except for the batch "
                 f"size), one filter bank per position), received input shape "
                 f"{self.input_shape}"
@@ -135,7 +144,7 @@ class LocallyConnected2DLayer(Conv2DLayer):
         channels = self.input_shape[1]
         if self.channelwise and self.num_filters != channels:
             raise ValueError(
-                f"{_label(self)}: num_filters and the number of input channels should match "
+                f"{label(self)}: num_filters and the number of input channels should match "
                 f"when channelwise=True: expected num_filters={channels}, received "
                 f"{self.num_filters}"
             )
@@ -165,9 +174,9 @@ class LocallyConnected2DLayer(Conv2DLayer):
         """
         _, channels, rows, cols = self.input_shape
         kr, kc = self.filter_size
-        padded = _known_shape(input, self.input_shape)
+        padded = known_shape(input, self.input_shape)
         for axis, (before, after) in zip((2, 3), self._pad_pairs(), strict=True):
-            padded = _pad_axis(padded, axis, before, after)
+            padded = pad_axis(padded, axis, before, after)
         # windows[n, c, u, v, i, j] = padded[n, c, i + u, j + v]
         windows = T.stack(
             [

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytensor.tensor as T
 
-from .base import MergeLayer, _known_shape, _label
+from .._checks import label
+from ._shapes import known_shape
+from .base import MergeLayer
 
 __all__ = [
     "autocrop",
@@ -21,14 +23,14 @@ __all__ = [
 _CROP_MODES = ("lower", "center", "upper")
 
 
-def _check_cropping(cropping: Any, who: str) -> list | None:
+def _check_cropping(cropping: Any, caller: str) -> list | None:
     if cropping is None:
         return None
     cropping = list(cropping)
     bad = [c for c in cropping if c is not None and c not in _CROP_MODES]
     if bad:
         raise ValueError(
-            f"{who}: cropping: expected None or a list of None, 'lower', 'center' and "
+            f"{caller}: cropping: expected None or a list of None, 'lower', 'center' and "
             f"'upper', received {cropping!r}"
         )
     return cropping
@@ -167,7 +169,7 @@ class ConcatLayer(MergeLayer):
 
     def __init__(self, incomings: Any, axis: int = 1, cropping: Any = None, **kwargs: Any):
         super().__init__(incomings, **kwargs)
-        cropping = _check_cropping(cropping, _label(self))
+        cropping = _check_cropping(cropping, label(self))
         self.axis = axis
         if not _shapes_declared(self):
             # Stand-in incoming layers without shapes: checks wait for real shapes.
@@ -178,7 +180,7 @@ class ConcatLayer(MergeLayer):
         ndim = len(self.input_shapes[0]) if self.input_shapes else 0
         if not -ndim <= axis < ndim:
             raise ValueError(
-                f"{_label(self)}: axis: expected an axis of the {ndim}-dimensional inputs, "
+                f"{label(self)}: axis: expected an axis of the {ndim}-dimensional inputs, "
                 f"received {axis}"
             )
         if cropping is not None:
@@ -192,7 +194,7 @@ class ConcatLayer(MergeLayer):
         ndims = {len(s) for s in input_shapes}
         if len(ndims) != 1:
             raise ValueError(
-                f"{_label(self)}: expected inputs with the same number of dimensions, "
+                f"{label(self)}: expected inputs with the same number of dimensions, "
                 f"received shapes {_format_shapes(input_shapes)}"
             )
         ndim = ndims.pop()
@@ -203,7 +205,7 @@ class ConcatLayer(MergeLayer):
             known = {s for s in sizes if s is not None}
             if i != axis and len(known) > 1:
                 raise ValueError(
-                    f"{_label(self)}: expected input shapes that agree except on the "
+                    f"{label(self)}: expected input shapes that agree except on the "
                     f"concatenation axis {self.axis}, received {_format_shapes(input_shapes)} "
                     f"(they differ on axis {i}); crop or pad the inputs, or pass "
                     f"cropping=..."
@@ -214,7 +216,7 @@ class ConcatLayer(MergeLayer):
 
     def get_output_for(self, inputs, **kwargs):
         if self.cropping is not None:
-            inputs = [_known_shape(x, s) for x, s in zip(inputs, self.input_shapes, strict=True)]
+            inputs = [known_shape(x, s) for x, s in zip(inputs, self.input_shapes, strict=True)]
         inputs = autocrop(inputs, self.cropping)
         return T.concatenate(inputs, axis=self.axis)
 
@@ -267,11 +269,11 @@ class ElemwiseMergeLayer(MergeLayer):
         super().__init__(incomings, **kwargs)
         if not callable(merge_function):
             raise TypeError(
-                f"{_label(self)}: merge_function: expected a callable, received "
+                f"{label(self)}: merge_function: expected a callable, received "
                 f"{type(merge_function).__name__}"
             )
         self.merge_function = merge_function
-        self.cropping = _check_cropping(cropping, _label(self))
+        self.cropping = _check_cropping(cropping, label(self))
         if _shapes_declared(self):
             self.output_shape  # noqa: B018  (validates the input shapes now)
 
@@ -284,7 +286,7 @@ class ElemwiseMergeLayer(MergeLayer):
         )
         if mismatch:
             raise ValueError(
-                f"{_label(self)}: expected inputs of the same shape, received "
+                f"{label(self)}: expected inputs of the same shape, received "
                 f"{_format_shapes(input_shapes)}; {_same_shape_hint(input_shapes)}"
             )
         columns = zip(*input_shapes, strict=True)
@@ -292,7 +294,7 @@ class ElemwiseMergeLayer(MergeLayer):
 
     def get_output_for(self, inputs, **kwargs):
         if self.cropping is not None:
-            inputs = [_known_shape(x, s) for x, s in zip(inputs, self.input_shapes, strict=True)]
+            inputs = [known_shape(x, s) for x, s in zip(inputs, self.input_shapes, strict=True)]
         inputs = autocrop(inputs, self.cropping)
         output = inputs[0]
         for x in inputs[1:]:
@@ -330,7 +332,7 @@ class ElemwiseSumLayer(ElemwiseMergeLayer):
         if isinstance(coeffs, (list, tuple)):
             if len(coeffs) != len(self.input_shapes):
                 raise ValueError(
-                    f"{_label(self)}: coeffs: expected one coefficient per input "
+                    f"{label(self)}: coeffs: expected one coefficient per input "
                     f"({len(self.input_shapes)}), received {len(coeffs)}: {list(coeffs)!r}"
                 )
             coeffs = list(coeffs)

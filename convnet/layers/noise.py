@@ -17,9 +17,10 @@ import pytensor
 import pytensor.tensor as T
 from pytensor.graph import Variable
 
+from .._checks import label
+from .._random import RandomStreams, draw_seed
 from ..ops import concrete_shape
-from ..random import _draw_seed, _RandomStreams
-from .base import Layer, _label
+from .base import Layer
 
 __all__ = [
     "DropoutLayer",
@@ -93,7 +94,7 @@ class DropoutLayer(Layer):
         if not isinstance(p, Variable):
             if not isinstance(p, Real) or not 0 <= p < 1:
                 raise ValueError(
-                    f"{_label(self)}: p: expected a dropout probability in [0, 1), received {p!r}"
+                    f"{label(self)}: p: expected a dropout probability in [0, 1), received {p!r}"
                 )
         ndim = len(self.input_shape)
         try:
@@ -102,11 +103,11 @@ class DropoutLayer(Layer):
             shared_axes = (shared_axes,)
         if any(not -ndim <= a < ndim for a in shared_axes):
             raise ValueError(
-                f"{_label(self)}: shared_axes: expected axes of the {ndim}-dimensional input "
+                f"{label(self)}: shared_axes: expected axes of the {ndim}-dimensional input "
                 f"(shape {self.input_shape}), received {shared_axes}"
             )
-        self.seed = _draw_seed()
-        self._srng = _RandomStreams(self.seed)
+        self.seed = draw_seed()
+        self._srng = RandomStreams(self.seed)
         self.p = p
         self.rescale = rescale
         self.shared_axes = shared_axes
@@ -210,10 +211,10 @@ class GaussianNoiseLayer(Layer):
         super().__init__(incoming, **kwargs)
         if not isinstance(sigma, Variable) and (not isinstance(sigma, Real) or sigma < 0):
             raise ValueError(
-                f"{_label(self)}: sigma: expected a standard deviation >= 0, received {sigma!r}"
+                f"{label(self)}: sigma: expected a standard deviation >= 0, received {sigma!r}"
             )
-        self.seed = _draw_seed()
-        self._srng = _RandomStreams(self.seed)
+        self.seed = draw_seed()
+        self._srng = RandomStreams(self.seed)
         self.sigma = sigma
 
     def get_output_for(self, input, deterministic=False, **kwargs):

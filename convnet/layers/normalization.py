@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pytensor.tensor as T
 
-from .. import init, nonlinearities
+from .. import _tensor, init, nonlinearities
+from .._checks import INT_TYPES, label
 from .._errors import UnsupportedValueError
-from ..utils import _full, _mean, _pad_axis, _set_default_update, _var, int_types
-from .base import Layer, _known_shape, _label
+from ._shapes import known_shape
+from .base import Layer
 
 __all__ = [
     "LocalResponseNormalization2DLayer",
@@ -75,12 +76,12 @@ class LocalResponseNormalization2DLayer(Layer):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) != 4:
             raise ValueError(
-                f"{_label(self)}: expected input with 4 dimensions (batch, channels, rows, "
+                f"{label(self)}: expected input with 4 dimensions (batch, channels, rows, "
                 f"cols), received shape {self.input_shape}"
             )
-        if not isinstance(n, int_types) or n < 1 or n % 2 == 0:
+        if not isinstance(n, INT_TYPES) or n < 1 or n % 2 == 0:
             raise UnsupportedValueError(
-                f"{_label(self)}: n: expected an odd positive int, received {n!r}"
+                f"{label(self)}: n: expected an odd positive int, received {n!r}"
             )
         self.alpha = alpha
         self.k = k
@@ -89,11 +90,11 @@ class LocalResponseNormalization2DLayer(Layer):
 
     def get_output_for(self, input, **kwargs):
         dtype = input.dtype
-        input = _known_shape(input, self.input_shape)
+        input = known_shape(input, self.input_shape)
         half_n = self.n // 2
         ch = input.shape[1]
         input_sqr = T.sqr(input)
-        padded = _pad_axis(input_sqr, 1, half_n, half_n)
+        padded = _tensor.pad_axis(input_sqr, 1, half_n, half_n)
         total = padded[:, 0:ch]
         for i in range(1, self.n):
             total = total + padded[:, i : i + ch]
@@ -103,17 +104,17 @@ class LocalResponseNormalization2DLayer(Layer):
 
 def _norm_axes(layer: Layer, axes: Any) -> tuple[int, ...]:
     ndim = len(layer.input_shape)
-    if isinstance(axes, int_types):
+    if isinstance(axes, INT_TYPES):
         axes = (axes,)
     try:
         axes = tuple(int(a) for a in axes)
     except TypeError:
         raise TypeError(
-            f"{_label(layer)}: axes: expected 'auto', an int or a tuple of ints, received {axes!r}"
+            f"{label(layer)}: axes: expected 'auto', an int or a tuple of ints, received {axes!r}"
         ) from None
     if any(not -ndim <= a < ndim for a in axes):
         raise ValueError(
-            f"{_label(layer)}: axes: expected axes of the {ndim}-dimensional input (shape "
+            f"{label(layer)}: axes: expected axes of the {ndim}-dimensional input (shape "
             f"{layer.input_shape}), received {axes}"
         )
     return tuple(a % ndim for a in axes)
@@ -201,23 +202,23 @@ class BatchNormLayer(Layer):
         if isinstance(axes, str):
             if axes != "auto":
                 raise ValueError(
-                    f"{_label(self)}: axes: expected 'auto', an int or a tuple of ints, "
+                    f"{label(self)}: axes: expected 'auto', an int or a tuple of ints, "
                     f"received {axes!r}"
                 )
             axes = (0,) + tuple(range(2, len(self.input_shape)))
         self.axes = _norm_axes(self, axes)
         if epsilon < 0:
-            raise ValueError(f"{_label(self)}: epsilon: expected >= 0, received {epsilon!r}")
+            raise ValueError(f"{label(self)}: epsilon: expected >= 0, received {epsilon!r}")
         if not 0 <= alpha <= 1:
             raise ValueError(
-                f"{_label(self)}: alpha: expected a value in [0, 1], received {alpha!r}"
+                f"{label(self)}: alpha: expected a value in [0, 1], received {alpha!r}"
             )
         self.epsilon = epsilon
         self.alpha = alpha
         shape = [s for axis, s in enumerate(self.input_shape) if axis not in self.axes]
         if any(s is None for s in shape):
             raise ValueError(
-                f"{_label(self)}: expected known input sizes on all axes not normalized over, "
+                f"{label(self)}: expected known input sizes on all axes not normalized over, "
                 f"received input shape {self.input_shape} with axes {self.axes}"
             )
         if beta is None:
@@ -244,8 +245,8 @@ class BatchNormLayer(Layer):
         **kwargs,
     ):
         dtype = input.dtype
-        input_mean = _mean(input, self.axes)
-        input_var = _var(input, self.axes)
+        input_mean = _tensor.mean(input, self.axes)
+        input_var = _tensor.var(input, self.axes)
         input_inv_std = T.reciprocal(T.sqrt(input_var + _const(self.epsilon, dtype)))
 
         if batch_norm_use_averages is None:
@@ -270,8 +271,8 @@ class BatchNormLayer(Layer):
                 a = _const(self.alpha, param.dtype)
                 one_minus_a = _const(1 - self.alpha, param.dtype)
                 update = one_minus_a * param + a * T.cast(batch, param.dtype)
-                _set_default_update(running, T.cast(update, param.dtype))
-                anchor = _full([running.shape[i] for i in range(running.ndim)], 0, dtype)
+                _tensor.set_default_update(running, T.cast(update, param.dtype))
+                anchor = _tensor.full([running.shape[i] for i in range(running.ndim)], 0, dtype)
                 if param is self.mean:
                     mean = mean + anchor
                 else:
@@ -380,20 +381,20 @@ class StandardizationLayer(Layer):
                 axes = tuple(range(1, ndim))
             else:
                 raise ValueError(
-                    f"{_label(self)}: axes: expected 'auto', 'spatial', 'features', an int "
+                    f"{label(self)}: axes: expected 'auto', 'spatial', 'features', an int "
                     f"or a tuple of ints, received {axes!r}"
                 )
         self.axes = _norm_axes(self, axes)
         if not self.axes and not spatial_of_2d:
             raise ValueError(
-                f"{_label(self)}: axes: expected at least one axis to standardize over, "
+                f"{label(self)}: axes: expected at least one axis to standardize over, "
                 f"received none for input shape {self.input_shape}"
             )
         self.epsilon = epsilon
 
     def get_output_for(self, input, **kwargs):
-        mean = _mean(input, self.axes, keepdims=True)
-        var = _var(input, self.axes, keepdims=True)
+        mean = _tensor.mean(input, self.axes, keepdims=True)
+        var = _tensor.var(input, self.axes, keepdims=True)
         return (input - mean) / T.sqrt(var + _const(self.epsilon, input.dtype))
 
 

@@ -7,6 +7,10 @@ axes, :class:`SpatialPyramidPoolingLayer` into fixed grids of bins, :class:`Feat
 over groups of channels; :class:`Upscale2DLayer` and its siblings enlarge feature maps.
 :func:`pool_2d` is the pooling function of Theano's API that Lasagne's module offered (not
 exported by :mod:`convnet.layers`, as in Lasagne).
+
+This module exports them all; the global and feature pooling layers are defined in
+``convnet/layers/_global_pool.py``, the spatial pyramid pooling in
+``convnet/layers/_spatial_pyramid.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,14 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import ops
-from ..ops import concrete_shape
-from ..utils import _full, _mean, as_tuple, int_types
-from .base import Layer, _known_shape, _label, _stand_in
+from .._checks import check_choice, check_int_tuple, label
+from .._tensor import full
+from ..ops.pool import MODES
+from ..utils import as_tuple
+from ._global_pool import FeaturePoolLayer, FeatureWTALayer, GlobalPoolLayer
+from ._shapes import check_spatial_rank, known_shape
+from ._spatial_pyramid import SpatialPyramidPoolingLayer
+from .base import Layer
 
 __all__ = [
     "pool_output_length",
@@ -37,9 +46,6 @@ __all__ = [
     "FeatureWTALayer",
     "SpatialPyramidPoolingLayer",
 ]
-
-_MODES = ("max", "average_inc_pad", "average_exc_pad")
-_SPATIAL = {1: "length", 2: "rows, cols", 3: "depth, rows, cols"}
 
 
 def pool_output_length(
@@ -135,35 +141,20 @@ def pool_2d(
     mode = {"average": "average_inc_pad"}.get(mode, mode)
     if ws is None:
         raise ValueError("pool_2d: ws: expected the window size, received None")
-    if mode not in _MODES:
-        raise ValueError(
-            f"pool_2d: mode: expected one of {', '.join(map(repr, _MODES))}, received {mode!r}"
-        )
+    check_choice(mode, MODES, caller="pool_2d", argname="mode")
     args = [ws, ws if stride is None else stride, pad]
     if not any(isinstance(a, T.Variable) for a in args):
-        return ops.pool(input, tuple(as_tuple(ws, 2)), stride=None if stride is None else
-                        tuple(as_tuple(stride, 2)), padding=tuple(as_tuple(pad, 2)),
-                        ignore_border=ignore_border, mode=mode)  # fmt: skip
+        return ops.pool(
+            input,
+            as_tuple(ws, 2),
+            stride=None if stride is None else as_tuple(stride, 2),
+            padding=as_tuple(pad, 2),
+            ignore_border=ignore_border,
+            mode=mode,
+        )
     geometry = [T.cast(T.as_tensor_variable(a), "int64") for a in args]
     geometry = [T.specify_shape(g, (2,)) if g.ndim == 1 else T.stack([g, g]) for g in geometry]
     return ops.RuntimePool(ignore_border, mode)(input, *geometry)
-
-
-def _check_sizes(layer: Layer, value: Any, n: int, argname: str, minimum: int) -> tuple:
-    values = as_tuple(value, n, int_types, name=f"{_label(layer)}: {argname}")
-    if any(v < minimum for v in values):
-        what = "positive ints" if minimum == 1 else "non-negative ints"
-        raise ValueError(f"{_label(layer)}: {argname}: expected {what}, received {value!r}")
-    return tuple(int(v) for v in values)
-
-
-def _check_rank(layer: Layer, n: int) -> None:
-    if len(layer.input_shape) != n + 2:
-        spatial = _SPATIAL[n]
-        raise ValueError(
-            f"{_label(layer)}: expected input with {n + 2} dimensions (batch, channels, "
-            f"{spatial}), received shape {layer.input_shape}"
-        )
 
 
 class _PoolLayer(Layer):
@@ -183,26 +174,23 @@ class _PoolLayer(Layer):
     ):
         super().__init__(incoming, **kwargs)
         n = self._n
-        _check_rank(self, n)
-        self.pool_size = _check_sizes(self, pool_size, n, "pool_size", 1)
+        check_spatial_rank(self, n)
+        caller = label(self)
+        self.pool_size = check_int_tuple(pool_size, n, caller=caller, argname="pool_size")
         if stride is None:
             self.stride = self.pool_size
         else:
-            self.stride = _check_sizes(self, stride, n, "stride", 1)
-        self.pad = _check_sizes(self, pad, n, "pad", 0)
-        if mode not in _MODES:
-            raise ValueError(
-                f"{_label(self)}: mode: expected one of {', '.join(map(repr, _MODES))}, "
-                f"received {mode!r}"
-            )
+            self.stride = check_int_tuple(stride, n, caller=caller, argname="stride")
+        self.pad = check_int_tuple(pad, n, caller=caller, argname="pad", minimum=0)
+        check_choice(mode, MODES, caller=caller, argname="mode")
         if not ignore_border and any(self.pad):
             raise ValueError(
-                f"{_label(self)}: pad: expected 0 when ignore_border=False, received "
+                f"{label(self)}: pad: expected 0 when ignore_border=False, received "
                 f"{self.pad}; set ignore_border=True to pad"
             )
         if any(p >= k for p, k in zip(self.pad, self.pool_size, strict=True)):
             raise ValueError(
-                f"{_label(self)}: pad: expected values smaller than pool_size "
+                f"{label(self)}: pad: expected values smaller than pool_size "
                 f"{self.pool_size}, received {self.pad}"
             )
         self.ignore_border = ignore_border
@@ -210,7 +198,7 @@ class _PoolLayer(Layer):
         out = self.output_shape
         if any(s is not None and s <= 0 for s in out[2:]):
             raise ValueError(
-                f"{_label(self)}: expected a pool_size {self.pool_size} that fits into the "
+                f"{label(self)}: expected a pool_size {self.pool_size} that fits into the "
                 f"(padded) input, received input shape {self.input_shape}, which gives "
                 f"output shape {out}"
             )
@@ -426,13 +414,11 @@ class _UpscaleLayer(Layer):
     def __init__(self, incoming: Any, scale_factor: Any, mode: str = "repeat", **kwargs: Any):
         super().__init__(incoming, **kwargs)
         n = self._n
-        _check_rank(self, n)
-        self.scale_factor = _check_sizes(self, scale_factor, n, "scale_factor", 1)
-        if mode not in ("repeat", "dilate"):
-            raise ValueError(
-                f"{_label(self)}: mode: expected 'repeat' or 'dilate', received {mode!r}"
-            )
-        self.mode = mode
+        check_spatial_rank(self, n)
+        self.scale_factor = check_int_tuple(
+            scale_factor, n, caller=label(self), argname="scale_factor"
+        )
+        self.mode = check_choice(mode, ("repeat", "dilate"), caller=label(self), argname="mode")
 
     def get_output_shape_for(self, input_shape):
         n = self._n
@@ -446,7 +432,7 @@ class _UpscaleLayer(Layer):
         n = self._n
         if all(f == 1 for f in self.scale_factor):
             return input
-        input = _known_shape(input, self.input_shape)
+        input = known_shape(input, self.input_shape)
         lead = input.ndim - n
         shape = [input.shape[i] for i in range(lead)]
         shape += [input.shape[lead + k] * f for k, f in enumerate(self.scale_factor)]
@@ -459,7 +445,7 @@ class _UpscaleLayer(Layer):
             ones_shape = (1,) * lead + sum(((1, f) for f in self.scale_factor), ())
             ones = T.constant(np.ones(ones_shape, dtype=input.dtype))
             return (input.dimshuffle(*pattern) * ones).reshape(shape)
-        out = _full(shape, 0, input.dtype)
+        out = full(shape, 0, input.dtype)
         index = (slice(None),) * lead + tuple(slice(None, None, f) for f in self.scale_factor)
         return T.set_subtensor(out[index], input)
 
@@ -529,355 +515,3 @@ class Upscale3DLayer(_UpscaleLayer):
     """
     )
     _n = 3
-
-
-class GlobalPoolLayer(Layer):
-    """Pool over all axes after the second: ``(batch, channels, ...)`` to ``(batch, channels)``.
-
-    Parameters
-    ----------
-    incoming : Layer or tuple
-        Input with at least 3 dimensions.
-    pool_function : callable
-        Called as ``pool_function(x, axis=2)`` on the input flattened to 3 dimensions
-        (default :func:`pytensor.tensor.mean`; ``T.max`` for global max-pooling).
-    **kwargs
-        Passed to :class:`Layer`.
-
-    Examples
-    --------
-    >>> from convnet.layers import GlobalPoolLayer
-    >>> GlobalPoolLayer((None, 64, 7, 7)).output_shape
-    (None, 64)
-    """
-
-    def __init__(self, incoming: Any, pool_function: Any = T.mean, **kwargs: Any):
-        super().__init__(incoming, **kwargs)
-        if len(self.input_shape) < 3 and not _stand_in(self):
-            raise ValueError(
-                f"{_label(self)}: expected input with at least 3 dimensions (batch, channels, "
-                f"...), received shape {self.input_shape}"
-            )
-        self.pool_function = pool_function
-
-    def get_output_shape_for(self, input_shape):
-        return tuple(input_shape[:2])
-
-    def get_output_for(self, input, **kwargs):
-        if self.pool_function is T.mean:  # accumulate in the input dtype (float32 under JAX)
-            return _mean(input, axis=tuple(range(2, input.ndim)))
-        # Reshape targets must be concrete under JAX: read the shape off the input itself.
-        flat = concrete_shape(input.reshape((input.shape[0], input.shape[1], -1)))
-        return self.pool_function(flat, axis=2)
-
-
-class FeaturePoolLayer(Layer):
-    """Pool over groups of ``pool_size`` consecutive feature maps (e.g. maxout).
-
-    Parameters
-    ----------
-    incoming : Layer or tuple
-        The incoming layer or its shape.
-    pool_size : int
-        Number of consecutive features per group; must divide the size of ``axis``.
-    axis : int
-        The feature axis (default 1).
-    pool_function : callable
-        Called as ``pool_function(x, axis=axis + 1)`` (default :func:`pytensor.tensor.max`).
-    **kwargs
-        Passed to :class:`Layer`.
-
-    References
-    ----------
-    Ian J. Goodfellow et al. (2013): Maxout networks. ICML.
-
-    Examples
-    --------
-    >>> from convnet.layers import FeaturePoolLayer
-    >>> FeaturePoolLayer((None, 12, 5, 5), pool_size=3).output_shape
-    (None, 4, 5, 5)
-    """
-
-    def __init__(
-        self,
-        incoming: Any,
-        pool_size: int,
-        axis: int = 1,
-        pool_function: Any = T.max,
-        **kwargs: Any,
-    ):
-        super().__init__(incoming, **kwargs)
-        ndim = len(self.input_shape)
-        if not -ndim <= axis < ndim:
-            raise ValueError(
-                f"{_label(self)}: axis: expected an axis of the {ndim}-dimensional input, "
-                f"received {axis}"
-            )
-        self.axis = axis % ndim
-        if not isinstance(pool_size, int_types) or pool_size < 1:
-            raise ValueError(
-                f"{_label(self)}: pool_size: expected a positive int, received {pool_size!r}"
-            )
-        size = self.input_shape[self.axis]
-        if size is not None and size % pool_size:
-            raise ValueError(
-                f"{_label(self)}: pool_size: expected a divisor of the {size} features on axis "
-                f"{self.axis}, received {pool_size}"
-            )
-        self.pool_size = int(pool_size)
-        self.pool_function = pool_function
-
-    def get_output_shape_for(self, input_shape):
-        output_shape = list(input_shape)
-        if output_shape[self.axis] is not None:
-            output_shape[self.axis] //= self.pool_size
-        return tuple(output_shape)
-
-    def get_output_for(self, input, **kwargs):
-        shape = [input.shape[i] for i in range(input.ndim)]
-        pooled_shape = (
-            shape[: self.axis]
-            + [shape[self.axis] // self.pool_size, self.pool_size]
-            + shape[self.axis + 1 :]
-        )
-        return self.pool_function(input.reshape(pooled_shape), axis=self.axis + 1)
-
-
-class FeatureWTALayer(Layer):
-    """Winner-take-all over groups of features: keep each group's maximum, zero the rest.
-
-    Parameters
-    ----------
-    incoming : Layer or tuple
-        The incoming layer or its shape.
-    pool_size : int
-        Group size; must divide the size of ``axis``.
-    axis : int
-        The feature axis (default 1).
-    **kwargs
-        Passed to :class:`Layer`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from convnet.layers import InputLayer, FeatureWTALayer, get_output
-    >>> l_in = InputLayer((None, 4))
-    >>> out = get_output(FeatureWTALayer(l_in, 2))
-    >>> out.eval({l_in.input_var: [[1.0, 3.0, 5.0, 2.0]]}, mode="FAST_COMPILE")
-    array([[0., 3., 5., 0.]])
-    """
-
-    def __init__(self, incoming: Any, pool_size: int, axis: int = 1, **kwargs: Any):
-        super().__init__(incoming, **kwargs)
-        ndim = len(self.input_shape)
-        if not -ndim <= axis < ndim:
-            raise ValueError(
-                f"{_label(self)}: axis: expected an axis of the {ndim}-dimensional input, "
-                f"received {axis}"
-            )
-        self.axis = axis % ndim
-        if not isinstance(pool_size, int_types) or pool_size < 1:
-            raise ValueError(
-                f"{_label(self)}: pool_size: expected a positive int, received {pool_size!r}"
-            )
-        size = self.input_shape[self.axis]
-        if size is not None and size % pool_size:
-            raise ValueError(
-                f"{_label(self)}: pool_size: expected a divisor of the {size} features on axis "
-                f"{self.axis}, received {pool_size}"
-            )
-        self.pool_size = int(pool_size)
-
-    def get_output_for(self, input, **kwargs):
-        shape = [input.shape[i] for i in range(input.ndim)]
-        pooled_shape = (
-            shape[: self.axis]
-            + [shape[self.axis] // self.pool_size, self.pool_size]
-            + shape[self.axis + 1 :]
-        )
-        grouped = input.reshape(pooled_shape)
-        winners = T.argmax(grouped, axis=self.axis + 1, keepdims=True)
-        arange = T.arange(self.pool_size).reshape(
-            [1] * (self.axis + 1) + [self.pool_size] + [1] * (input.ndim - self.axis - 1)
-        )
-        mask = T.eq(winners, arange).reshape(input.shape)
-        return input * T.cast(mask, input.dtype)
-
-
-_SPP_IMPLEMENTATIONS = ("fast", "kaiming")
-
-
-def _bin_bounds(size: Any, pool_dim: int, k: int, implementation: str) -> tuple:
-    """Start and end of bin ``k`` of ``pool_dim`` along an axis of ``size`` (int or symbolic).
-
-    'kaiming': ``[floor(k * size / n), ceil((k + 1) * size / n))``, bins that cover the axis.
-    'fast': windows of ``ceil(size / n)`` elements, ``floor(size / n)`` apart.
-    """
-    if implementation == "kaiming":
-        return (k * size) // pool_dim, ((k + 1) * size + pool_dim - 1) // pool_dim
-    stride = size // pool_dim
-    return k * stride, k * stride + (size + pool_dim - 1) // pool_dim
-
-
-class SpatialPyramidPoolingLayer(Layer):
-    """Spatial pyramid pooling: pool a 2-d input of any size into fixed grids of bins.
-
-    For every ``n`` in ``pool_dims`` the rows and columns are split into an ``n x n`` grid
-    and each bin is pooled; the ``sum(n * n)`` results are concatenated per channel, so that
-    a dense layer can follow convolutions on inputs of unknown size.
-
-    Parameters
-    ----------
-    incoming : Layer or tuple
-        Input of shape ``(batch, channels, rows, cols)``; rows and cols may be None.
-    pool_dims : list of int
-        The grid size ``n`` of each pyramid level (default ``[4, 2, 1]``).
-    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
-        The pooling function (default ``'max'``); both averages are the mean over a bin
-        (bins never reach past the input).
-    implementation : {'fast', 'kaiming'}
-        How the bins are placed along an axis of length ``size``:
-
-        * ``'fast'`` (default): windows of ``ceil(size / n)`` elements, ``floor(size / n)``
-          apart, one pooling operation per level (Lasagne's pooling with these window sizes
-          and strides). Bins may overlap, the last elements of the axis may be left out,
-          and it needs ``size >= n`` (checked when the size is known when the graph is
-          built; a smaller size known only at run time makes every bin start at 0).
-        * ``'kaiming'``: bin ``k`` covers ``[floor(k * size / n), ceil((k + 1) * size / n))``,
-          so the bins cover the whole axis for any ``size >= 1`` (He et al., appendix A).
-    **kwargs
-        Passed to :class:`Layer`.
-
-    Notes
-    -----
-    Output ``(batch, channels, sum(n * n for n in pool_dims))``: level by level, each
-    level's bins in row-major order. With ``'fast'``, lengths where these windows would give
-    more than ``n`` bins (Lasagne then returned more values than its output shape declared)
-    keep the first ``n``. When the spatial sizes are known from the input shape (or the input
-    expression's static shape), the bins are fixed when the graph is built; otherwise they
-    are computed from the input's shape at run time.
-
-    References
-    ----------
-    Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun (2015): Spatial pyramid pooling in
-    deep convolutional networks for visual recognition. IEEE TPAMI 37(9).
-
-    Examples
-    --------
-    >>> from convnet.layers import SpatialPyramidPoolingLayer
-    >>> SpatialPyramidPoolingLayer((None, 64, None, None)).output_shape
-    (None, 64, 21)
-    >>> SpatialPyramidPoolingLayer((None, 8, 13, 13), pool_dims=[3, 1],
-    ...     implementation="kaiming").output_shape
-    (None, 8, 10)
-    """
-
-    def __init__(
-        self,
-        incoming: Any,
-        pool_dims: Any = [4, 2, 1],  # noqa: B006 - Lasagne's default, never mutated
-        mode: str = "max",
-        implementation: str = "fast",
-        **kwargs: Any,
-    ):
-        super().__init__(incoming, **kwargs)
-        _check_rank(self, 2)
-        try:
-            dims = [int(n) for n in pool_dims if isinstance(n, int_types) and n >= 1]
-        except TypeError:
-            dims = []
-        if isinstance(pool_dims, str) or not dims or len(dims) != len(pool_dims):
-            raise ValueError(
-                f"{_label(self)}: pool_dims: expected a non-empty list of positive ints, "
-                f"received {pool_dims!r}"
-            )
-        if mode not in _MODES:
-            raise ValueError(
-                f"{_label(self)}: mode: Mode must be either 'max', 'average_inc_pad' or "
-                f"'average_exc_pad'. Got {mode!r}"
-            )
-        if implementation not in _SPP_IMPLEMENTATIONS:
-            raise ValueError(
-                f"{_label(self)}: implementation: expected 'fast' or 'kaiming', received "
-                f"{implementation!r}"
-            )
-        self.pool_dims = dims
-        self.mode = mode
-        self.implementation = implementation
-        if implementation == "fast":
-            for size in self.input_shape[2:]:
-                self._check_fast_size(size)
-
-    def _check_fast_size(self, size: Any) -> None:
-        if size is not None and size < max(self.pool_dims):
-            raise ValueError(
-                f"{_label(self)}: implementation='fast' needs spatial sizes of at least "
-                f"max(pool_dims) = {max(self.pool_dims)}, received input shape "
-                f"{self.input_shape}; use implementation='kaiming' for smaller inputs"
-            )
-
-    def get_output_shape_for(self, input_shape):
-        return (input_shape[0], input_shape[1], sum(n * n for n in self.pool_dims))
-
-    def get_output_for(self, input, **kwargs):
-        static = [
-            known if known is not None else typed
-            for known, typed in zip(self.input_shape[2:], input.type.shape[2:], strict=True)
-        ]
-        if None in static:
-            levels = [self._masked_level(input, n) for n in self.pool_dims]
-        else:
-            sizes = [int(s) for s in static]
-            if self.implementation == "fast":
-                for size in sizes:
-                    self._check_fast_size(size)
-                levels = [self._fast_level(input, sizes, n) for n in self.pool_dims]
-            else:
-                levels = [self._kaiming_level(input, sizes, n) for n in self.pool_dims]
-        return T.concatenate([level.flatten(3) for level in levels], axis=2)
-
-    def _fast_level(self, input, sizes, n):
-        """One level as one pooling operation (static sizes), shape (batch, channels, n, n)."""
-        window = tuple((s + n - 1) // n for s in sizes)
-        stride = tuple(s // n for s in sizes)
-        pooled = ops.pool(input, window, stride=stride, ignore_border=True, mode=self.mode)
-        return pooled[:, :, :n, :n]  # lengths where these windows give more than n bins
-
-    def _kaiming_level(self, input, sizes, n):
-        """One level as ``n * n`` windows of :func:`convnet.ops.pool` (static sizes)."""
-        rows, cols = ([_bin_bounds(size, n, k, "kaiming") for k in range(n)] for size in sizes)
-        bins = [
-            ops.pool(input[:, :, r0:r1, c0:c1], (r1 - r0, c1 - c0), mode=self.mode)[:, :, 0, 0]
-            for r0, r1 in rows
-            for c0, c1 in cols
-        ]
-        return T.stack(bins, axis=2)
-
-    def _masked_level(self, input, n):
-        """One level for sizes known only at run time, shape (batch, channels, n, n).
-
-        Bin membership along each axis is an ``(n, size)`` mask built from the input's
-        shape; max pools the masked input axis by axis, averages are masked sums divided by
-        the bin sizes. No slice or window depends on a run-time size, so
-        this works under every backend (JAX included).
-        """
-        ks = T.arange(n)
-        masks = []
-        for axis in (2, 3):
-            size = input.shape[axis]
-            start, end = _bin_bounds(size, n, ks, self.implementation)
-            pos = T.arange(size)
-            masks.append(
-                T.and_(T.ge(pos[None, :], start[:, None]), T.lt(pos[None, :], end[:, None]))
-            )
-        rows, cols = masks
-        if self.mode == "max":
-            low = T.constant(np.asarray(-np.inf, dtype=input.dtype))
-            by_rows = T.max(T.switch(rows[None, None, :, :, None], input[:, :, None], low), axis=3)
-            return T.max(T.switch(cols[None, None, None], by_rows[:, :, :, None], low), axis=4)
-        rows, cols = T.cast(rows, input.dtype), T.cast(cols, input.dtype)
-        # broadcast products rather than tensordot, whose reshapes need static sizes under JAX
-        by_rows = T.sum(input[:, :, None] * rows[None, None, :, :, None], axis=3)
-        sums = T.sum(by_rows[:, :, :, None] * cols[None, None, None], axis=4)
-        counts = T.sum(rows, axis=1)[:, None] * T.sum(cols, axis=1)[None, :]
-        return sums / counts

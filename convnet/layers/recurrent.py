@@ -11,6 +11,10 @@ Who owns what:
   layout of the output;
 * each concrete layer owns its parameters and its step function.
 
+The four layers are one module because they are one loop over time with four step
+functions: the step functions are read against ``_RecurrentBase._recur``, which calls them,
+and ``_GatedBase`` (the gates of LSTM and GRU) against both.
+
 Inputs are ``(batch, time, features...)``; outputs ``(batch, time, units...)``, or
 ``(batch, units...)`` with ``only_return_final=True``. The loop runs over time with
 ``pytensor.scan`` (one loop in the compiled graph; under the JAX backend one ``lax.scan``).
@@ -41,10 +45,11 @@ import pytensor.tensor as T
 from pytensor.gradient import disconnected_grad, grad_clip
 
 from .. import init, nonlinearities
+from .._checks import INT_TYPES, check_int, label
 from ..ops import concrete_shape
-from ..utils import inspect_kwargs, int_types, unroll_scan
+from ..utils import inspect_kwargs, unroll_scan
 from . import helper
-from .base import Layer, MergeLayer, _label
+from .base import Layer, MergeLayer
 from .dense import DenseLayer
 from .input import InputLayer
 
@@ -54,12 +59,6 @@ __all__ = ["CustomRecurrentLayer", "RecurrentLayer", "Gate", "LSTMLayer", "GRULa
 def _compatible(a: tuple, b: tuple) -> bool:
     """Whether two shapes agree wherever both sizes are known."""
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
-
-
-def _positive_int(value: Any, who: str, name: str) -> int:
-    if not isinstance(value, int_types) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{who}: {name}: expected a positive int, received {value!r}")
-    return int(value)
 
 
 def _reverse_time(x: Any) -> Any:
@@ -135,11 +134,11 @@ only_return_final
                 incomings.append(spec)
                 setattr(self, f"{init_name}_incoming_index", len(incomings) - 1)
         super().__init__(incomings, **kwargs)
-        who = _label(self)
+        caller = label(self)
         input_shape = self.input_shapes[0]
         if len(input_shape) < 3:
             raise ValueError(
-                f"{who}: expected an input of at least 3 dimensions (batch, time, "
+                f"{caller}: expected an input of at least 3 dimensions (batch, time, "
                 f"features...), received shape {input_shape}; add a ReshapeLayer or a "
                 f"DimshuffleLayer before it"
             )
@@ -147,39 +146,39 @@ only_return_final
             mask_shape = self.input_shapes[self.mask_incoming_index]
             if not _compatible(mask_shape, input_shape[:2]):
                 raise ValueError(
-                    f"{who}: mask_input: expected a mask of shape (batch, time) matching the "
+                    f"{caller}: mask_input: expected a mask of shape (batch, time) matching the "
                     f"input shape {input_shape}, received shape {mask_shape}"
                 )
         if (
-            not isinstance(gradient_steps, int_types)
+            not isinstance(gradient_steps, INT_TYPES)
             or isinstance(gradient_steps, bool)
             or (gradient_steps != -1 and gradient_steps <= 0)
         ):
             raise ValueError(
-                f"{who}: gradient_steps: expected -1 (backpropagate through the whole "
+                f"{caller}: gradient_steps: expected -1 (backpropagate through the whole "
                 f"sequence) or a positive int, received {gradient_steps!r}"
             )
         if unroll_scan and gradient_steps != -1:
             raise ValueError(
-                f"{who}: gradient_steps: expected -1 when unroll_scan=True (an unrolled "
+                f"{caller}: gradient_steps: expected -1 when unroll_scan=True (an unrolled "
                 f"loop always backpropagates through the whole sequence), received "
                 f"{gradient_steps}"
             )
         if unroll_scan and input_shape[1] is None:
             raise ValueError(
-                f"{who}: unroll_scan=True needs a known sequence length, received input "
+                f"{caller}: unroll_scan=True needs a known sequence length, received input "
                 f"shape {input_shape} (axis 1 is None); give the length in the InputLayer's "
                 f"shape or set unroll_scan=False"
             )
         if isinstance(grad_clipping, bool) or not isinstance(grad_clipping, (int, float)):
             if not (isinstance(grad_clipping, np.number) and np.ndim(grad_clipping) == 0):
                 raise TypeError(
-                    f"{who}: grad_clipping: expected a number (0 for no clipping), received "
+                    f"{caller}: grad_clipping: expected a number (0 for no clipping), received "
                     f"{type(grad_clipping).__name__} {grad_clipping!r}"
                 )
         if grad_clipping < 0:
             raise ValueError(
-                f"{who}: grad_clipping: expected a number >= 0 (0 for no clipping), "
+                f"{caller}: grad_clipping: expected a number >= 0 (0 for no clipping), "
                 f"received {grad_clipping!r}"
             )
         self.backwards = bool(backwards)
@@ -203,7 +202,7 @@ only_return_final
             expected = (None,) + tuple(shape[1:])
             if not _compatible(given, expected):
                 raise ValueError(
-                    f"{_label(self)}: {init_name}: expected a layer with output shape "
+                    f"{label(self)}: {init_name}: expected a layer with output shape "
                     f"{expected} (batch, units...), received output shape {given}"
                 )
             return spec
@@ -442,19 +441,19 @@ class CustomRecurrentLayer(_RecurrentBase):
             only_return_final=only_return_final,
             **kwargs,
         )
-        who = _label(self)
+        caller = label(self)
         for arg, layer in (
             ("input_to_hidden", input_to_hidden),
             ("hidden_to_hidden", hidden_to_hidden),
         ):
             if not isinstance(layer, Layer):
                 raise TypeError(
-                    f"{who}: {arg}: expected a Layer, received {type(layer).__name__} {layer!r}"
+                    f"{caller}: {arg}: expected a Layer, received {type(layer).__name__} {layer!r}"
                 )
             n_inputs = sum(isinstance(x, InputLayer) for x in helper.get_all_layers(layer))
             if n_inputs != 1:
                 raise ValueError(
-                    f"{who}: {arg}: expected a network with exactly one InputLayer, "
+                    f"{caller}: {arg}: expected a network with exactly one InputLayer, "
                     f"received one with {n_inputs}"
                 )
         self.input_to_hidden = input_to_hidden
@@ -472,25 +471,25 @@ class CustomRecurrentLayer(_RecurrentBase):
         if self.precompute_input and None not in (in_hid[0], input_shape[0], input_shape[1]):
             if in_hid[0] != input_shape[0] * input_shape[1]:
                 raise ValueError(
-                    f"{who}: input_to_hidden: with precompute_input=True its output must have "
+                    f"{caller}: input_to_hidden: with precompute_input=True its output must have "
                     f"batch * time = {input_shape[0] * input_shape[1]} rows (or None), "
                     f"received output shape {in_hid}"
                 )
         if not self.precompute_input and None not in (in_hid[0], hid_hid[0]):
             if in_hid[0] != hid_hid[0]:
                 raise ValueError(
-                    f"{who}: input_to_hidden: with precompute_input=False its output must "
+                    f"{caller}: input_to_hidden: with precompute_input=False its output must "
                     f"have as many rows as hidden_to_hidden's ({hid_hid[0]}), received output "
                     f"shape {in_hid}"
                 )
         if not _compatible(in_hid[1:], hid_hid[1:]):
             raise ValueError(
-                f"{who}: input_to_hidden and hidden_to_hidden: expected output shapes equal "
+                f"{caller}: input_to_hidden and hidden_to_hidden: expected output shapes equal "
                 f"after the first axis, received {in_hid} and {hid_hid}"
             )
         if not _compatible(in_hid[1:], tuple(hid_in_layer.output_shape)[1:]):
             raise ValueError(
-                f"{who}: hidden_to_hidden: expected its InputLayer to have the shape of the "
+                f"{caller}: hidden_to_hidden: expected its InputLayer to have the shape of the "
                 f"state {(None,) + in_hid[1:]}, received {hid_in_layer.output_shape}"
             )
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
@@ -618,11 +617,11 @@ precompute_input, mask_input, only_return_final
     ):
         input_shape = incoming if isinstance(incoming, tuple) else incoming.output_shape
         name = kwargs.get("name")
-        who = f"RecurrentLayer {name!r}" if name is not None else "RecurrentLayer"
-        num_units = _positive_int(num_units, who, "num_units")
+        caller = f"RecurrentLayer {name!r}" if name is not None else "RecurrentLayer"
+        num_units = check_int(num_units, caller=caller, argname="num_units", minimum=1)
         if len(input_shape) < 3 or any(s is None for s in input_shape[2:]):
             raise ValueError(
-                f"{who}: expected an input (batch, time, features...) with known feature "
+                f"{caller}: expected an input (batch, time, features...) with known feature "
                 f"sizes, received shape {input_shape}"
             )
         basename = f"{name}." if name is not None else ""
@@ -720,12 +719,12 @@ class _GatedBase(_RecurrentBase):
     matrix product per step."""
 
     def _setup_gates(self, num_units: Any, gates: dict) -> None:
-        who = _label(self)
-        self.num_units = _positive_int(num_units, who, "num_units")
+        caller = label(self)
+        self.num_units = check_int(num_units, caller=caller, argname="num_units", minimum=1)
         input_shape = self.input_shapes[0]
         if any(s is None for s in input_shape[2:]):
             raise ValueError(
-                f"{who}: expected known feature sizes (axes 2...), received input shape "
+                f"{caller}: expected known feature sizes (axes 2...), received input shape "
                 f"{input_shape}"
             )
         num_inputs = int(np.prod(input_shape[2:]))
@@ -733,7 +732,8 @@ class _GatedBase(_RecurrentBase):
         for gate_name, gate in gates.items():
             if not isinstance(gate, Gate):
                 raise TypeError(
-                    f"{who}: {gate_name}: expected a Gate, received {type(gate).__name__} {gate!r}"
+                    f"{caller}: {gate_name}: expected a Gate, received "
+                    f"{type(gate).__name__} {gate!r}"
                 )
             W_in = self.add_param(gate.W_in, (num_inputs, n), name=f"W_in_to_{gate_name}")
             W_hid = self.add_param(gate.W_hid, (n, n), name=f"W_hid_to_{gate_name}")
@@ -891,7 +891,7 @@ mask_input, only_return_final
                 gate = gates[gate_name]
                 if not hasattr(gate, "W_cell"):
                     raise ValueError(
-                        f"{_label(self)}: {gate_name}: expected a Gate with W_cell when "
+                        f"{label(self)}: {gate_name}: expected a Gate with W_cell when "
                         f"peepholes=True, received one built with W_cell=None; give W_cell "
                         f"or set peepholes=False"
                     )

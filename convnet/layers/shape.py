@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 from pytensor.graph import Variable
 
+from .._checks import INT_TYPES, is_int, label
 from .._errors import ArgumentTypeError
-from ..utils import _pad_axis, int_types
-from .base import Layer, _known_shape, _label, _stand_in
+from .._tensor import pad_axis
+from ._shapes import known_shape
+from .base import Layer
 
 __all__ = [
     "FlattenLayer",
@@ -23,10 +25,6 @@ __all__ = [
     "pad",
     "SliceLayer",
 ]
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int_types) and not isinstance(x, bool)
 
 
 class FlattenLayer(Layer):
@@ -54,11 +52,11 @@ class FlattenLayer(Layer):
 
     def __init__(self, incoming: Any, outdim: int = 2, **kwargs: Any):
         super().__init__(incoming, **kwargs)
-        if not _is_int(outdim) or outdim < 1:
-            raise ValueError(f"{_label(self)}: outdim: expected an int >= 1, received {outdim!r}")
-        if outdim > len(self.input_shape) and not _stand_in(self):
+        if not is_int(outdim) or outdim < 1:
+            raise ValueError(f"{label(self)}: outdim: expected an int >= 1, received {outdim!r}")
+        if outdim > len(self.input_shape) and not self._built_on_stand_in():
             raise ValueError(
-                f"{_label(self)}: outdim: expected at most the input's "
+                f"{label(self)}: outdim: expected at most the input's "
                 f"{len(self.input_shape)} dimensions (input shape {self.input_shape}), "
                 f"received {outdim}"
             )
@@ -109,30 +107,30 @@ class ReshapeLayer(Layer):
         super().__init__(incoming, **kwargs)
         shape = tuple(shape)
         for s in shape:
-            if _is_int(s):
+            if is_int(s):
                 if s == 0 or s < -1:
                     raise ValueError(
-                        f"{_label(self)}: shape: expected positive ints or -1, received {shape!r}"
+                        f"{label(self)}: shape: expected positive ints or -1, received {shape!r}"
                     )
             elif isinstance(s, list):
-                if len(s) != 1 or not _is_int(s[0]) or s[0] < 0:
+                if len(s) != 1 or not is_int(s[0]) or s[0] < 0:
                     raise ValueError(
-                        f"{_label(self)}: shape: expected input references as one-element "
+                        f"{label(self)}: shape: expected input references as one-element "
                         f"lists [i] with i >= 0, received {shape!r}"
                     )
             elif isinstance(s, Variable):
                 if s.ndim != 0:
                     raise ValueError(
-                        f"{_label(self)}: shape: expected scalar symbolic sizes, received "
+                        f"{label(self)}: shape: expected scalar symbolic sizes, received "
                         f"one with {s.ndim} dimensions"
                     )
             else:
                 raise ArgumentTypeError(
-                    f"{_label(self)}: shape: expected a tuple of ints, [i] references and "
+                    f"{label(self)}: shape: expected a tuple of ints, [i] references and "
                     f"scalar expressions, received {shape!r}"
                 )
-        if sum(1 for s in shape if _is_int(s) and s == -1) > 1:
-            raise ValueError(f"{_label(self)}: shape: expected at most one -1, received {shape!r}")
+        if sum(1 for s in shape if is_int(s) and s == -1) > 1:
+            raise ValueError(f"{label(self)}: shape: expected at most one -1, received {shape!r}")
         self.shape = shape
         self.get_output_shape_for(self.input_shape)
 
@@ -146,7 +144,7 @@ class ReshapeLayer(Layer):
             if isinstance(o, list):
                 if o[0] >= len(input_shape):
                     raise ValueError(
-                        f"{_label(self)}: shape: {self.shape!r} refers to input axis {o[0]}, "
+                        f"{label(self)}: shape: {self.shape!r} refers to input axis {o[0]}, "
                         f"but the input shape {tuple(input_shape)} has {len(input_shape)} "
                         f"dimensions"
                     )
@@ -179,7 +177,7 @@ class ReshapeLayer(Layer):
                 output_size *= output_shape[dim]
         if input_size is not None and output_size is not None and input_size != output_size:
             raise ValueError(
-                f"{_label(self)}: cannot reshape input of shape {tuple(input_shape)} "
+                f"{label(self)}: cannot reshape input of shape {tuple(input_shape)} "
                 f"({input_size} elements) to {self.shape!r} ({output_size} elements): the "
                 f"numbers of elements do not match"
             )
@@ -191,7 +189,7 @@ class ReshapeLayer(Layer):
         for dim, o in enumerate(output_shape):
             if isinstance(o, list):
                 output_shape[dim] = input.shape[o[0]]
-            elif isinstance(o, int_types) and o == -1 and known[dim] is not None:
+            elif isinstance(o, INT_TYPES) and o == -1 and known[dim] is not None:
                 output_shape[dim] = known[dim]  # a constant, not a size computed at run time
         return input.reshape(tuple(output_shape))
 
@@ -226,16 +224,16 @@ class DimshuffleLayer(Layer):
         pattern = tuple(pattern)
         used_dims = set()
         for p in pattern:
-            if _is_int(p):
+            if is_int(p):
                 if p in used_dims:
                     raise ValueError(
-                        f"{_label(self)}: pattern: expected each input axis at most once, "
+                        f"{label(self)}: pattern: expected each input axis at most once, "
                         f"received {pattern!r} (axis {p} repeats)"
                     )
                 used_dims.add(p)
             elif p != "x":
                 raise ValueError(
-                    f"{_label(self)}: pattern: expected axis indices and 'x', received {pattern!r}"
+                    f"{label(self)}: pattern: expected axis indices and 'x', received {pattern!r}"
                 )
         self.pattern = pattern
         self.get_output_shape_for(self.input_shape)
@@ -244,10 +242,10 @@ class DimshuffleLayer(Layer):
         output_shape = []
         dims_used = [False] * len(input_shape)
         for p in self.pattern:
-            if _is_int(p):
+            if is_int(p):
                 if p < 0 or p >= len(input_shape):
                     raise ValueError(
-                        f"{_label(self)}: pattern: {self.pattern!r} refers to axis {p}, but "
+                        f"{label(self)}: pattern: {self.pattern!r} refers to axis {p}, but "
                         f"the input shape {tuple(input_shape)} has {len(input_shape)} "
                         f"dimensions"
                     )
@@ -258,7 +256,7 @@ class DimshuffleLayer(Layer):
         for i, (size, used) in enumerate(zip(input_shape, dims_used, strict=True)):
             if not used and size != 1 and size is not None:
                 raise ValueError(
-                    f"{_label(self)}: pattern: {self.pattern!r} drops input axis {i} of size "
+                    f"{label(self)}: pattern: {self.pattern!r} drops input axis {i} of size "
                     f"{size} (input shape {tuple(input_shape)}); only axes of size 1 can be "
                     f"dropped"
                 )
@@ -274,36 +272,36 @@ dimshuffle = DimshuffleLayer
 def _width_count(width: Any) -> int:
     """How many axes ``width`` pads at least (1 for an int, else its length)."""
     try:
-        return 1 if _is_int(width) else len(width)
+        return 1 if is_int(width) else len(width)
     except TypeError:
         return 1
 
 
 def _pad_widths(layer: Layer, width: Any, ndim: int, batch_ndim: int) -> list:
     n = ndim - batch_ndim
-    if _is_int(width):
+    if is_int(width):
         widths = [(int(width), int(width))] * n
     else:
         widths = []
         for w in width:
-            if _is_int(w):
+            if is_int(w):
                 widths.append((int(w), int(w)))
             else:
                 try:
                     lo, hi = w
                 except (TypeError, ValueError):
                     raise ValueError(
-                        f"{_label(layer)}: width: expected an int, or a list of ints or "
+                        f"{label(layer)}: width: expected an int, or a list of ints or "
                         f"(before, after) pairs, received {width!r}"
                     ) from None
                 widths.append((lo, hi))
         if len(widths) > n:
             raise ValueError(
-                f"{_label(layer)}: width: expected at most {n} entries for an input of "
+                f"{label(layer)}: width: expected at most {n} entries for an input of "
                 f"{ndim} dimensions with batch_ndim={batch_ndim}, received {width!r}"
             )
-    if any(not (_is_int(lo) and _is_int(hi)) or lo < 0 or hi < 0 for lo, hi in widths):
-        raise ValueError(f"{_label(layer)}: width: expected non-negative ints, received {width!r}")
+    if any(not (is_int(lo) and is_int(hi)) or lo < 0 or hi < 0 for lo, hi in widths):
+        raise ValueError(f"{label(layer)}: width: expected non-negative ints, received {width!r}")
     return widths
 
 
@@ -340,16 +338,16 @@ class PadLayer(Layer):
         self.width = width
         self.val = val
         self.batch_ndim = batch_ndim
-        if _stand_in(self):  # the entries now, the axes against the real shape later
+        if self._built_on_stand_in():  # the entries now, the axes against the real shape later
             _pad_widths(self, width, _width_count(width), 0)
         else:
             self._widths_for(len(self.input_shape))
 
     def _widths_for(self, ndim: int) -> list:
         """(before, after) per padded axis, for an input of ``ndim`` dimensions."""
-        if not _is_int(self.batch_ndim) or not 0 <= self.batch_ndim <= ndim:
+        if not is_int(self.batch_ndim) or not 0 <= self.batch_ndim <= ndim:
             raise ValueError(
-                f"{_label(self)}: batch_ndim: expected an int in [0, {ndim}] for input shape "
+                f"{label(self)}: batch_ndim: expected an int in [0, {ndim}] for input shape "
                 f"{self.input_shape}, received {self.batch_ndim!r}"
             )
         return _pad_widths(self, self.width, ndim, self.batch_ndim)
@@ -362,9 +360,9 @@ class PadLayer(Layer):
         return tuple(output_shape)
 
     def get_output_for(self, input, **kwargs):
-        out = _known_shape(input, self.input_shape)
+        out = known_shape(input, self.input_shape)
         for k, (lo, hi) in enumerate(self._widths_for(input.ndim)):
-            out = _pad_axis(out, k + self.batch_ndim, lo, hi, self.val)
+            out = pad_axis(out, k + self.batch_ndim, lo, hi, self.val)
         return out
 
 
@@ -397,20 +395,20 @@ class SliceLayer(Layer):
     def __init__(self, incoming: Any, indices: Any, axis: int = -1, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         ndim = len(self.input_shape)
-        if not _is_int(axis) or not -ndim <= axis < ndim:
+        if not is_int(axis) or not -ndim <= axis < ndim:
             raise ValueError(
-                f"{_label(self)}: axis: expected an axis of the {ndim}-dimensional input "
+                f"{label(self)}: axis: expected an axis of the {ndim}-dimensional input "
                 f"(shape {self.input_shape}), received {axis!r}"
             )
-        if not (_is_int(indices) or isinstance(indices, slice)):
+        if not (is_int(indices) or isinstance(indices, slice)):
             raise TypeError(
-                f"{_label(self)}: indices: expected an int or a slice, received "
+                f"{label(self)}: indices: expected an int or a slice, received "
                 f"{type(indices).__name__} {indices!r}"
             )
         size = self.input_shape[axis]
-        if _is_int(indices) and size is not None and not -size <= indices < size:
+        if is_int(indices) and size is not None and not -size <= indices < size:
             raise ValueError(
-                f"{_label(self)}: indices: expected an index in [{-size}, {size}) for axis "
+                f"{label(self)}: indices: expected an index in [{-size}, {size}) for axis "
                 f"{axis} of input shape {self.input_shape}, received {indices}"
             )
         self.slice = indices
@@ -423,7 +421,7 @@ class SliceLayer(Layer):
 
     def get_output_shape_for(self, input_shape):
         output_shape = list(input_shape)
-        if _is_int(self.slice):
+        if is_int(self.slice):
             del output_shape[self.axis]
         elif input_shape[self.axis] is not None:
             output_shape[self.axis] = len(range(*self.slice.indices(input_shape[self.axis])))

@@ -26,7 +26,7 @@ from typing import Any
 import pytensor.tensor as T
 
 from .. import ops
-from ..utils import int_types
+from .._checks import is_int
 
 __all__ = [
     "conv1d_sc",
@@ -38,60 +38,56 @@ __all__ = [
 ]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int_types) and not isinstance(value, bool)
-
-
-def _declared(x: Any, shape: Any, where: str, argname: str) -> Any:
+def _declared(x: Any, shape: Any, caller: str, argname: str) -> Any:
     x = T.as_tensor_variable(x)
     if x.ndim != 3:
         raise ValueError(
-            f"{where}: expected a 3-d {argname.split('_')[0]} tensor, received {x.ndim} dimensions"
+            f"{caller}: expected a 3-d {argname.split('_')[0]} tensor, received {x.ndim} dimensions"
         )
     if shape is None:
         return x
     shape = tuple(shape)
-    if len(shape) != 3 or not all(s is None or _is_int(s) for s in shape):
-        raise ValueError(f"{where}: {argname}: expected 3 ints or None, received {shape!r}")
+    if len(shape) != 3 or not all(s is None or is_int(s) for s in shape):
+        raise ValueError(f"{caller}: {argname}: expected 3 ints or None, received {shape!r}")
     return T.specify_shape(x, tuple(None if s is None else int(s) for s in shape))
 
 
-def _stride(subsample: Any, where: str) -> int:
-    steps = (subsample,) if _is_int(subsample) else tuple(subsample)
-    if len(steps) != 1 or not _is_int(steps[0]) or steps[0] < 1:
+def _stride(subsample: Any, caller: str) -> int:
+    steps = (subsample,) if is_int(subsample) else tuple(subsample)
+    if len(steps) != 1 or not is_int(steps[0]) or steps[0] < 1:
         raise ValueError(
-            f"{where}: subsample: expected a tuple of one positive int, received {subsample!r}"
+            f"{caller}: subsample: expected a tuple of one positive int, received {subsample!r}"
         )
     return int(steps[0])
 
 
-def _padding(border_mode: Any, filter_length: Any, where: str) -> Any:
+def _padding(border_mode: Any, filter_length: Any, caller: str) -> Any:
     """Lasagne's/Theano's border modes as convnet.ops.conv padding."""
     if isinstance(border_mode, tuple) and len(border_mode) == 1:
         (border_mode,) = border_mode
-    if _is_int(border_mode) and border_mode >= 0:
+    if is_int(border_mode) and border_mode >= 0:
         return int(border_mode)
     if border_mode == "valid":
         return 0
     if border_mode in ("full", "half"):  # filter_length - 1 or filter_length // 2 each side
         if filter_length is None:
             raise ValueError(
-                f"{where}: border_mode={border_mode!r} needs a known filter length (pass "
+                f"{caller}: border_mode={border_mode!r} needs a known filter length (pass "
                 f"filter_shape)"
             )
         side = filter_length - 1 if border_mode == "full" else filter_length // 2
         return ((side, side),)
     raise ValueError(
-        f"{where}: border_mode: expected 'valid', 'full', 'half' or a non-negative int (or a "
+        f"{caller}: border_mode: expected 'valid', 'full', 'half' or a non-negative int (or a "
         f"tuple of one), received {border_mode!r}"
     )
 
 
-def _valid_only(border_mode: Any, where: str) -> None:
+def _valid_only(border_mode: Any, caller: str) -> None:
     if isinstance(border_mode, str) or border_mode not in (0, (0,)):
         if border_mode != "valid":
             raise ValueError(
-                f"{where}: border_mode: only 'valid' (0) is supported, received {border_mode!r}"
+                f"{caller}: border_mode: only 'valid' (0) is supported, received {border_mode!r}"
             )
 
 
@@ -101,27 +97,27 @@ def _filter_length(filters: Any, filter_shape: Any) -> Any:
     return filters.type.shape[2]
 
 
-def _multiple_of_stride(filters, filter_shape, stride, where):
+def _multiple_of_stride(filters, filter_shape, stride, caller):
     length = _filter_length(filters, filter_shape)
     if length is None:
-        raise ValueError(f"{where}: expected a known filter length (pass filter_shape)")
+        raise ValueError(f"{caller}: expected a known filter length (pass filter_shape)")
     if length % stride:
         raise ValueError(
-            f"{where}: expected a filter length that is a multiple of the stride, received "
+            f"{caller}: expected a filter length that is a multiple of the stride, received "
             f"filter length {length} and stride {stride}"
         )
     return length
 
 
-def _conv1d(where, input, filters, image_shape, filter_shape, border_mode, subsample,
+def _conv1d(caller, input, filters, image_shape, filter_shape, border_mode, subsample,
             filter_flip, num_groups=1):  # fmt: skip
-    input = _declared(input, image_shape, where, "image_shape")
-    filters = _declared(filters, filter_shape, where, "filter_shape")
-    padding = _padding(border_mode, _filter_length(filters, filter_shape), where)
+    input = _declared(input, image_shape, caller, "image_shape")
+    filters = _declared(filters, filter_shape, caller, "filter_shape")
+    padding = _padding(border_mode, _filter_length(filters, filter_shape), caller)
     return ops.conv(
         input,
         filters,
-        stride=_stride(subsample, where),
+        stride=_stride(subsample, caller),
         padding=padding,
         groups=num_groups,
         flip_filters=filter_flip,
@@ -160,9 +156,9 @@ def conv1d_sc(
     ...                                          w: np.ones((1, 1, 2))}, mode="FAST_COMPILE")
     array([[[1., 3., 5., 7.]]])
     """
-    where = "conv1d_sc"
-    _valid_only(border_mode, where)
-    return _conv1d(where, input, filters, image_shape, filter_shape, 0, subsample, filter_flip)
+    caller = "conv1d_sc"
+    _valid_only(border_mode, caller)
+    return _conv1d(caller, input, filters, image_shape, filter_shape, 0, subsample, filter_flip)
 
 
 def conv1d_mc0(
@@ -276,18 +272,18 @@ def conv1d_unstrided(
     >>> y.eval({x: np.arange(6.0)[None, None], w: np.ones((1, 1, 2))}, mode="FAST_COMPILE")
     array([[[1., 5., 9.]]])
     """
-    where = "conv1d_unstrided"
-    _valid_only(border_mode, where)
-    stride = _stride(subsample, where)
-    input = _declared(input, image_shape, where, "image_shape")
-    filters = _declared(filters, filter_shape, where, "filter_shape")
-    length = _multiple_of_stride(filters, filter_shape, stride, where)
+    caller = "conv1d_unstrided"
+    _valid_only(border_mode, caller)
+    stride = _stride(subsample, caller)
+    input = _declared(input, image_shape, caller, "image_shape")
+    filters = _declared(filters, filter_shape, caller, "filter_shape")
+    length = _multiple_of_stride(filters, filter_shape, stride, caller)
     batch, channels, input_length = tuple(image_shape)
     num_filters = filter_shape[0]
     channels = filter_shape[1] if filter_shape[1] is not None else channels
     if input_length is None or channels is None:
         raise ValueError(
-            f"{where}: expected known channels and input length, received image_shape "
+            f"{caller}: expected known channels and input length, received image_shape "
             f"{tuple(image_shape)} and filter_shape {tuple(filter_shape)}"
         )
     steps = input_length // stride
@@ -342,10 +338,10 @@ def conv1d_sd(
     ...                                            mode="FAST_COMPILE")
     array([[[1., 2., 3.]]])
     """
-    where = "conv1d_sd"
-    _valid_only(border_mode, where)
-    _multiple_of_stride(filters, filter_shape, _stride(subsample, where), where)
-    return _conv1d(where, input, filters, image_shape, filter_shape, 0, subsample, filter_flip)
+    caller = "conv1d_sd"
+    _valid_only(border_mode, caller)
+    _multiple_of_stride(filters, filter_shape, _stride(subsample, caller), caller)
+    return _conv1d(caller, input, filters, image_shape, filter_shape, 0, subsample, filter_flip)
 
 
 def conv1d_md(
@@ -371,7 +367,7 @@ def conv1d_md(
     ...     {x: np.arange(4.0)[None, None], w: np.array([[[1.0, 0.0]]])}, mode="FAST_COMPILE")
     array([[[0., 1., 2.]]])
     """
-    where = "conv1d_md"
-    _valid_only(border_mode, where)
-    _multiple_of_stride(filters, filter_shape, _stride(subsample, where), where)
-    return _conv1d(where, input, filters, image_shape, filter_shape, 0, subsample, filter_flip)
+    caller = "conv1d_md"
+    _valid_only(border_mode, caller)
+    _multiple_of_stride(filters, filter_shape, _stride(subsample, caller), caller)
+    return _conv1d(caller, input, filters, image_shape, filter_shape, 0, subsample, filter_flip)

@@ -6,13 +6,10 @@ from typing import Any
 
 import pytensor.tensor as T
 
-from ..utils import _pad_axis, int_types
+from .._checks import is_int
+from .._tensor import pad_axis
 
 __all__ = ["pad"]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int_types) and not isinstance(value, bool)
 
 
 def pad(x: Any, width: Any, val: Any = 0, batch_ndim: int = 1) -> Any:
@@ -46,12 +43,12 @@ def pad(x: Any, width: Any, val: Any = 0, batch_ndim: int = 1) -> Any:
            [9., 0., 0.]])
     """
     x = T.as_tensor_variable(x)
-    if not _is_int(batch_ndim) or not 0 <= batch_ndim <= x.ndim:
+    if not is_int(batch_ndim) or not 0 <= batch_ndim <= x.ndim:
         raise ValueError(
             f"pad: batch_ndim: expected an int from 0 to x.ndim = {x.ndim}, received {batch_ndim!r}"
         )
     padded = x.ndim - batch_ndim
-    widths = [width] * padded if _is_int(width) else list(width)
+    widths = [width] * padded if is_int(width) else list(width)
     if len(widths) > padded:
         raise ValueError(
             f"pad: width: expected at most {padded} entries (x.ndim - batch_ndim), received "
@@ -59,8 +56,8 @@ def pad(x: Any, width: Any, val: Any = 0, batch_ndim: int = 1) -> Any:
         )
     pairs = [(0, 0)] * batch_ndim
     for w in widths:
-        pair = (w, w) if _is_int(w) else tuple(w)
-        if len(pair) != 2 or not all(_is_int(p) and p >= 0 for p in pair):
+        pair = (w, w) if is_int(w) else tuple(w)
+        if len(pair) != 2 or not all(is_int(p) and p >= 0 for p in pair):
             raise ValueError(
                 f"pad: width: expected non-negative ints or (before, after) pairs of them, "
                 f"received {width!r}"
@@ -68,5 +65,5 @@ def pad(x: Any, width: Any, val: Any = 0, batch_ndim: int = 1) -> Any:
         pairs.append((int(pair[0]), int(pair[1])))
     # constant blocks concatenated axis by axis: no size arithmetic, so JAX-safe
     for axis, (before, after) in enumerate(pairs):
-        x = _pad_axis(x, axis, before, after, val)
+        x = pad_axis(x, axis, before, after, val)
     return x

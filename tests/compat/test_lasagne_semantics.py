@@ -18,6 +18,8 @@ from convnet.layers import (
     LocalResponseNormalization2DLayer,
     MergeLayer,
     ReshapeLayer,
+    TransposedConv2DLayer,
+    TransposedConv3DLayer,
     get_all_layers,
     get_output,
 )
@@ -40,6 +42,18 @@ ERRORS = [
         ValueError,
         TypeError,
         "Conv1DLayer: pad: expected",
+    ),
+    (  # the transposed convolutions' crop is the base class's pad: its errors are the same
+        lambda: TransposedConv2DLayer((1, 2, 5, 5), 3, 3, crop="circular"),
+        ValueError,
+        TypeError,
+        "TransposedConv2DLayer: crop: expected",
+    ),
+    (
+        lambda: TransposedConv3DLayer((1, 2, 3, 3, 3), 2, 3, W=init.GlorotUniform(c01b=True)),
+        ValueError,
+        RuntimeError,
+        "TransposedConv3DLayer: GlorotUniform with c01b",
     ),
     (
         lambda: LocalResponseNormalization2DLayer((1, 6, 4, 4), n=4),

@@ -420,8 +420,7 @@ def test_float32_stays_float32(floatX32, mode):
         ),
         (
             lambda: Conv2DLayer((None, 3, 8, 8), 4, (3, 3, 3)),
-            "Conv2DLayer: filter_size: expected a single value or an iterable of length 2, "
-            "received (3, 3, 3)",
+            "Conv2DLayer: filter_size: expected an int or 2 ints, received 3 values (3, 3, 3)",
         ),
         (
             lambda: Conv2DLayer((None, 3, 8, 8), 4, 3, stride=-1),
@@ -439,7 +438,7 @@ def test_float32_stays_float32(floatX32, mode):
         ),
         (
             lambda: Conv2DLayer((None, 3, 8, 8), 0, 3),
-            "Conv2DLayer: num_filters: expected a positive int, received 0",
+            "Conv2DLayer: num_filters: expected an int >= 1, received 0",
         ),
         (
             lambda: Conv2DLayer((None, 3, 8, 8), 4, 3, num_groups=2),

@@ -139,8 +139,8 @@ def test_transposed_conv3d_gradient():
          "TransposedConv3DLayer: expected input with 5 dimensions (batch, channels, depth, "
          "rows, cols), received shape (None, 3, 8, 8)"),
         (lambda: TransposedConv3DLayer((None, 3, 4, 4, 4), 4, (3, 3)), ValueError,
-         "TransposedConv3DLayer: filter_size: expected a single value or an iterable of "
-         "length 3, received (3, 3)"),
+         "TransposedConv3DLayer: filter_size: expected an int or 3 ints, received 2 values "
+         "(3, 3)"),
         (lambda: TransposedConv3DLayer((None, 3, 4, 4, 4), 4, 3, crop="half"), ValueError,
          "TransposedConv3DLayer: crop: expected an int, a tuple of 3 ints"),
         (lambda: TransposedConv3DLayer((None, 3, 2, 4, 4), 4, 3, stride=2, output_size=(7, 9, 9),

@@ -70,7 +70,7 @@ def test_float32_stays_float32(floatX32):
     [
         (
             lambda: DenseLayer((None, 10), 0, name="fc"),
-            "DenseLayer 'fc': num_units: expected a positive int, received 0",
+            "DenseLayer 'fc': num_units: expected an int >= 1, received 0",
         ),
         (
             lambda: DenseLayer((None, 10), 3, num_leading_axes=2),

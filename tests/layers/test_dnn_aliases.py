@@ -208,7 +208,7 @@ def test_nin_c01b_untied_biases_and_nonlinearity():
          "NINLayer_c01b: expected a known number of input channels (axis 0), received input "
          "shape (None, 4, 4, 2)"),
         (lambda: cuda_convnet.NINLayer_c01b((4, 4, 4, 2), 0), ValueError,
-         "NINLayer_c01b: num_units: expected a positive int, received 0"),
+         "NINLayer_c01b: num_units: expected an int >= 1, received 0"),
     ],
 )  # fmt: skip
 def test_bad_arguments(build, error, message):

@@ -72,12 +72,12 @@ def test_float32_stays_float32(floatX32):
         (
             lambda: EmbeddingLayer((None, 3), input_size=0, output_size=2, name="emb"),
             ValueError,
-            "EmbeddingLayer 'emb': input_size: expected a positive int, received 0",
+            "EmbeddingLayer 'emb': input_size: expected an int >= 1, received 0",
         ),
         (
             lambda: EmbeddingLayer((None, 3), 4, 2.5),
-            ValueError,
-            "EmbeddingLayer: output_size: expected a positive int, received 2.5",
+            TypeError,
+            "EmbeddingLayer: output_size: expected an int, received float 2.5",
         ),
         (
             lambda: EmbeddingLayer((None, 3), 4, 2, W=np.zeros((2, 4))),

@@ -221,7 +221,7 @@ def test_float32_stays_float32(floatX32, mode):
         (
             lambda: MaxPool2DLayer((None, 784), 2, name="pool1"),
             "MaxPool2DLayer 'pool1': expected input with 4 dimensions (batch, channels, rows, "
-            "cols), received shape (None, 784)",
+            "cols), received shape (None, 784). Add a ReshapeLayer before it.",
         ),
         (
             lambda: Pool2DLayer((None, 3, 8, 8), 2, mode="median"),
@@ -247,8 +247,7 @@ def test_float32_stays_float32(floatX32, mode):
         ),
         (
             lambda: MaxPool1DLayer((None, 3, 8), (2, 2)),
-            "MaxPool1DLayer: pool_size: expected a single value or an iterable of length 1, "
-            "received (2, 2)",
+            "MaxPool1DLayer: pool_size: expected an int or 1 ints, received 2 values (2, 2)",
         ),
         (
             lambda: MaxPool2DLayer((None, 3, 2, 8), 3),
@@ -261,7 +260,7 @@ def test_float32_stays_float32(floatX32, mode):
         ),
         (
             lambda: Upscale2DLayer((None, 3, 4, 4), 2, mode="bilinear"),
-            "Upscale2DLayer: mode: expected 'repeat' or 'dilate', received 'bilinear'",
+            "Upscale2DLayer: mode: expected one of 'repeat', 'dilate', received 'bilinear'",
         ),
         (
             lambda: GlobalPoolLayer((None, 10)),

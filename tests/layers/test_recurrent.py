@@ -561,7 +561,7 @@ def test_gradients_by_finite_differences(kind):
     [
         (
             lambda l: LSTMLayer(l, 0, name="enc"),
-            r"LSTMLayer 'enc': num_units: expected a positive int, received 0",
+            r"LSTMLayer 'enc': num_units: expected an int >= 1, received 0",
         ),
         (
             lambda l: GRULayer(l, 4, gradient_steps=0),

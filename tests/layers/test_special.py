@@ -555,7 +555,7 @@ def test_float32_stays_float32_in_new_layers(floatX32):
         ),
         (
             lambda: TPSTransformerLayer((None, 3, 8, 8), (None, 8), control_points=0),
-            "TPSTransformerLayer: control_points: expected a positive int, received 0",
+            "TPSTransformerLayer: control_points: expected an int >= 1, received 0",
         ),
         (
             lambda: TPSTransformerLayer((None, 3, None, 8), (None, 32), precompute_grid=True),
