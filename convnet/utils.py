@@ -14,6 +14,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph import Variable
 
 from ._errors import InputTypeError
+from ._types import Array, ArrayLike, ParamSpec, TensorLike
 
 __all__ = [
     "int_types",
@@ -34,7 +35,7 @@ __all__ = [
 int_types = (numbers.Integral, np.integer)
 
 
-def floatX(arr: Any) -> np.ndarray:
+def floatX(arr: ArrayLike) -> np.ndarray:
     """Convert ``arr`` to a NumPy array of dtype ``pytensor.config.floatX``.
 
     Parameters
@@ -83,7 +84,7 @@ def shared_empty(dim: int = 2, dtype: str | None = None) -> SharedVariable:
     return pytensor.shared(np.zeros((1,) * dim, dtype=dtype))
 
 
-def as_theano_expression(input: Any) -> Variable:
+def as_theano_expression(input: TensorLike) -> Variable:
     """Wrap ``input`` as a PyTensor expression (named after Lasagne's helper).
 
     Parameters
@@ -160,7 +161,7 @@ def collect_shared_vars(expressions: Variable | Iterable[Variable]) -> list[Shar
     return found
 
 
-def one_hot(x: Any, m: Any = None) -> Variable:
+def one_hot(x: TensorLike, m: int | Variable | None = None) -> Variable:
     """One-hot encode a vector of integer class labels.
 
     Parameters
@@ -207,7 +208,7 @@ def unique(l: Iterable[Any]) -> list[Any]:
     return new_list
 
 
-def _type_name(t: Any) -> str:
+def _type_name(t: type | tuple[type, ...]) -> str:
     if t is int_types or t == int_types:
         return "int"
     if isinstance(t, tuple):
@@ -215,7 +216,9 @@ def _type_name(t: Any) -> str:
     return t.__name__
 
 
-def as_tuple(x: Any, N: int, t: Any = None, name: str | None = None) -> tuple:
+def as_tuple(
+    x: object, N: int, t: type | tuple[type, ...] | None = None, name: str | None = None
+) -> tuple:
     """Return ``x`` as a tuple of length ``N`` (a single value is repeated ``N`` times).
 
     Parameters
@@ -283,7 +286,9 @@ def inspect_kwargs(func: Callable) -> list[str]:
     return [p.name for p in params.values() if p.default is not p.empty]
 
 
-def compute_norms(array: Any, norm_axes: Sequence[int] | None = None) -> Any:
+def compute_norms(
+    array: Array | Variable, norm_axes: Sequence[int] | None = None
+) -> Array | Variable:
     """Compute the L2 norms of the incoming weight vectors of each unit.
 
     Parameters
@@ -335,7 +340,7 @@ def compute_norms(array: Any, norm_axes: Sequence[int] | None = None) -> Any:
     return np.sqrt(np.sum(array**2, axis=sum_over))
 
 
-def create_param(spec: Any, shape: Sequence[int], name: str | None = None) -> Variable:
+def create_param(spec: ParamSpec, shape: Sequence[int], name: str | None = None) -> Variable:
     """Create a parameter from an initializer, array or PyTensor expression.
 
     Parameters
@@ -414,7 +419,7 @@ def create_param(spec: Any, shape: Sequence[int], name: str | None = None) -> Va
 
 def unroll_scan(
     fn: Callable,
-    sequences: Any,
+    sequences: Variable | Sequence[Variable],
     outputs_info: Sequence[Any],
     non_sequences: Sequence[Any],
     n_steps: int,

@@ -29,7 +29,7 @@ __all__: list[str] = []
 Pad = str | tuple[int | tuple[int, int], ...]
 
 
-def check_pad(pad: object, n: int, *, caller: str, argname: str = "pad") -> Pad:
+def check_pad(pad: IntOrTuple | str, n: int, *, caller: str, argname: str = "pad") -> Pad:
     """Normalize ``pad``: ``'full'``/``'same'``, or a tuple of n ints / (before, after) pairs.
 
     ``'valid'`` becomes ``(0,) * n``. ``argname`` names the argument in messages (``crop``

@@ -12,19 +12,20 @@ Lasagne assumes the input's shape there).
 
 from __future__ import annotations
 
-from typing import Any
+from pytensor.graph import Variable
 
 from .._checks import label
+from .base import Layer
 
 __all__: list[str] = []
 
 
-def _static(x: Any) -> tuple | None:
+def _static(x: object) -> tuple | None:
     shape = getattr(getattr(x, "type", None), "shape", None)
     return shape if isinstance(shape, tuple) else None
 
 
-def _agrees(static: Any, declared: Any) -> bool:
+def _agrees(static: tuple, declared: object) -> bool:
     if not isinstance(declared, tuple | list):
         return True  # not a shape (a test double, say): nothing to compare
     return len(static) == len(declared) and all(
@@ -36,7 +37,7 @@ def _text(shape: tuple) -> str:
     return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
 
 
-def check_declared_shape(layer: Any, inputs: Any, output: Any) -> None:
+def check_declared_shape(layer: Layer, inputs: Variable | list, output: Variable) -> None:
     """Raise a ValueError naming ``layer`` if ``output``'s static shape contradicts
     ``layer.output_shape`` while its ``inputs`` have the shapes it was built for."""
     if getattr(layer, "exact_output_shape", True) is False:

@@ -4,6 +4,7 @@ exported by :mod:`convnet.layers.pool`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytensor.tensor as T
@@ -11,6 +12,7 @@ from pytensor.graph import Variable
 
 from .._checks import check_int, label
 from .._tensor import mean
+from .._types import Incoming
 from ..ops import concrete_shape
 from .base import Layer
 
@@ -63,7 +65,9 @@ class GlobalPoolLayer(Layer):
     (None, 64)
     """
 
-    def __init__(self, incoming: Any, pool_function: Any = T.mean, **kwargs: Any):
+    def __init__(
+        self, incoming: Incoming, pool_function: Callable[..., Variable] = T.mean, **kwargs: Any
+    ):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) < 3 and not self._built_on_stand_in():
             raise ValueError(
@@ -112,10 +116,10 @@ class FeaturePoolLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         pool_size: int,
         axis: int = 1,
-        pool_function: Any = T.max,
+        pool_function: Callable[..., Variable] = T.max,
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
@@ -156,7 +160,7 @@ class FeatureWTALayer(Layer):
     array([[0., 3., 5., 0.]])
     """
 
-    def __init__(self, incoming: Any, pool_size: int, axis: int = 1, **kwargs: Any):
+    def __init__(self, incoming: Incoming, pool_size: int, axis: int = 1, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         self.axis, self.pool_size = _check_groups(self, pool_size, axis)
 

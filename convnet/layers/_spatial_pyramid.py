@@ -3,13 +3,16 @@ fixed grids of bins (exported by :mod:`convnet.layers.pool`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
 from .. import ops
 from .._checks import INT_TYPES, label
+from .._types import Incoming
 from ..ops.pool import MODES
 from ._shapes import check_spatial_rank
 from .base import Layer
@@ -19,7 +22,9 @@ __all__ = ["SpatialPyramidPoolingLayer"]
 _SPP_IMPLEMENTATIONS = ("fast", "kaiming")
 
 
-def _bin_bounds(size: Any, pool_dim: int, k: int, implementation: str) -> tuple:
+def _bin_bounds(
+    size: int | Variable, pool_dim: int, k: int | Variable, implementation: str
+) -> tuple:
     """Start and end of bin ``k`` of ``pool_dim`` along an axis of ``size`` (int or symbolic).
 
     'kaiming': ``[floor(k * size / n), ceil((k + 1) * size / n))``, bins that cover the axis.
@@ -86,8 +91,8 @@ class SpatialPyramidPoolingLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_dims: Any = [4, 2, 1],  # noqa: B006 - Lasagne's default, never mutated
+        incoming: Incoming,
+        pool_dims: Sequence[int] = [4, 2, 1],  # noqa: B006 - Lasagne's default, never mutated
         mode: str = "max",
         implementation: str = "fast",
         **kwargs: Any,
@@ -120,7 +125,7 @@ class SpatialPyramidPoolingLayer(Layer):
             for size in self.input_shape[2:]:
                 self._check_fast_size(size)
 
-    def _check_fast_size(self, size: Any) -> None:
+    def _check_fast_size(self, size: int | None) -> None:
         if size is not None and size < max(self.pool_dims):
             raise ValueError(
                 f"{label(self)}: implementation='fast' needs spatial sizes of at least "

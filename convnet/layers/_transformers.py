@@ -9,14 +9,18 @@ numbers, so grids become constants; an unknown size is read off the input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytensor
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
 from .._checks import check_choice, check_int, label
+from .._types import Array, Incoming
 from ..ops import concrete_shape
 from ..utils import as_tuple
 from ._shapes import known_shape
@@ -27,7 +31,7 @@ __all__ = ["TransformerLayer", "TPSTransformerLayer"]
 _BORDER_MODES = ("nearest", "mirror", "wrap")
 
 
-def _check_downsample(layer: Layer, factor: Any) -> tuple:
+def _check_downsample(layer: Layer, factor: float | Sequence[float]) -> tuple:
     """``downsample_factor`` as a pair of positive numbers."""
     factors = as_tuple(factor, 2, name=f"{label(layer)}: downsample_factor")
     if not all(isinstance(f, Real) and not isinstance(f, bool) and f > 0 for f in factors):
@@ -51,7 +55,7 @@ def _check_image_shape(layer: MergeLayer) -> None:
         )
 
 
-def _downsampled_shape(layer: MergeLayer, input_shapes: Any) -> tuple:
+def _downsampled_shape(layer: MergeLayer, input_shapes: list) -> tuple:
     shape = input_shapes[0]
     spatial = tuple(
         None if s is None else int(s // f)
@@ -70,13 +74,13 @@ def _check_output_size(layer: MergeLayer) -> None:
         )
 
 
-def _size(x: Any, axis: int) -> Any:
+def _size(x: Variable, axis: int) -> int | Variable:
     """The size of an axis of ``x``: an int if static, else read off ``x`` (JAX-safe)."""
     static = x.type.shape[axis]
     return int(static) if static is not None else x.shape[axis]
 
 
-def _out_size(size: Any, factor: float) -> Any:
+def _out_size(size: int | Variable, factor: float) -> int | Variable:
     if factor == 1:
         return size
     if isinstance(size, int):
@@ -84,7 +88,7 @@ def _out_size(size: Any, factor: float) -> Any:
     return T.cast(size // factor, "int64")
 
 
-def _linspace(num: Any, dtype: str) -> Any:
+def _linspace(num: int | Variable, dtype: str) -> Variable:
     """``num`` points evenly spaced from -1 to 1 (``[-1]`` for one point), as np.linspace."""
     if isinstance(num, int):
         return T.constant(np.linspace(-1.0, 1.0, num).astype(dtype))
@@ -92,7 +96,7 @@ def _linspace(num: Any, dtype: str) -> Any:
     return T.arange(num, dtype=dtype) * step - np.asarray(1, dtype=dtype)
 
 
-def _output_grid(input: Any, downsample_factor: tuple, dtype: str) -> tuple:
+def _output_grid(input: Variable, downsample_factor: tuple, dtype: str) -> tuple:
     """The normalized coordinates ``(x_t, y_t)`` of the output pixels, each (rows, cols)."""
     rows = _out_size(_size(input, 2), downsample_factor[0])
     cols = _out_size(_size(input, 3), downsample_factor[1])
@@ -106,7 +110,7 @@ def _output_grid(input: Any, downsample_factor: tuple, dtype: str) -> tuple:
     return x_t, y_t
 
 
-def _border_index(v: Any, size: Any, border_mode: str) -> Any:
+def _border_index(v: Variable, size: float | Variable, border_mode: str) -> Variable:
     """Integer pixel indices for the (float) pixel coordinates ``v`` on an axis of ``size``."""
     if border_mode == "nearest":
         v = T.clip(v, 0, size - 1)
@@ -118,7 +122,7 @@ def _border_index(v: Any, size: Any, border_mode: str) -> Any:
     return T.cast(v, "int64")
 
 
-def _sample_bilinear(input: Any, x_s: Any, y_s: Any, border_mode: str) -> Any:
+def _sample_bilinear(input: Variable, x_s: Variable, y_s: Variable, border_mode: str) -> Variable:
     """Read ``input`` (batch, channels, rows, cols) at the normalized source points
     ``(x_s, y_s)`` (each (batch, out_rows, out_cols)) by bilinear interpolation.
 
@@ -206,9 +210,9 @@ class TransformerLayer(MergeLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        localization_network: Any,
-        downsample_factor: Any = 1,
+        incoming: Incoming,
+        localization_network: Layer,
+        downsample_factor: float | Sequence[float] = 1,
         border_mode: str = "nearest",
         **kwargs: Any,
     ):
@@ -241,14 +245,16 @@ class TransformerLayer(MergeLayer):
         return _sample_bilinear(input, row(0), row(1), self.border_mode)
 
 
-def _tps_kernel(r2: Any, xp: Any) -> Any:
+def _tps_kernel(r2: Array | Variable, xp: ModuleType) -> Array | Variable:
     """Thin plate spline kernel ``U = r^2 log(r^2)`` of squared distances (0 at r = 0)."""
     if xp is np:
         return r2 * np.log(np.where(r2 > 0, r2, 1.0))
     return r2 * T.log(T.switch(T.gt(r2, 0), r2, 1))
 
 
-def _tps_basis(x_t: Any, y_t: Any, source_points: np.ndarray, xp: Any) -> Any:
+def _tps_basis(
+    x_t: Array | Variable, y_t: Array | Variable, source_points: Array, xp: ModuleType
+) -> Array | Variable:
     """The rows ``(1, x, y, U(|p - s_1|), ..., U(|p - s_n|))`` at the grid points, each of
     the grid's shape, stacked on a new first axis (NumPy or PyTensor, per ``xp``)."""
     sx = source_points[0].reshape(-1, 1, 1)
@@ -337,11 +343,11 @@ class TPSTransformerLayer(MergeLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        localization_network: Any,
-        downsample_factor: Any = 1,
+        incoming: Incoming,
+        localization_network: Layer,
+        downsample_factor: float | Sequence[float] = 1,
         control_points: int = 16,
-        precompute_grid: Any = "auto",
+        precompute_grid: bool | str = "auto",
         border_mode: str = "nearest",
         **kwargs: Any,
     ):

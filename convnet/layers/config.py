@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ _ALLOWED_MODULES = (
 _SEARCH_MODULES = ("convnet.nonlinearities", "pytensor.tensor", "pytensor.tensor.math")
 
 
-def register(obj: Any = None, *, name: str | None = None) -> Any:
+def register(obj: Callable | None = None, *, name: str | None = None) -> Callable:
     """Register a custom layer class (or a function or class used as an argument) by name.
 
     :func:`convnet.io.load_model` rebuilds layers of registered classes and looks up
@@ -111,7 +111,7 @@ def _builtin_layers() -> dict[str, type]:
 # --------------------------------------------------------------------------------------
 
 
-def _graph(network: Any) -> list:
+def _graph(network: Layer | Sequence[Layer]) -> list:
     """The layers of ``network`` in build order, including layers passed as arguments."""
     from .helper import get_all_layers
 
@@ -158,7 +158,7 @@ class _Encoder:
             for j, p in enumerate(getattr(layer, "params", {})):
                 self.param_owner.setdefault(id(p), (i, j))
 
-    def callable_ref(self, fn: Any) -> dict | None:
+    def callable_ref(self, fn: Callable) -> dict | None:
         for key, obj in _REGISTRY.items():
             if obj is fn:
                 return {"__custom__": key}
@@ -263,7 +263,7 @@ class _Encoder:
         return {"__object__": cls_ref, "kwargs": kwargs}
 
 
-def _describe(value: Any) -> str:
+def _describe(value: object) -> str:
     name = getattr(value, "__qualname__", None) or type(value).__name__
     module = getattr(value, "__module__", None) or type(value).__module__
     return f"{module}.{name}"
@@ -310,7 +310,7 @@ def _class_name(cls: type) -> str:
     return cls.__name__
 
 
-def network_config(network: Any) -> dict[str, Any]:
+def network_config(network: Layer | Sequence[Layer]) -> dict[str, Any]:
     """A JSON-compatible configuration from which :func:`network_from_config` rebuilds
     ``network`` (parameter values not included).
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import init, nonlinearities
+from .._types import Incoming, IntOrTuple, Nonlinearity, ParamSpec
 from .conv import Conv2DLayer
 
 __all__ = ["Conv2DMMLayer"]
@@ -42,15 +43,15 @@ class Conv2DMMLayer(Conv2DLayer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_filters: int,
-        filter_size: Any,
-        stride: Any = (1, 1),
-        pad: Any = 0,
+        filter_size: IntOrTuple,
+        stride: IntOrTuple = (1, 1),
+        pad: IntOrTuple | str = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec = init.GlorotUniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         flip_filters: bool = False,
         num_groups: int = 1,
         **kwargs: Any,

@@ -31,6 +31,7 @@ import pytensor.tensor as T
 
 from .. import init, nonlinearities, ops
 from .._checks import check_int, label
+from .._types import Incoming, IntOrTuple, Nonlinearity, ParamSpec
 from ..utils import as_tuple
 from .base import Layer
 from .conv import Conv2DLayer
@@ -105,18 +106,18 @@ class Conv2DCCLayer(Conv2DLayer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_filters: int,
-        filter_size: Any,
-        stride: Any = (1, 1),
-        pad: Any = 0,
+        filter_size: IntOrTuple,
+        stride: IntOrTuple = (1, 1),
+        pad: IntOrTuple | str = 0,
         untie_biases: bool = False,
-        W: Any = None,
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec | None = None,
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         dimshuffle: bool = True,
         flip_filters: bool = False,
-        partial_sum: Any = 1,
+        partial_sum: int | None = 1,
         **kwargs: Any,
     ):
         if W is None:
@@ -243,9 +244,9 @@ class MaxPool2DCCLayer(MaxPool2DLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
         ignore_border: bool = False,
         dimshuffle: bool = True,
         **kwargs: Any,
@@ -311,7 +312,7 @@ class ShuffleBC01ToC01BLayer(DimshuffleLayer):
     (3, 32, 32, None)
     """
 
-    def __init__(self, incoming: Any, **kwargs: Any):
+    def __init__(self, incoming: Incoming, **kwargs: Any):
         super().__init__(incoming, _TO_C01B, **kwargs)
 
 
@@ -335,7 +336,7 @@ class ShuffleC01BToBC01Layer(DimshuffleLayer):
     (None, 3, 32, 32)
     """
 
-    def __init__(self, incoming: Any, **kwargs: Any):
+    def __init__(self, incoming: Incoming, **kwargs: Any):
         super().__init__(incoming, _TO_BC01, **kwargs)
 
 
@@ -380,12 +381,12 @@ class NINLayer_c01b(Layer):  # noqa: N801 - Lasagne's name
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_units: int,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec = init.GlorotUniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)

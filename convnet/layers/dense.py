@@ -9,6 +9,7 @@ import pytensor.tensor as T
 
 from .. import init, nonlinearities
 from .._checks import check_int, label
+from .._types import Incoming, Nonlinearity, ParamSpec
 from ..ops import concrete_shape
 from .base import Layer
 
@@ -64,11 +65,11 @@ class DenseLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_units: int,
-        W: Any = init.GlorotUniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec = init.GlorotUniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         num_leading_axes: int = 1,
         **kwargs: Any,
     ):
@@ -170,12 +171,12 @@ class NINLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_units: int,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec = init.GlorotUniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)

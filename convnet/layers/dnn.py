@@ -19,10 +19,12 @@ The module is not star-imported by :mod:`convnet.layers` (Lasagne's was not eith
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .. import init, nonlinearities
 from .._checks import label
+from .._types import Incoming, IntOrTuple, Nonlinearity, ParamSpec
 from .base import Layer
 from .conv import Conv2DLayer, Conv3DLayer
 from .normalization import BatchNormLayer
@@ -72,10 +74,10 @@ class Pool2DDNNLayer(Pool2DLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0),
         ignore_border: bool = True,
         mode: str = "max",
         **kwargs: Any,
@@ -98,10 +100,10 @@ class MaxPool2DDNNLayer(Pool2DDNNLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0),
         ignore_border: bool = True,
         **kwargs: Any,
     ):
@@ -136,10 +138,10 @@ class Pool3DDNNLayer(Pool3DLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0, 0),
         ignore_border: bool = True,
         mode: str = "max",
         **kwargs: Any,
@@ -162,10 +164,10 @@ class MaxPool3DDNNLayer(Pool3DDNNLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0, 0),
         ignore_border: bool = True,
         **kwargs: Any,
     ):
@@ -205,15 +207,15 @@ class Conv2DDNNLayer(Conv2DLayer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_filters: int,
-        filter_size: Any,
-        stride: Any = (1, 1),
-        pad: Any = 0,
+        filter_size: IntOrTuple,
+        stride: IntOrTuple = (1, 1),
+        pad: IntOrTuple = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec = init.GlorotUniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         flip_filters: bool = False,
         num_groups: int = 1,
         **kwargs: Any,
@@ -250,15 +252,15 @@ class Conv3DDNNLayer(Conv3DLayer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_filters: int,
-        filter_size: Any,
-        stride: Any = (1, 1, 1),
-        pad: Any = 0,
+        filter_size: IntOrTuple,
+        stride: IntOrTuple = (1, 1, 1),
+        pad: IntOrTuple = 0,
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec = init.GlorotUniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         flip_filters: bool = False,
         num_groups: int = 1,
         **kwargs: Any,
@@ -297,8 +299,8 @@ class SpatialPyramidPoolingDNNLayer(SpatialPyramidPoolingLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_dims: Any = [4, 2, 1],  # noqa: B006 - Lasagne's default, never mutated
+        incoming: Incoming,
+        pool_dims: Sequence[int] = [4, 2, 1],  # noqa: B006 - Lasagne's default, never mutated
         mode: str = "max",
         **kwargs: Any,
     ):
@@ -326,14 +328,14 @@ class BatchNormDNNLayer(BatchNormLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        axes: Any = "auto",
+        incoming: Incoming,
+        axes: str | int | Sequence[int] = "auto",
         epsilon: float = 1e-4,
         alpha: float = 0.1,
-        beta: Any = init.Constant(0),
-        gamma: Any = init.Constant(1),
-        mean: Any = init.Constant(0),
-        inv_std: Any = init.Constant(1),
+        beta: ParamSpec | None = init.Constant(0),
+        gamma: ParamSpec | None = init.Constant(1),
+        mean: ParamSpec = init.Constant(0),
+        inv_std: ParamSpec = init.Constant(1),
         **kwargs: Any,
     ):
         super().__init__(
@@ -356,7 +358,7 @@ class BatchNormDNNLayer(BatchNormLayer):
             )
 
 
-def batch_norm_dnn(layer: Any, **kwargs: Any) -> Layer:
+def batch_norm_dnn(layer: Layer, **kwargs: Any) -> Layer:
     """:func:`~convnet.layers.batch_norm` with a :class:`BatchNormDNNLayer`.
 
     Removes the layer's bias, moves its nonlinearity behind the normalization and adds a

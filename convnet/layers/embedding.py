@@ -8,6 +8,7 @@ import pytensor.tensor as T
 
 from .. import init
 from .._checks import check_int, label
+from .._types import Incoming, ParamSpec
 from ..ops import concrete_shape
 from .base import Layer
 
@@ -60,10 +61,10 @@ class EmbeddingLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         input_size: int,
         output_size: int,
-        W: Any = init.Normal(),  # noqa: B008 (an initializer, never mutated)
+        W: ParamSpec = init.Normal(),  # noqa: B008 (an initializer, never mutated)
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
+from collections.abc import Sequence
 from difflib import get_close_matches
 from itertools import chain
 from typing import Any
@@ -14,6 +15,7 @@ from pytensor.graph import Variable
 
 from .. import utils
 from .._checks import label
+from .._types import ArrayLike, ShapeLike, TensorLike
 from ..ops import concrete_shape
 from ._declared_shape import check_declared_shape
 from .base import Layer, MergeLayer
@@ -29,7 +31,9 @@ __all__ = [
 ]
 
 
-def get_all_layers(layer: Any, treat_as_input: Any = None) -> list:
+def get_all_layers(
+    layer: Layer | Sequence[Layer], treat_as_input: Sequence[Layer] | None = None
+) -> list:
     """Return all layers below ``layer`` (and it), inputs first, in topological order.
 
     Parameters
@@ -86,7 +90,9 @@ def get_all_layers(layer: Any, treat_as_input: Any = None) -> list:
     return result
 
 
-def get_output(layer_or_layers: Any, inputs: Any = None, **kwargs: Any) -> Any:
+def get_output(
+    layer_or_layers: Layer | Sequence[Layer], inputs: TensorLike | dict | None = None, **kwargs: Any
+) -> Variable | list:
     """Build the symbolic output expression(s) of a network.
 
     Parameters
@@ -188,7 +194,9 @@ def get_output(layer_or_layers: Any, inputs: Any = None, **kwargs: Any) -> Any:
         return all_outputs[layer_or_layers]
 
 
-def get_output_shape(layer_or_layers: Any, input_shapes: Any = None) -> Any:
+def get_output_shape(
+    layer_or_layers: Layer | Sequence[Layer], input_shapes: ShapeLike | dict | None = None
+) -> tuple | list:
     """Compute the output shape(s) of a network, optionally for other input shapes.
 
     Parameters
@@ -250,7 +258,9 @@ def get_output_shape(layer_or_layers: Any, input_shapes: Any = None) -> Any:
         return all_shapes[layer_or_layers]
 
 
-def get_all_params(layer: Any, unwrap_shared: bool = True, **tags: bool) -> list:
+def get_all_params(
+    layer: Layer | Sequence[Layer], unwrap_shared: bool = True, **tags: bool
+) -> list:
     """Return the parameters of all layers of a network, optionally filtered by tags.
 
     Parameters
@@ -282,7 +292,7 @@ def get_all_params(layer: Any, unwrap_shared: bool = True, **tags: bool) -> list
     return utils.unique(params)
 
 
-def count_params(layer: Any, **tags: bool) -> int:
+def count_params(layer: Layer | Sequence[Layer], **tags: bool) -> int:
     """Count the scalar parameters of a network.
 
     Parameters
@@ -306,7 +316,7 @@ def count_params(layer: Any, **tags: bool) -> int:
     return int(sum(int(np.prod(p.get_value(borrow=True).shape)) for p in params))
 
 
-def get_all_param_values(layer: Any, **tags: bool) -> list:
+def get_all_param_values(layer: Layer | Sequence[Layer], **tags: bool) -> list:
     """Return the values of the parameters of a network, as NumPy arrays.
 
     Parameters
@@ -330,11 +340,13 @@ def get_all_param_values(layer: Any, **tags: bool) -> list:
     return [np.asarray(p.get_value()) for p in get_all_params(layer, **tags)]
 
 
-def _param_label(p: Any, i: int) -> str:
+def _param_label(p: Variable, i: int) -> str:
     return f"parameter {i} ({p.name!r})" if p.name else f"parameter {i}"
 
 
-def set_all_param_values(layer: Any, values: Any, **tags: bool) -> None:
+def set_all_param_values(
+    layer: Layer | Sequence[Layer], values: Sequence[ArrayLike], **tags: bool
+) -> None:
     """Set the values of the parameters of a network.
 
     All shapes are checked before any parameter changes.

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytensor
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
+from .._types import ShapeLike
 from ._shapes import check_shape
 from .base import Layer
 
@@ -46,7 +48,13 @@ class InputLayer(Layer):
     'float32'
     """
 
-    def __init__(self, shape: Any, input_var: Any = None, name: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        shape: ShapeLike,
+        input_var: Variable | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ):
         self.name = name
         try:
             shape = tuple(None if s is None else s for s in shape)

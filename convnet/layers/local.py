@@ -14,6 +14,7 @@ import pytensor.tensor as T
 from .. import init, nonlinearities
 from .._checks import label
 from .._tensor import pad_axis
+from .._types import Incoming, IntOrTuple, Nonlinearity, ParamSpec
 from ._shapes import known_shape
 from .conv import Conv2DLayer
 
@@ -94,15 +95,15 @@ class LocallyConnected2DLayer(Conv2DLayer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_filters: int,
-        filter_size: Any,
-        stride: Any = (1, 1),
-        pad: Any = "same",
+        filter_size: IntOrTuple,
+        stride: IntOrTuple = (1, 1),
+        pad: IntOrTuple | str = "same",
         untie_biases: bool = False,
-        W: Any = init.GlorotUniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
+        W: ParamSpec = init.GlorotUniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
         flip_filters: bool = True,
         channelwise: bool = False,
         **kwargs: Any,

@@ -3,11 +3,14 @@ automatic cropping of inputs of different sizes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
 from .._checks import label
+from .._types import Incoming
 from ._shapes import known_shape
 from .base import MergeLayer
 
@@ -23,7 +26,7 @@ __all__ = [
 _CROP_MODES = ("lower", "center", "upper")
 
 
-def _check_cropping(cropping: Any, caller: str) -> list | None:
+def _check_cropping(cropping: Sequence[str | None] | None, caller: str) -> list | None:
     if cropping is None:
         return None
     cropping = list(cropping)
@@ -36,7 +39,7 @@ def _check_cropping(cropping: Any, caller: str) -> list | None:
     return cropping
 
 
-def autocrop(inputs: list, cropping: Any) -> list:
+def autocrop(inputs: list, cropping: Sequence[str | None] | None) -> list:
     """Crop symbolic inputs to the smallest size along the axes given by ``cropping``.
 
     Parameters
@@ -95,7 +98,7 @@ def autocrop(inputs: list, cropping: Any) -> list:
     return [x[tuple(slices)] for x, slices in zip(inputs, slices_by_input, strict=True)]
 
 
-def autocrop_array_shapes(input_shapes: list, cropping: Any) -> list:
+def autocrop_array_shapes(input_shapes: list, cropping: Sequence[str | None] | None) -> list:
     """The shapes of the inputs after :func:`autocrop`.
 
     Parameters
@@ -167,7 +170,13 @@ class ConcatLayer(MergeLayer):
     (None, 8, 8, 8)
     """
 
-    def __init__(self, incomings: Any, axis: int = 1, cropping: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        incomings: Sequence[Incoming],
+        axis: int = 1,
+        cropping: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(incomings, **kwargs)
         cropping = _check_cropping(cropping, label(self))
         self.axis = axis
@@ -265,7 +274,13 @@ class ElemwiseMergeLayer(MergeLayer):
     (None, 4)
     """
 
-    def __init__(self, incomings: Any, merge_function: Any, cropping: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        incomings: Sequence[Incoming],
+        merge_function: Callable[..., Variable],
+        cropping: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(incomings, **kwargs)
         if not callable(merge_function):
             raise TypeError(
@@ -327,7 +342,13 @@ class ElemwiseSumLayer(ElemwiseMergeLayer):
     array([[2., 3.]])
     """
 
-    def __init__(self, incomings: Any, coeffs: Any = 1, cropping: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        incomings: Sequence[Incoming],
+        coeffs: float | Sequence[float] = 1,
+        cropping: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(incomings, T.add, cropping=cropping, **kwargs)
         if isinstance(coeffs, (list, tuple)):
             if len(coeffs) != len(self.input_shapes):

@@ -9,6 +9,7 @@ default updates: every call of a compiled function draws new numbers, under all 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
 from typing import Any
 
@@ -19,6 +20,7 @@ from pytensor.graph import Variable
 
 from .._checks import label
 from .._random import RandomStreams, draw_seed
+from .._types import Incoming
 from ..ops import concrete_shape
 from .base import Layer
 
@@ -84,10 +86,10 @@ class DropoutLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        p: Any = 0.5,
+        incoming: Incoming,
+        p: float | Variable = 0.5,
         rescale: bool = True,
-        shared_axes: Any = (),
+        shared_axes: int | Sequence[int] = (),
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
@@ -139,7 +141,7 @@ class DropoutLayer(Layer):
 dropout = DropoutLayer
 
 
-def dropout_channels(incoming: Any, *args: Any, **kwargs: Any) -> DropoutLayer:
+def dropout_channels(incoming: Incoming, *args: Any, **kwargs: Any) -> DropoutLayer:
     """Channel-wise (spatial) dropout: drop whole feature maps.
 
     A :class:`DropoutLayer` with ``shared_axes`` set to all axes after the second, so
@@ -164,7 +166,7 @@ def dropout_channels(incoming: Any, *args: Any, **kwargs: Any) -> DropoutLayer:
 spatial_dropout = dropout_channels
 
 
-def dropout_locations(incoming: Any, *args: Any, **kwargs: Any) -> DropoutLayer:
+def dropout_locations(incoming: Incoming, *args: Any, **kwargs: Any) -> DropoutLayer:
     """Location-wise dropout: drop all channels at the same positions.
 
     A :class:`DropoutLayer` with ``shared_axes=(1,)``.
@@ -207,7 +209,7 @@ class GaussianNoiseLayer(Layer):
     array([[0., 0., 0.]])
     """
 
-    def __init__(self, incoming: Any, sigma: Any = 0.1, **kwargs: Any):
+    def __init__(self, incoming: Incoming, sigma: float | Variable = 0.1, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         if not isinstance(sigma, Variable) and (not isinstance(sigma, Real) or sigma < 0):
             raise ValueError(

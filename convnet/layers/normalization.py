@@ -3,14 +3,17 @@ standardization behind instance and layer normalization."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
 from .. import _tensor, init, nonlinearities
 from .._checks import INT_TYPES, label
 from .._errors import UnsupportedValueError
+from .._types import Incoming, Nonlinearity, ParamSpec
 from ._shapes import known_shape
 from .base import Layer
 
@@ -24,7 +27,7 @@ __all__ = [
 ]
 
 
-def _const(value: Any, dtype: str) -> Any:
+def _const(value: float | Variable, dtype: str) -> Variable:
     if isinstance(value, (int, float, np.number)):
         return T.constant(np.asarray(value, dtype=dtype))
     return value
@@ -66,7 +69,7 @@ class LocalResponseNormalization2DLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         alpha: float = 1e-4,
         k: float = 2,
         beta: float = 0.75,
@@ -102,7 +105,7 @@ class LocalResponseNormalization2DLayer(Layer):
         return input / scale ** _const(self.beta, dtype)
 
 
-def _norm_axes(layer: Layer, axes: Any) -> tuple[int, ...]:
+def _norm_axes(layer: Layer, axes: str | int | Sequence[int]) -> tuple[int, ...]:
     ndim = len(layer.input_shape)
     if isinstance(axes, INT_TYPES):
         axes = (axes,)
@@ -188,14 +191,14 @@ class BatchNormLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        axes: Any = "auto",
+        incoming: Incoming,
+        axes: str | int | Sequence[int] = "auto",
         epsilon: float = 1e-4,
         alpha: float = 0.1,
-        beta: Any = init.Constant(0),
-        gamma: Any = init.Constant(1),
-        mean: Any = init.Constant(0),
-        inv_std: Any = init.Constant(1),
+        beta: ParamSpec | None = init.Constant(0),
+        gamma: ParamSpec | None = init.Constant(1),
+        mean: ParamSpec = init.Constant(0),
+        inv_std: ParamSpec = init.Constant(1),
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
@@ -289,7 +292,7 @@ class BatchNormLayer(Layer):
         return normalized
 
 
-def _strip_nonlinearity_and_bias(layer: Any) -> Any:
+def _strip_nonlinearity_and_bias(layer: Layer) -> Nonlinearity | None:
     nonlinearity = getattr(layer, "nonlinearity", None)
     if nonlinearity is not None:
         layer.nonlinearity = nonlinearities.identity
@@ -299,7 +302,7 @@ def _strip_nonlinearity_and_bias(layer: Any) -> Any:
     return nonlinearity
 
 
-def batch_norm(layer: Any, **kwargs: Any) -> Layer:
+def batch_norm(layer: Layer, **kwargs: Any) -> Layer:
     """Add batch normalization after a layer, moving its nonlinearity behind it.
 
     Removes the layer's bias (``beta`` takes its role), sets its nonlinearity to the
@@ -368,7 +371,13 @@ class StandardizationLayer(Layer):
     array([[-1.,  1.]])
     """
 
-    def __init__(self, incoming: Any, axes: Any = "auto", epsilon: float = 1e-4, **kwargs: Any):
+    def __init__(
+        self,
+        incoming: Incoming,
+        axes: str | int | Sequence[int] = "auto",
+        epsilon: float = 1e-4,
+        **kwargs: Any,
+    ):
         super().__init__(incoming, **kwargs)
         ndim = len(self.input_shape)
         spatial_of_2d = isinstance(axes, str) and axes == "spatial" and ndim == 2
@@ -399,7 +408,7 @@ class StandardizationLayer(Layer):
 
 
 def instance_norm(
-    layer: Any, learn_scale: bool = True, learn_bias: bool = True, **kwargs: Any
+    layer: Layer, learn_scale: bool = True, learn_bias: bool = True, **kwargs: Any
 ) -> Layer:
     """Add instance normalization after a layer, moving its nonlinearity behind it.
 
@@ -435,7 +444,7 @@ def instance_norm(
     return layer
 
 
-def layer_norm(layer: Any, **kwargs: Any) -> Layer:
+def layer_norm(layer: Layer, **kwargs: Any) -> Layer:
     """Add layer normalization after a layer, moving its nonlinearity behind it.
 
     Adds a :class:`StandardizationLayer` over all non-batch axes (``<name>_ln``), a

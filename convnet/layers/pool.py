@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
 from .. import ops
 from .._checks import check_choice, check_int_tuple, label
 from .._tensor import full
+from .._types import Incoming, IntOrTuple
 from ..ops.pool import MODES
 from ..utils import as_tuple
 from ._global_pool import FeaturePoolLayer, FeatureWTALayer, GlobalPoolLayer
@@ -85,16 +87,16 @@ def pool_output_length(
 
 
 def pool_2d(
-    input: Any,
-    ws: Any = None,
+    input: Variable,
+    ws: IntOrTuple | Variable | None = None,
     ignore_border: bool | None = None,
-    stride: Any = None,
-    pad: Any = (0, 0),
+    stride: IntOrTuple | Variable | None = None,
+    pad: IntOrTuple | Variable | None = (0, 0),
     mode: str = "max",
-    ds: Any = None,
-    st: Any = None,
-    padding: Any = None,
-) -> Any:
+    ds: IntOrTuple | Variable | None = None,
+    st: IntOrTuple | Variable | None = None,
+    padding: IntOrTuple | Variable | None = None,
+) -> Variable:
     """Pool the last two axes, with Theano's ``pool_2d`` arguments (Lasagne's helper).
 
     Parameters
@@ -164,10 +166,10 @@ class _PoolLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = 0,
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = 0,
         ignore_border: bool = True,
         mode: str = "max",
         **kwargs: Any,
@@ -271,10 +273,10 @@ class Pool1DLayer(_PoolLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = 0,
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = 0,
         ignore_border: bool = True,
         mode: str = "max",
         **kwargs: Any,
@@ -299,10 +301,10 @@ class Pool2DLayer(_PoolLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0),
         ignore_border: bool = True,
         mode: str = "max",
         **kwargs: Any,
@@ -327,10 +329,10 @@ class Pool3DLayer(_PoolLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0, 0),
         ignore_border: bool = True,
         mode: str = "max",
         **kwargs: Any,
@@ -350,10 +352,10 @@ class MaxPool1DLayer(Pool1DLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = 0,
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = 0,
         ignore_border: bool = True,
         **kwargs: Any,
     ):
@@ -374,10 +376,10 @@ class MaxPool2DLayer(Pool2DLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0),
         ignore_border: bool = True,
         **kwargs: Any,
     ):
@@ -396,10 +398,10 @@ class MaxPool3DLayer(Pool3DLayer):
 
     def __init__(
         self,
-        incoming: Any,
-        pool_size: Any,
-        stride: Any = None,
-        pad: Any = (0, 0, 0),
+        incoming: Incoming,
+        pool_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        pad: IntOrTuple = (0, 0, 0),
         ignore_border: bool = True,
         **kwargs: Any,
     ):
@@ -411,7 +413,9 @@ class _UpscaleLayer(Layer):
 
     _n = 0
 
-    def __init__(self, incoming: Any, scale_factor: Any, mode: str = "repeat", **kwargs: Any):
+    def __init__(
+        self, incoming: Incoming, scale_factor: IntOrTuple, mode: str = "repeat", **kwargs: Any
+    ):
         super().__init__(incoming, **kwargs)
         n = self._n
         check_spatial_rank(self, n)

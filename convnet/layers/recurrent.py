@@ -37,15 +37,18 @@ time into the batch for a :class:`~convnet.layers.DenseLayer` applied at every s
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytensor
 import pytensor.tensor as T
 from pytensor.gradient import disconnected_grad, grad_clip
+from pytensor.graph import Variable
 
 from .. import init, nonlinearities
 from .._checks import INT_TYPES, check_int, label
+from .._types import Incoming, Nonlinearity, ParamSpec
 from ..ops import concrete_shape
 from ..utils import inspect_kwargs, unroll_scan
 from . import helper
@@ -61,7 +64,7 @@ def _compatible(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
-def _reverse_time(x: Any) -> Any:
+def _reverse_time(x: Variable) -> Variable:
     """``x[::-1]``, as a gather along axis 0: under JAX the gradient of a reversing slice,
     passed back through a scan, crashes XLA's algebraic simplifier (jax 0.10.2, "Invalid
     binary instruction opcode map"); a gather's gradient is a scatter-add, which does not."""
@@ -69,7 +72,7 @@ def _reverse_time(x: Any) -> Any:
     return x[T.arange(x.shape[0])[::-1]]
 
 
-def _child_output(layer: Any, input: Any, kwargs: dict) -> Any:
+def _child_output(layer: Layer, input: Variable, kwargs: dict) -> Variable:
     """``get_output`` of a connection network, without its warning about keywords that only
     layers outside it use (the outer ``get_output`` checks the keywords once)."""
     with warnings.catch_warnings():
@@ -77,7 +80,7 @@ def _child_output(layer: Any, input: Any, kwargs: dict) -> Any:
         return helper.get_output(layer, input, **kwargs)
 
 
-def _accepted_kwargs(network: Any) -> list:
+def _accepted_kwargs(network: Layer) -> list:
     """The ``get_output`` keywords that the layers of ``network`` use."""
     accepted = set()
     for layer in helper.get_all_layers(network):
@@ -111,9 +114,9 @@ only_return_final
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         init_specs: dict,
-        mask_input: Any,
+        mask_input: Layer | None,
         backwards: bool,
         learn_init: bool,
         gradient_steps: int,
@@ -191,7 +194,7 @@ only_return_final
 
     # -- initial states -------------------------------------------------------------------
 
-    def _add_init(self, init_name: str, spec: Any, shape: tuple) -> Any:
+    def _add_init(self, init_name: str, spec: ParamSpec | Layer, shape: tuple) -> Variable | Layer:
         """Store an initial state: a layer (its output checked against ``(rows,) +
         shape[1:]``; the rows, the batch, are only known to agree at run time, as Lasagne's
         tests declare a batch of 1 and feed more) or a parameter of ``shape`` (leading size
@@ -210,7 +213,7 @@ only_return_final
             spec, shape, name=init_name, trainable=self.learn_init, regularizable=False
         )
 
-    def _initial_state(self, init_name: str, inputs: list, num_batch: Any) -> Any:
+    def _initial_state(self, init_name: str, inputs: list, num_batch: Variable) -> Variable:
         """The initial state ``(batch, units...)``: the incoming layer's output, or the
         parameter repeated over the batch."""
         index = getattr(self, f"{init_name}_incoming_index")
@@ -234,7 +237,7 @@ only_return_final
 
     # -- the loop over time ---------------------------------------------------------------
 
-    def _time_major(self, input: Any, flatten: bool) -> Any:
+    def _time_major(self, input: Variable, flatten: bool) -> Variable:
         """``(batch, time, ...)`` -> ``(time, batch, ...)``, trailing axes flattened if
         ``flatten``, with shapes read off the value (JAX-safe)."""
         input = concrete_shape(input)
@@ -243,7 +246,7 @@ only_return_final
             input = concrete_shape(input.reshape((input.shape[0], input.shape[1], features)))
         return input.dimshuffle(1, 0, *range(2, input.ndim))
 
-    def _clip(self, x: Any) -> Any:
+    def _clip(self, x: Variable) -> Variable:
         """``x`` with its gradient clipped to ``[-grad_clipping, grad_clipping]`` (if set)."""
         if not self.grad_clipping:
             return x
@@ -251,7 +254,12 @@ only_return_final
         return grad_clip(x, -bound, bound)
 
     def _recur(
-        self, step: Any, sequences: list, states: list, mask: Any, non_sequences: list = ()
+        self,
+        step: Callable[..., Variable | list],
+        sequences: list,
+        states: list,
+        mask: Variable | None,
+        non_sequences: list = (),
     ) -> list:
         """Run ``step`` over time; return each state stacked over time, ``(time, batch, ...)``,
         in the order the steps ran (reversed time when ``backwards``).
@@ -312,7 +320,7 @@ only_return_final
             return_updates=False,
         )
 
-    def _output(self, hid_out: Any) -> Any:
+    def _output(self, hid_out: Variable) -> Variable:
         """The layer's output from the stacked states ``(time, batch, units...)``."""
         if self.only_return_final:
             return hid_out[-1]
@@ -413,18 +421,18 @@ class CustomRecurrentLayer(_RecurrentBase):
 
     def __init__(
         self,
-        incoming: Any,
-        input_to_hidden: Any,
-        hidden_to_hidden: Any,
-        nonlinearity: Any = nonlinearities.rectify,
-        hid_init: Any = init.Constant(0.0),
+        incoming: Incoming,
+        input_to_hidden: Layer,
+        hidden_to_hidden: Layer,
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
+        hid_init: ParamSpec | Layer = init.Constant(0.0),
         backwards: bool = False,
         learn_init: bool = False,
         gradient_steps: int = -1,
         grad_clipping: float = 0,
         unroll_scan: bool = False,
         precompute_input: bool = True,
-        mask_input: Any = None,
+        mask_input: Layer | None = None,
         only_return_final: bool = False,
         **kwargs: Any,
     ):
@@ -598,20 +606,20 @@ precompute_input, mask_input, only_return_final
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_units: int,
-        W_in_to_hid: Any = init.Uniform(),
-        W_hid_to_hid: Any = init.Uniform(),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.rectify,
-        hid_init: Any = init.Constant(0.0),
+        W_in_to_hid: ParamSpec = init.Uniform(),
+        W_hid_to_hid: ParamSpec = init.Uniform(),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
+        hid_init: ParamSpec | Layer = init.Constant(0.0),
         backwards: bool = False,
         learn_init: bool = False,
         gradient_steps: int = -1,
         grad_clipping: float = 0,
         unroll_scan: bool = False,
         precompute_input: bool = True,
-        mask_input: Any = None,
+        mask_input: Layer | None = None,
         only_return_final: bool = False,
         **kwargs: Any,
     ):
@@ -696,11 +704,11 @@ class Gate:
 
     def __init__(
         self,
-        W_in: Any = init.Normal(0.1),
-        W_hid: Any = init.Normal(0.1),
-        W_cell: Any = init.Normal(0.1),
-        b: Any = init.Constant(0.0),
-        nonlinearity: Any = nonlinearities.sigmoid,
+        W_in: ParamSpec = init.Normal(0.1),
+        W_hid: ParamSpec = init.Normal(0.1),
+        W_cell: ParamSpec | None = init.Normal(0.1),
+        b: ParamSpec | None = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.sigmoid,
     ):
         self.W_in = W_in
         self.W_hid = W_hid
@@ -718,7 +726,7 @@ class _GatedBase(_RecurrentBase):
     """What :class:`LSTMLayer` and :class:`GRULayer` share: gate parameters stacked into one
     matrix product per step."""
 
-    def _setup_gates(self, num_units: Any, gates: dict) -> None:
+    def _setup_gates(self, num_units: int, gates: dict) -> None:
         caller = label(self)
         self.num_units = check_int(num_units, caller=caller, argname="num_units", minimum=1)
         input_shape = self.input_shapes[0]
@@ -755,7 +763,7 @@ class _GatedBase(_RecurrentBase):
         b = T.concatenate([getattr(self, f"b_{g}") for g in names], axis=0)
         return W_in, W_hid, b
 
-    def _gate(self, x: Any, k: int) -> Any:
+    def _gate(self, x: Variable, k: int) -> Variable:
         return x[:, k * self.num_units : (k + 1) * self.num_units]
 
     def _inputs(self, inputs: list) -> tuple:
@@ -848,15 +856,15 @@ mask_input, only_return_final
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_units: int,
         ingate: Gate = Gate(),
         forgetgate: Gate = Gate(),
         cell: Gate = Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
         outgate: Gate = Gate(),
-        nonlinearity: Any = nonlinearities.tanh,
-        cell_init: Any = init.Constant(0.0),
-        hid_init: Any = init.Constant(0.0),
+        nonlinearity: Nonlinearity | None = nonlinearities.tanh,
+        cell_init: ParamSpec | Layer = init.Constant(0.0),
+        hid_init: ParamSpec | Layer = init.Constant(0.0),
         backwards: bool = False,
         learn_init: bool = False,
         peepholes: bool = True,
@@ -864,7 +872,7 @@ mask_input, only_return_final
         grad_clipping: float = 0,
         unroll_scan: bool = False,
         precompute_input: bool = True,
-        mask_input: Any = None,
+        mask_input: Layer | None = None,
         only_return_final: bool = False,
         **kwargs: Any,
     ):
@@ -1006,19 +1014,19 @@ mask_input, only_return_final
 
     def __init__(
         self,
-        incoming: Any,
+        incoming: Incoming,
         num_units: int,
         resetgate: Gate = Gate(W_cell=None),
         updategate: Gate = Gate(W_cell=None),
         hidden_update: Gate = Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
-        hid_init: Any = init.Constant(0.0),
+        hid_init: ParamSpec | Layer = init.Constant(0.0),
         backwards: bool = False,
         learn_init: bool = False,
         gradient_steps: int = -1,
         grad_clipping: float = 0,
         unroll_scan: bool = False,
         precompute_input: bool = True,
-        mask_input: Any = None,
+        mask_input: Layer | None = None,
         only_return_final: bool = False,
         **kwargs: Any,
     ):

@@ -3,6 +3,7 @@ slice."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from pytensor.graph import Variable
 from .._checks import INT_TYPES, is_int, label
 from .._errors import ArgumentTypeError
 from .._tensor import pad_axis
+from .._types import Incoming
 from ._shapes import known_shape
 from .base import Layer
 
@@ -50,7 +52,7 @@ class FlattenLayer(Layer):
     (None, 60)
     """
 
-    def __init__(self, incoming: Any, outdim: int = 2, **kwargs: Any):
+    def __init__(self, incoming: Incoming, outdim: int = 2, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         if not is_int(outdim) or outdim < 1:
             raise ValueError(f"{label(self)}: outdim: expected an int >= 1, received {outdim!r}")
@@ -103,7 +105,7 @@ class ReshapeLayer(Layer):
     (20, 3)
     """
 
-    def __init__(self, incoming: Any, shape: Any, **kwargs: Any):
+    def __init__(self, incoming: Incoming, shape: Sequence, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         shape = tuple(shape)
         for s in shape:
@@ -219,7 +221,7 @@ class DimshuffleLayer(Layer):
     (None, 1, 5)
     """
 
-    def __init__(self, incoming: Any, pattern: Any, **kwargs: Any):
+    def __init__(self, incoming: Incoming, pattern: Sequence[int | str], **kwargs: Any):
         super().__init__(incoming, **kwargs)
         pattern = tuple(pattern)
         used_dims = set()
@@ -269,7 +271,7 @@ class DimshuffleLayer(Layer):
 dimshuffle = DimshuffleLayer
 
 
-def _width_count(width: Any) -> int:
+def _width_count(width: int | Sequence) -> int:
     """How many axes ``width`` pads at least (1 for an int, else its length)."""
     try:
         return 1 if is_int(width) else len(width)
@@ -277,7 +279,7 @@ def _width_count(width: Any) -> int:
         return 1
 
 
-def _pad_widths(layer: Layer, width: Any, ndim: int, batch_ndim: int) -> list:
+def _pad_widths(layer: Layer, width: int | Sequence, ndim: int, batch_ndim: int) -> list:
     n = ndim - batch_ndim
     if is_int(width):
         widths = [(int(width), int(width))] * n
@@ -332,7 +334,12 @@ class PadLayer(Layer):
     """
 
     def __init__(
-        self, incoming: Any, width: Any, val: float = 0, batch_ndim: int = 2, **kwargs: Any
+        self,
+        incoming: Incoming,
+        width: int | Sequence,
+        val: float = 0,
+        batch_ndim: int = 2,
+        **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
         self.width = width
@@ -392,7 +399,7 @@ class SliceLayer(Layer):
     (None, 10)
     """
 
-    def __init__(self, incoming: Any, indices: Any, axis: int = -1, **kwargs: Any):
+    def __init__(self, incoming: Incoming, indices: int | slice, axis: int = -1, **kwargs: Any):
         super().__init__(incoming, **kwargs)
         ndim = len(self.input_shape)
         if not is_int(axis) or not -ndim <= axis < ndim:

@@ -13,6 +13,7 @@ This module exports them all; the spatial transformers are defined in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any
 
@@ -25,6 +26,7 @@ from pytensor.graph import Variable
 from .. import init, nonlinearities
 from .._checks import INT_TYPES, label
 from .._random import RandomStreams, draw_seed
+from .._types import ArrayLike, Incoming, Nonlinearity, ParamSpec, ShapeLike
 from ..ops import concrete_shape
 from ..utils import floatX
 from ._transformers import TPSTransformerLayer, TransformerLayer
@@ -46,7 +48,9 @@ __all__ = [
 ]
 
 
-def _shared_axes(layer: Layer, shared_axes: Any, allow_all: bool = False) -> tuple[int, ...]:
+def _shared_axes(
+    layer: Layer, shared_axes: str | int | Sequence[int], allow_all: bool = False
+) -> tuple[int, ...]:
     """Normalize a ``shared_axes`` argument ('auto', 'all', int or iterable of ints)."""
     ndim = len(layer.input_shape)
     if isinstance(shared_axes, str):
@@ -88,7 +92,7 @@ def _param_shape(layer: Layer, shared_axes: tuple[int, ...], what: str) -> list:
     return shape
 
 
-def _broadcast_pattern(param: Any, shared_axes: tuple[int, ...], ndim: int) -> list:
+def _broadcast_pattern(param: Variable, shared_axes: tuple[int, ...], ndim: int) -> list:
     axes = iter(range(param.ndim))
     return ["x" if axis in shared_axes else next(axes) for axis in range(ndim)]
 
@@ -115,7 +119,12 @@ class NonlinearityLayer(Layer):
     array([[0., 1.]])
     """
 
-    def __init__(self, incoming: Any, nonlinearity: Any = nonlinearities.rectify, **kwargs: Any):
+    def __init__(
+        self,
+        incoming: Incoming,
+        nonlinearity: Nonlinearity | None = nonlinearities.rectify,
+        **kwargs: Any,
+    ):
         super().__init__(incoming, **kwargs)
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
 
@@ -152,9 +161,9 @@ class BiasLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        b: Any = init.Constant(0),
-        shared_axes: Any = "auto",
+        incoming: Incoming,
+        b: ParamSpec | None = init.Constant(0),
+        shared_axes: str | int | Sequence[int] = "auto",
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
@@ -199,9 +208,9 @@ class ScaleLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        scales: Any = init.Constant(1),
-        shared_axes: Any = "auto",
+        incoming: Incoming,
+        scales: ParamSpec = init.Constant(1),
+        shared_axes: str | int | Sequence[int] = "auto",
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
@@ -214,7 +223,12 @@ class ScaleLayer(Layer):
         return input * self.scales.dimshuffle(*pattern)
 
 
-def standardize(layer: Any, offset: Any, scale: Any, shared_axes: Any = "auto") -> ScaleLayer:
+def standardize(
+    layer: Incoming,
+    offset: ArrayLike,
+    scale: ArrayLike,
+    shared_axes: str | int | Sequence[int] = "auto",
+) -> ScaleLayer:
     """Append fixed (untrainable) layers computing ``(x - offset) / scale``.
 
     Parameters
@@ -273,7 +287,13 @@ class ExpressionLayer(Layer):
     (None, 3)
     """
 
-    def __init__(self, incoming: Any, function: Any, output_shape: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        incoming: Incoming,
+        function: Callable[[Variable], Variable],
+        output_shape: ShapeLike | Callable[[tuple], tuple] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(incoming, **kwargs)
         if not callable(function):
             raise TypeError(
@@ -350,7 +370,7 @@ class InverseLayer(MergeLayer):
     array([[ 9., 39., 69.]])
     """
 
-    def __init__(self, incoming: Any, layer: Layer, **kwargs: Any):
+    def __init__(self, incoming: Incoming, layer: Layer, **kwargs: Any):
         if getattr(layer, "input_layer", None) is None:
             raise ValueError(
                 f"InverseLayer: layer: expected a layer with an incoming layer, received {layer!r}"
@@ -402,9 +422,9 @@ class ParametricRectifierLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        alpha: Any = init.Constant(0.25),
-        shared_axes: Any = "auto",
+        incoming: Incoming,
+        alpha: ParamSpec = init.Constant(0.25),
+        shared_axes: str | int | Sequence[int] = "auto",
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)
@@ -480,10 +500,10 @@ class RandomizedRectifierLayer(Layer):
 
     def __init__(
         self,
-        incoming: Any,
-        lower: Any = 0.3,
-        upper: Any = 0.8,
-        shared_axes: Any = "auto",
+        incoming: Incoming,
+        lower: float | Variable = 0.3,
+        upper: float | Variable = 0.8,
+        shared_axes: str | int | Sequence[int] = "auto",
         **kwargs: Any,
     ):
         super().__init__(incoming, **kwargs)

@@ -21,12 +21,14 @@ shapes of ``input`` and ``filters``; they are checked when the function runs.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
 from .. import ops
 from .._checks import is_int
+from .._types import IntOrTuple, ShapeLike, TensorLike
 
 __all__ = [
     "conv1d_sc",
@@ -37,8 +39,11 @@ __all__ = [
     "conv1d_md",
 ]
 
+#: A border mode of Theano's convolutions: a name, a padding or a tuple of one padding.
+BorderMode = str | int | tuple[int]
 
-def _declared(x: Any, shape: Any, caller: str, argname: str) -> Any:
+
+def _declared(x: TensorLike, shape: ShapeLike | None, caller: str, argname: str) -> Variable:
     x = T.as_tensor_variable(x)
     if x.ndim != 3:
         raise ValueError(
@@ -52,7 +57,7 @@ def _declared(x: Any, shape: Any, caller: str, argname: str) -> Any:
     return T.specify_shape(x, tuple(None if s is None else int(s) for s in shape))
 
 
-def _stride(subsample: Any, caller: str) -> int:
+def _stride(subsample: IntOrTuple, caller: str) -> int:
     steps = (subsample,) if is_int(subsample) else tuple(subsample)
     if len(steps) != 1 or not is_int(steps[0]) or steps[0] < 1:
         raise ValueError(
@@ -61,7 +66,9 @@ def _stride(subsample: Any, caller: str) -> int:
     return int(steps[0])
 
 
-def _padding(border_mode: Any, filter_length: Any, caller: str) -> Any:
+def _padding(
+    border_mode: BorderMode, filter_length: int | None, caller: str
+) -> int | tuple[tuple[int, int]]:
     """Lasagne's/Theano's border modes as convnet.ops.conv padding."""
     if isinstance(border_mode, tuple) and len(border_mode) == 1:
         (border_mode,) = border_mode
@@ -83,7 +90,7 @@ def _padding(border_mode: Any, filter_length: Any, caller: str) -> Any:
     )
 
 
-def _valid_only(border_mode: Any, caller: str) -> None:
+def _valid_only(border_mode: BorderMode, caller: str) -> None:
     if isinstance(border_mode, str) or border_mode not in (0, (0,)):
         if border_mode != "valid":
             raise ValueError(
@@ -91,13 +98,15 @@ def _valid_only(border_mode: Any, caller: str) -> None:
             )
 
 
-def _filter_length(filters: Any, filter_shape: Any) -> Any:
+def _filter_length(filters: Variable, filter_shape: ShapeLike | None) -> int | None:
     if filter_shape is not None and filter_shape[2] is not None:
         return int(filter_shape[2])
     return filters.type.shape[2]
 
 
-def _multiple_of_stride(filters, filter_shape, stride, caller):
+def _multiple_of_stride(
+    filters: Variable, filter_shape: ShapeLike | None, stride: int, caller: str
+) -> int:
     length = _filter_length(filters, filter_shape)
     if length is None:
         raise ValueError(f"{caller}: expected a known filter length (pass filter_shape)")
@@ -109,8 +118,17 @@ def _multiple_of_stride(filters, filter_shape, stride, caller):
     return length
 
 
-def _conv1d(caller, input, filters, image_shape, filter_shape, border_mode, subsample,
-            filter_flip, num_groups=1):  # fmt: skip
+def _conv1d(
+    caller: str,
+    input: TensorLike,
+    filters: TensorLike,
+    image_shape: ShapeLike | None,
+    filter_shape: ShapeLike | None,
+    border_mode: BorderMode,
+    subsample: IntOrTuple,
+    filter_flip: bool,
+    num_groups: int = 1,
+) -> Variable:
     input = _declared(input, image_shape, caller, "image_shape")
     filters = _declared(filters, filter_shape, caller, "filter_shape")
     padding = _padding(border_mode, _filter_length(filters, filter_shape), caller)
@@ -125,14 +143,14 @@ def _conv1d(caller, input, filters, image_shape, filter_shape, border_mode, subs
 
 
 def conv1d_sc(
-    input: Any,
-    filters: Any,
-    image_shape: Any = None,
-    filter_shape: Any = None,
-    border_mode: Any = "valid",
-    subsample: Any = (1,),
+    input: TensorLike,
+    filters: TensorLike,
+    image_shape: ShapeLike | None = None,
+    filter_shape: ShapeLike | None = None,
+    border_mode: BorderMode = "valid",
+    subsample: IntOrTuple = (1,),
     filter_flip: bool = True,
-) -> Any:
+) -> Variable:
     """1-d convolution (Lasagne's "single channel" formulation); ``'valid'`` borders only.
 
     Parameters
@@ -162,15 +180,15 @@ def conv1d_sc(
 
 
 def conv1d_mc0(
-    input: Any,
-    filters: Any,
-    image_shape: Any = None,
-    filter_shape: Any = None,
-    border_mode: Any = "valid",
-    subsample: Any = (1,),
+    input: TensorLike,
+    filters: TensorLike,
+    image_shape: ShapeLike | None = None,
+    filter_shape: ShapeLike | None = None,
+    border_mode: BorderMode = "valid",
+    subsample: IntOrTuple = (1,),
     filter_flip: bool = True,
     num_groups: int = 1,
-) -> Any:
+) -> Variable:
     """1-d convolution (Lasagne's "multi-channel, unit rows" formulation).
 
     Parameters
@@ -202,15 +220,15 @@ def conv1d_mc0(
 
 
 def conv1d_mc1(
-    input: Any,
-    filters: Any,
-    image_shape: Any = None,
-    filter_shape: Any = None,
-    border_mode: Any = "valid",
-    subsample: Any = (1,),
+    input: TensorLike,
+    filters: TensorLike,
+    image_shape: ShapeLike | None = None,
+    filter_shape: ShapeLike | None = None,
+    border_mode: BorderMode = "valid",
+    subsample: IntOrTuple = (1,),
     filter_flip: bool = True,
     num_groups: int = 1,
-) -> Any:
+) -> Variable:
     """1-d convolution (Lasagne's "multi-channel, unit columns" formulation).
 
     The same arguments and result as :func:`conv1d_mc0`.
@@ -229,15 +247,15 @@ def conv1d_mc1(
 
 
 def conv1d_unstrided(
-    input: Any,
-    filters: Any,
-    image_shape: Any,
-    filter_shape: Any,
-    border_mode: Any = "valid",
-    subsample: Any = (1,),
+    input: TensorLike,
+    filters: TensorLike,
+    image_shape: ShapeLike | None,
+    filter_shape: ShapeLike | None,
+    border_mode: BorderMode = "valid",
+    subsample: IntOrTuple = (1,),
     filter_flip: bool = True,
-    implementation: Any = conv1d_sc,
-) -> Any:
+    implementation: Callable[..., Variable] = conv1d_sc,
+) -> Variable:
     """Strided 1-d convolution as an unstrided one: the stride is folded into the channels.
 
     The input is cut to a multiple of the stride ``s`` and reshaped so that element
@@ -315,14 +333,14 @@ def conv1d_unstrided(
 
 
 def conv1d_sd(
-    input: Any,
-    filters: Any,
-    image_shape: Any,
-    filter_shape: Any,
-    border_mode: Any = "valid",
-    subsample: Any = (1,),
+    input: TensorLike,
+    filters: TensorLike,
+    image_shape: ShapeLike | None,
+    filter_shape: ShapeLike | None,
+    border_mode: BorderMode = "valid",
+    subsample: IntOrTuple = (1,),
     filter_flip: bool = True,
-) -> Any:
+) -> Variable:
     """1-d convolution (Lasagne's "single dot product" formulation).
 
     Valid borders only; the filter length must be a multiple of the stride. Arguments and
@@ -345,14 +363,14 @@ def conv1d_sd(
 
 
 def conv1d_md(
-    input: Any,
-    filters: Any,
-    image_shape: Any,
-    filter_shape: Any,
-    border_mode: Any = "valid",
-    subsample: Any = (1,),
+    input: TensorLike,
+    filters: TensorLike,
+    image_shape: ShapeLike | None,
+    filter_shape: ShapeLike | None,
+    border_mode: BorderMode = "valid",
+    subsample: IntOrTuple = (1,),
     filter_flip: bool = True,
-) -> Any:
+) -> Variable:
     """1-d convolution (Lasagne's "multiple dot products" formulation).
 
     Valid borders only; the filter length must be a multiple of the stride. Arguments and

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import pytensor.tensor as T
+from pytensor.graph import Variable
 
 from .._checks import is_int
 from .._tensor import pad_axis
+from .._types import TensorLike
 
 __all__ = ["pad"]
 
 
-def pad(x: Any, width: Any, val: Any = 0, batch_ndim: int = 1) -> Any:
+def pad(
+    x: TensorLike, width: int | Sequence[int | tuple[int, int]], val: float = 0, batch_ndim: int = 1
+) -> Variable:
     """Pad a tensor with a constant value on every axis after the first ``batch_ndim``.
 
     Parameters
