@@ -4,9 +4,17 @@ As in Lasagne, convnet draws all initial parameter values (:mod:`convnet.init`) 
 of stochastic layers (:class:`~convnet.layers.DropoutLayer`,
 :class:`~convnet.layers.GaussianNoiseLayer`) from one NumPy generator, by default
 :mod:`numpy.random` itself. Seed it, or replace it with :func:`set_rng`, to make a network
-reproducible::
+reproducible:
 
-    convnet.random.set_rng(np.random.RandomState(42))
+>>> import numpy as np
+>>> from convnet import layers, random
+>>> def initial_weights():
+...     random.set_rng(np.random.RandomState(42))
+...     return layers.DenseLayer((None, 3), 2).W.get_value()
+>>> old = random.get_rng()
+>>> bool((initial_weights() == initial_weights()).all())
+True
+>>> random.set_rng(old)
 
 The generator may be a :class:`numpy.random.RandomState`, a :class:`numpy.random.Generator`
 or the :mod:`numpy.random` module.

@@ -215,8 +215,17 @@ def conv1d_mc0(
     ...                                      mode="FAST_COMPILE")
     array([[[2., 3., 2.]]])
     """
-    return _conv1d("conv1d_mc0", input, filters, image_shape, filter_shape, border_mode,
-                   subsample, filter_flip, num_groups)  # fmt: skip
+    return _conv1d(
+        "conv1d_mc0",
+        input,
+        filters,
+        image_shape,
+        filter_shape,
+        border_mode=border_mode,
+        subsample=subsample,
+        filter_flip=filter_flip,
+        num_groups=num_groups,
+    )
 
 
 def conv1d_mc1(
@@ -242,8 +251,17 @@ def conv1d_mc1(
     >>> y.eval({x: np.ones((1, 1, 2)), w: np.ones((1, 1, 2))}, mode="FAST_COMPILE")
     array([[[1., 2., 1.]]])
     """
-    return _conv1d("conv1d_mc1", input, filters, image_shape, filter_shape, border_mode,
-                   subsample, filter_flip, num_groups)  # fmt: skip
+    return _conv1d(
+        "conv1d_mc1",
+        input,
+        filters,
+        image_shape,
+        filter_shape,
+        border_mode=border_mode,
+        subsample=subsample,
+        filter_flip=filter_flip,
+        num_groups=num_groups,
+    )
 
 
 def conv1d_unstrided(
