@@ -109,7 +109,6 @@ PENDING_LONG: set[str] = {
     "convnet.search",
     "convnet.training.callbacks",
     "convnet.training.trainer",
-    "convnet.updates",
 }
 # (importer, imported) still to remove
 PENDING_EDGES: set[tuple[str, str]] = {
