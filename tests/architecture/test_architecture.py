@@ -99,7 +99,6 @@ PENDING_PRIVATE: set[str] = {
 }
 PENDING_LONG: set[str] = {
     "convnet.datasets.safe_pickle",
-    "convnet.ensemble",
     "convnet.io",
     "convnet.layers.conv",
     "convnet.layers.pool",
