@@ -105,7 +105,6 @@ PENDING_LONG: set[str] = {
     "convnet.layers.recurrent",
     "convnet.layers.special",
     "convnet.preprocessing",
-    "convnet.search",
     "convnet.training.callbacks",
     "convnet.training.trainer",
 }
