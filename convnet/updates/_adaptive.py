@@ -5,17 +5,19 @@ family (Adam, Adamax, AMSGrad, AdamW).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 
 import pytensor.tensor as T
 
 from ._base import (
+    Hyperparameter,
+    LossOrGrads,
+    Params,
     _check_number,
     _desc,
     _grads,
     _hyper,
-    _label,
     _param_list,
+    _param_name,
     _state_like,
     _time_step,
 )
@@ -24,7 +26,10 @@ __all__ = ["adagrad", "rmsprop", "adadelta", "adam", "adamax", "amsgrad", "adamw
 
 
 def adagrad(
-    loss_or_grads: Any, params: Any, learning_rate: Any = 1.0, epsilon: Any = 1e-6
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter = 1.0,
+    epsilon: Hyperparameter = 1e-6,
 ) -> OrderedDict:
     """Adagrad updates.
 
@@ -79,14 +84,14 @@ def adagrad(
     >>> np.asarray(w.get_value())  # the first step is learning_rate * sign(gradient)
     array([ 0.5, -1.5])
     """
-    func = "adagrad"
-    _check_number(func, "learning_rate", learning_rate)
-    _check_number(func, "epsilon", epsilon)
-    params, grads = _grads(func, loss_or_grads, params)
+    caller = "adagrad"
+    _check_number(learning_rate, caller=caller, argname="learning_rate")
+    _check_number(epsilon, caller=caller, argname="epsilon")
+    params, grads = _grads(loss_or_grads, params, caller=caller)
     updates = OrderedDict()
     for i, (param, grad) in enumerate(zip(params, grads)):
         lr, eps = _hyper(learning_rate, param.dtype), _hyper(epsilon, param.dtype)
-        accu = _state_like(param, _label(param, i), "accu")
+        accu = _state_like(param, _param_name(param, i), "accu")
         accu_new = accu + grad**2
         updates[accu] = accu_new
         updates[param] = param - lr * grad / T.sqrt(accu_new + eps)
@@ -94,11 +99,11 @@ def adagrad(
 
 
 def rmsprop(
-    loss_or_grads: Any,
-    params: Any,
-    learning_rate: Any = 1.0,
-    rho: Any = 0.9,
-    epsilon: Any = 1e-6,
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter = 1.0,
+    rho: Hyperparameter = 0.9,
+    epsilon: Hyperparameter = 1e-6,
 ) -> OrderedDict:
     """RMSProp updates.
 
@@ -157,16 +162,16 @@ def rmsprop(
     >>> np.asarray(w.get_value())  # 1 - 0.01 * 2 / sqrt(0.25 * 4)
     array([0.98])
     """
-    func = "rmsprop"
-    _check_number(func, "learning_rate", learning_rate)
-    _check_number(func, "rho", rho)
-    _check_number(func, "epsilon", epsilon)
-    params, grads = _grads(func, loss_or_grads, params)
+    caller = "rmsprop"
+    _check_number(learning_rate, caller=caller, argname="learning_rate")
+    _check_number(rho, caller=caller, argname="rho")
+    _check_number(epsilon, caller=caller, argname="epsilon")
+    params, grads = _grads(loss_or_grads, params, caller=caller)
     updates = OrderedDict()
     for i, (param, grad) in enumerate(zip(params, grads)):
         dtype = param.dtype
         lr, r, eps = _hyper(learning_rate, dtype), _hyper(rho, dtype), _hyper(epsilon, dtype)
-        accu = _state_like(param, _label(param, i), "accu")
+        accu = _state_like(param, _param_name(param, i), "accu")
         accu_new = r * accu + (1 - r) * grad**2
         updates[accu] = accu_new
         updates[param] = param - lr * grad / T.sqrt(accu_new + eps)
@@ -174,11 +179,11 @@ def rmsprop(
 
 
 def adadelta(
-    loss_or_grads: Any,
-    params: Any,
-    learning_rate: Any = 1.0,
-    rho: Any = 0.95,
-    epsilon: Any = 1e-6,
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter = 1.0,
+    rho: Hyperparameter = 0.95,
+    epsilon: Hyperparameter = 1e-6,
 ) -> OrderedDict:
     """Adadelta updates.
 
@@ -238,16 +243,16 @@ def adadelta(
     >>> np.asarray(w.get_value()).round(6)  # 1 - 2 * sqrt(0.01) / sqrt(0.25 * 4 + 0.01)
     array([0.800993])
     """
-    func = "adadelta"
-    _check_number(func, "learning_rate", learning_rate)
-    _check_number(func, "rho", rho)
-    _check_number(func, "epsilon", epsilon)
-    params, grads = _grads(func, loss_or_grads, params)
+    caller = "adadelta"
+    _check_number(learning_rate, caller=caller, argname="learning_rate")
+    _check_number(rho, caller=caller, argname="rho")
+    _check_number(epsilon, caller=caller, argname="epsilon")
+    params, grads = _grads(loss_or_grads, params, caller=caller)
     updates = OrderedDict()
     for i, (param, grad) in enumerate(zip(params, grads)):
         dtype = param.dtype
         lr, r, eps = _hyper(learning_rate, dtype), _hyper(rho, dtype), _hyper(epsilon, dtype)
-        label = _label(param, i)
+        label = _param_name(param, i)
         accu = _state_like(param, label, "accu")
         delta_accu = _state_like(param, label, "delta_accu")
         accu_new = r * accu + (1 - r) * grad**2
@@ -259,42 +264,43 @@ def adadelta(
 
 
 def _adam_family(
-    func: str,
-    loss_or_grads: Any,
-    params: Any,
-    learning_rate: Any,
-    beta1: Any,
-    beta2: Any,
-    epsilon: Any,
     variant: str,
-    weight_decay: Any = 0.0,
-    decay_params: Any = None,
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter,
+    beta1: Hyperparameter,
+    beta2: Hyperparameter,
+    epsilon: Hyperparameter,
+    weight_decay: Hyperparameter = 0.0,
+    decay_params: Params | None = None,
 ) -> OrderedDict:
-    """Adam, Adamax, AMSGrad and AdamW share their structure; ``variant`` says which."""
+    """Adam, Adamax, AMSGrad and AdamW share their structure; ``variant`` (the rule's
+    name, which labels its messages and its time step) says which."""
+    caller = variant
     for arg, value in (
         ("learning_rate", learning_rate),
         ("beta1", beta1),
         ("beta2", beta2),
         ("epsilon", epsilon),
     ):
-        _check_number(func, arg, value)
-    params, grads = _grads(func, loss_or_grads, params)
+        _check_number(value, caller=caller, argname=arg)
+    params, grads = _grads(loss_or_grads, params, caller=caller)
     if variant == "adamw":
-        _check_number(func, "weight_decay", weight_decay)
+        _check_number(weight_decay, caller=caller, argname="weight_decay")
         if decay_params is None:
             decayed = {id(p) for p in params}
         else:
-            decay_params = _param_list(func, decay_params)
+            decay_params = _param_list(decay_params, caller=caller)
             known = {id(p) for p in params}
             for p in decay_params:
                 if id(p) not in known:
                     raise ValueError(
-                        f"{func}: decay_params must be a subset of params, received "
+                        f"{caller}: decay_params must be a subset of params, received "
                         f"{_desc(p)} which is not in params"
                     )
             decayed = {id(p) for p in decay_params}
 
-    t_prev = _time_step(func, params)
+    t_prev = _time_step(caller, params)
     t = t_prev + 1
     tdtype = t_prev.dtype
     b1_t, b2_t = _hyper(beta1, tdtype), _hyper(beta2, tdtype)
@@ -309,7 +315,7 @@ def _adam_family(
         dtype = param.dtype
         a = a_t if dtype == tdtype else T.cast(a_t, dtype)
         b1, b2, eps = _hyper(beta1, dtype), _hyper(beta2, dtype), _hyper(epsilon, dtype)
-        label = _label(param, i)
+        label = _param_name(param, i)
         m_prev = _state_like(param, label, "m")
         m = b1 * m_prev + (1 - b1) * g
         updates[m_prev] = m
@@ -339,12 +345,12 @@ def _adam_family(
 
 
 def adam(
-    loss_or_grads: Any,
-    params: Any,
-    learning_rate: Any = 0.001,
-    beta1: Any = 0.9,
-    beta2: Any = 0.999,
-    epsilon: Any = 1e-8,
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter = 0.001,
+    beta1: Hyperparameter = 0.9,
+    beta2: Hyperparameter = 0.999,
+    epsilon: Hyperparameter = 1e-8,
 ) -> OrderedDict:
     """Adam updates.
 
@@ -403,16 +409,16 @@ def adam(
     >>> np.asarray(w.get_value()).round(6)  # the first step is learning_rate * sign(gradient)
     array([ 0.9, -0.9])
     """
-    return _adam_family("adam", loss_or_grads, params, learning_rate, beta1, beta2, epsilon, "adam")
+    return _adam_family("adam", loss_or_grads, params, learning_rate, beta1, beta2, epsilon)
 
 
 def adamax(
-    loss_or_grads: Any,
-    params: Any,
-    learning_rate: Any = 0.002,
-    beta1: Any = 0.9,
-    beta2: Any = 0.999,
-    epsilon: Any = 1e-8,
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter = 0.002,
+    beta1: Hyperparameter = 0.9,
+    beta2: Hyperparameter = 0.999,
+    epsilon: Hyperparameter = 1e-8,
 ) -> OrderedDict:
     """Adamax updates: Adam with the infinity norm.
 
@@ -466,18 +472,16 @@ def adamax(
     >>> np.asarray(w.get_value()).round(6)
     array([ 0.9, -0.9])
     """
-    return _adam_family(
-        "adamax", loss_or_grads, params, learning_rate, beta1, beta2, epsilon, "adamax"
-    )
+    return _adam_family("adamax", loss_or_grads, params, learning_rate, beta1, beta2, epsilon)
 
 
 def amsgrad(
-    loss_or_grads: Any,
-    params: Any,
-    learning_rate: Any = 0.001,
-    beta1: Any = 0.9,
-    beta2: Any = 0.999,
-    epsilon: Any = 1e-8,
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter = 0.001,
+    beta1: Hyperparameter = 0.9,
+    beta2: Hyperparameter = 0.999,
+    epsilon: Hyperparameter = 1e-8,
 ) -> OrderedDict:
     """AMSGrad updates: Adam with a non-decreasing second moment.
 
@@ -533,20 +537,18 @@ def amsgrad(
     >>> np.asarray(w.get_value()).round(6)
     array([ 0.9, -0.9])
     """
-    return _adam_family(
-        "amsgrad", loss_or_grads, params, learning_rate, beta1, beta2, epsilon, "amsgrad"
-    )
+    return _adam_family("amsgrad", loss_or_grads, params, learning_rate, beta1, beta2, epsilon)
 
 
 def adamw(
-    loss_or_grads: Any,
-    params: Any,
-    learning_rate: Any = 0.001,
-    beta1: Any = 0.9,
-    beta2: Any = 0.999,
-    epsilon: Any = 1e-8,
-    weight_decay: Any = 0.01,
-    decay_params: Any = None,
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter = 0.001,
+    beta1: Hyperparameter = 0.9,
+    beta2: Hyperparameter = 0.999,
+    epsilon: Hyperparameter = 1e-8,
+    weight_decay: Hyperparameter = 0.01,
+    decay_params: Params | None = None,
 ) -> OrderedDict:
     """AdamW updates: Adam with decoupled weight decay.
 
@@ -626,7 +628,6 @@ def adamw(
         beta1,
         beta2,
         epsilon,
-        "adamw",
         weight_decay=weight_decay,
         decay_params=decay_params,
     )

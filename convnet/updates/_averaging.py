@@ -4,9 +4,8 @@ Lookahead.
 
 from __future__ import annotations
 
-import numbers
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,42 +13,21 @@ import pytensor.tensor as T
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.replace import clone_replace
 
+from .._checks import is_int
+from .._types import TensorLike
 from ._base import (
+    Hyperparameter,
+    Params,
     _check_number,
-    _desc,
+    _check_updates,
     _hyper,
-    _label,
-    _param_list,
+    _param_name,
     _state_like,
     _time_step,
+    _wrapped_params,
 )
 
 __all__ = ["apply_ema", "get_averages", "with_averages", "lookahead"]
-
-
-def _wrapped_params(func: str, updates: Mapping, params: Any) -> list[SharedVariable]:
-    """The parameters a wrapper acts on: ``params``, or every non-state key of ``updates``."""
-    if not isinstance(updates, Mapping):
-        raise TypeError(
-            f"{func}: updates must be a mapping from parameters to update expressions, "
-            f"received {type(updates).__name__}"
-        )
-    if params is None:
-        return [
-            p
-            for p in updates
-            if isinstance(p, SharedVariable)
-            and not getattr(p.tag, "optimizer_state", None)
-            and getattr(p.type, "dtype", "").startswith("float")
-        ]
-    params = _param_list(func, params)
-    for param in params:
-        if param not in updates:
-            raise ValueError(
-                f"{func}: parameter {_desc(param)} has no entry in updates; pass params that "
-                f"are keys of the update dictionary, or params=None for all of them"
-            )
-    return params
 
 
 def _copy_state(param: SharedVariable, label: str, state: str) -> SharedVariable:
@@ -59,7 +37,9 @@ def _copy_state(param: SharedVariable, label: str, state: str) -> SharedVariable
     return var
 
 
-def apply_ema(updates: Mapping, params: Any = None, decay: Any = 0.999) -> OrderedDict:
+def apply_ema(
+    updates: Mapping, params: Params | None = None, decay: Hyperparameter = 0.999
+) -> OrderedDict:
     """Keep an exponential moving average (EMA) of the parameters beside an update rule.
 
     After each step of the wrapped rule, every averaged parameter's shadow ``W.ema`` moves
@@ -102,12 +82,12 @@ def apply_ema(updates: Mapping, params: Any = None, decay: Any = 0.999) -> Order
     >>> np.asarray(w.get_value()), np.asarray(get_averages(updates)[w].get_value())
     (array([0.5]), array([0.75]))
     """
-    func = "apply_ema"
-    _check_number(func, "decay", decay)
-    params = _wrapped_params(func, updates, params)
+    caller = "apply_ema"
+    _check_number(decay, caller=caller, argname="decay")
+    params = _wrapped_params(updates, params, caller=caller)
     updates = OrderedDict(updates)
     for i, param in enumerate(params):
-        average = _copy_state(param, _label(param, i), "ema")
+        average = _copy_state(param, _param_name(param, i), "ema")
         average.tag.average_of = param
         d = _hyper(decay, param.dtype)
         updates[average] = d * average + (1 - d) * updates[param]
@@ -116,11 +96,7 @@ def apply_ema(updates: Mapping, params: Any = None, decay: Any = 0.999) -> Order
 
 def get_averages(updates: Mapping) -> OrderedDict:
     """The moving averages that :func:`apply_ema` added to ``updates``: ``{param: W.ema}``."""
-    if not isinstance(updates, Mapping):
-        raise TypeError(
-            f"get_averages: updates must be a mapping (an update dictionary), "
-            f"received {type(updates).__name__}"
-        )
+    _check_updates(updates, caller="get_averages")
     return OrderedDict(
         (var.tag.average_of, var)
         for var in updates
@@ -128,7 +104,7 @@ def get_averages(updates: Mapping) -> OrderedDict:
     )
 
 
-def with_averages(expression: Any, updates: Mapping) -> Any:
+def with_averages(expression: TensorLike | Sequence[TensorLike], updates: Mapping) -> Any:
     """``expression`` (or a list of them) computed with the moving averages of
     :func:`apply_ema` in place of the parameters.
 
@@ -153,7 +129,9 @@ def with_averages(expression: Any, updates: Mapping) -> Any:
     return clone_replace(expression, replace=list(averages.items()))
 
 
-def lookahead(updates: Mapping, params: Any = None, k: int = 5, alpha: Any = 0.5) -> OrderedDict:
+def lookahead(
+    updates: Mapping, params: Params | None = None, k: int = 5, alpha: Hyperparameter = 0.5
+) -> OrderedDict:
     """Lookahead: the wrapped rule takes ``k`` fast steps, then the weights move back to a
     point ``alpha`` of the way from where the fast steps began to where they ended.
 
@@ -200,18 +178,18 @@ def lookahead(updates: Mapping, params: Any = None, k: int = 5, alpha: Any = 0.5
     >>> np.asarray(w.get_value())  # 1 -> 0.5 (fast) -> 0.25 (fast), back to 1 + 0.5 (0.25 - 1)
     array([0.625])
     """
-    func = "lookahead"
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"{func}: k must be a positive integer, received {k!r}")
-    _check_number(func, "alpha", alpha)
-    params = _wrapped_params(func, updates, params)
+    caller = "lookahead"
+    if not is_int(k) or k < 1:
+        raise ValueError(f"{caller}: k must be a positive integer, received {k!r}")
+    _check_number(alpha, caller=caller, argname="alpha")
+    params = _wrapped_params(updates, params, caller=caller)
     updates = OrderedDict(updates)
-    t = _time_step(func, params)
+    t = _time_step(caller, params)
     t_new = t + 1
     updates[t] = t_new
     sync = T.eq(T.mod(T.cast(T.round(t_new), "int64"), int(k)), 0)
     for i, param in enumerate(params):
-        slow = _copy_state(param, _label(param, i), "slow")
+        slow = _copy_state(param, _param_name(param, i), "slow")
         a = _hyper(alpha, param.dtype)
         fast = updates[param]
         merged = slow + a * (fast - slow)

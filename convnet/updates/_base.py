@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import pytensor
@@ -15,7 +15,17 @@ import pytensor.tensor as T
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 
+from .._types import TensorLike
+
 __all__ = ["get_or_compute_grads", "get_optimizer_state"]
+
+#: A hyperparameter: a Python number or a symbolic scalar (a shared variable that a
+#: schedule sets between steps).
+Hyperparameter: TypeAlias = float | Variable
+#: A scalar loss expression, or one gradient expression per parameter.
+LossOrGrads: TypeAlias = TensorLike | Sequence[TensorLike]
+#: The parameters to update: shared variables.
+Params: TypeAlias = Iterable[SharedVariable]
 
 
 # --------------------------------------------------------------------------------------
@@ -38,8 +48,9 @@ _RANGES = {
 }
 
 
-def _check_number(func: str, arg: str, value: Any) -> None:
-    """Validate a hyperparameter given as a Python/NumPy number (symbolic ones pass)."""
+def _check_number(value: Any, *, caller: str, argname: str) -> None:
+    """Validate a hyperparameter given as a Python/NumPy number (symbolic ones pass); its
+    range is ``_RANGES[argname]``."""
     if isinstance(value, Variable):
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -47,10 +58,10 @@ def _check_number(func: str, arg: str, value: Any) -> None:
             value = value.item()
         else:
             raise TypeError(
-                f"{func}: {arg} must be a number or a symbolic scalar, received "
+                f"{caller}: {argname} must be a number or a symbolic scalar, received "
                 f"{type(value).__name__}"
             )
-    low, low_incl, high, high_incl, wording = _RANGES[arg]
+    low, low_incl, high, high_incl, wording = _RANGES[argname]
     v = float(value)
     ok = (
         math.isfinite(v)
@@ -58,17 +69,18 @@ def _check_number(func: str, arg: str, value: Any) -> None:
         and (v < high or (high_incl and v == high))
     )
     if not ok:
-        raise ValueError(f"{func}: {arg} must be {wording}, received {value!r}")
+        raise ValueError(f"{caller}: {argname} must be {wording}, received {value!r}")
 
 
-def _hyper(value: Any, dtype: str) -> T.TensorVariable:
+def _hyper(value: Hyperparameter, dtype: str) -> T.TensorVariable:
     """A hyperparameter as a tensor of ``dtype`` (numbers become constants, symbols are cast)."""
     if isinstance(value, Variable):
         return value if value.dtype == dtype else T.cast(value, dtype)
     return T.constant(np.asarray(value, dtype=dtype))
 
 
-def _label(param: SharedVariable, index: int) -> str:
+def _param_name(param: SharedVariable, index: int) -> str:
+    """The name of ``param`` (position ``index`` in its list) that its state is named after."""
     return param.name if param.name else f"param{index}"
 
 
@@ -97,33 +109,71 @@ def _time_step(rule: str, params: Sequence[SharedVariable]) -> SharedVariable:
     return var
 
 
-def _param_list(func: str, params: Any) -> list[SharedVariable]:
+def _param_list(params: Params, *, caller: str) -> list[SharedVariable]:
+    """``params`` as a list of distinct shared variables, or TypeError/ValueError."""
     if isinstance(params, Variable) or isinstance(params, Mapping):
         raise TypeError(
-            f"{func}: params must be a list of shared variables, received "
+            f"{caller}: params must be a list of shared variables, received "
             f"{type(params).__name__}. Wrap a single parameter in a list: [{_desc(params)}]"
         )
     try:
         params = list(params)
     except TypeError as exc:
         raise TypeError(
-            f"{func}: params must be a list of shared variables, received {type(params).__name__}"
+            f"{caller}: params must be a list of shared variables, received {type(params).__name__}"
         ) from exc
     seen = set()
     for i, p in enumerate(params):
         if not isinstance(p, SharedVariable):
             raise ValueError(
-                f"{func}: params must contain shared variables only, received "
+                f"{caller}: params must contain shared variables only, received "
                 f"{_desc(p)} ({type(p).__name__}) at position {i}. A parameter expression "
                 f"cannot be updated: pass the shared variables it is computed from "
                 f"(convnet.utils.collect_shared_vars finds them)"
             )
         if id(p) in seen:
             raise ValueError(
-                f"{func}: params contains {_desc(p)} more than once (position {i}); each "
+                f"{caller}: params contains {_desc(p)} more than once (position {i}); each "
                 f"parameter can have only one update"
             )
         seen.add(id(p))
+    return params
+
+
+def _check_updates(
+    updates: Any, *, caller: str, what: str = "a mapping (an update dictionary)"
+) -> None:
+    if not isinstance(updates, Mapping):
+        raise TypeError(f"{caller}: updates must be {what}, received {type(updates).__name__}")
+
+
+_TO_UPDATES = "a mapping from parameters to update expressions"
+
+
+def _wrapped_params(
+    updates: Any, params: Params | None, *, caller: str, floats_only: bool = True
+) -> list[SharedVariable]:
+    """The parameters a wrapper of ``updates`` acts on: ``params``, each a key of
+    ``updates``, or by default every key that is not optimiser state (only the float shared
+    variables with ``floats_only``)."""
+    _check_updates(updates, caller=caller, what=_TO_UPDATES)
+    if params is None:
+        keys = [p for p in updates if not getattr(p.tag, "optimizer_state", None)]
+        if floats_only:
+            keys = [
+                p
+                for p in keys
+                if isinstance(p, SharedVariable)
+                and getattr(p.type, "dtype", "").startswith("float")
+            ]
+        return keys
+    params = _param_list(params, caller=caller)
+    for param in params:
+        if param not in updates:
+            raise ValueError(
+                f"{caller}: parameter {_desc(param)} has no entry in updates; pass params that "
+                f"are keys of the update dictionary, or params=None for all of them"
+            )
     return params
 
 
@@ -132,12 +182,15 @@ def _desc(x: Any) -> str:
     return repr(name) if name else repr(x) if isinstance(x, Variable) else type(x).__name__
 
 
-def _grads(func: str, loss_or_grads: Any, params: Any):
-    params = _param_list(func, params)
+def _grads(
+    loss_or_grads: LossOrGrads, params: Params, *, caller: str
+) -> tuple[list[SharedVariable], list[Variable]]:
+    """The checked parameters and their gradients, each in its parameter's dtype."""
+    params = _param_list(params, caller=caller)
     if isinstance(loss_or_grads, list | tuple):
         if len(loss_or_grads) != len(params):
             raise ValueError(
-                f"{func}: got {len(loss_or_grads)} gradient expressions for {len(params)} "
+                f"{caller}: got {len(loss_or_grads)} gradient expressions for {len(params)} "
                 f"parameters; loss_or_grads must be a scalar loss or one gradient per "
                 f"parameter"
             )
@@ -145,7 +198,7 @@ def _grads(func: str, loss_or_grads: Any, params: Any):
         for i, (p, g) in enumerate(zip(params, grads)):
             if g.ndim != p.ndim:
                 raise ValueError(
-                    f"{func}: gradient {i} has {g.ndim} dimensions but parameter "
+                    f"{caller}: gradient {i} has {g.ndim} dimensions but parameter "
                     f"{_desc(p)} has {p.ndim}"
                 )
     else:
@@ -153,12 +206,12 @@ def _grads(func: str, loss_or_grads: Any, params: Any):
             loss = T.as_tensor_variable(loss_or_grads)
         except (TypeError, ValueError, NotImplementedError) as exc:
             raise TypeError(
-                f"{func}: loss_or_grads must be a scalar loss expression or a list of "
+                f"{caller}: loss_or_grads must be a scalar loss expression or a list of "
                 f"gradients, received {type(loss_or_grads).__name__}"
             ) from exc
         if loss.ndim != 0:
             raise ValueError(
-                f"{func}: the loss must be a scalar, received an expression with "
+                f"{caller}: the loss must be a scalar, received an expression with "
                 f"{loss.ndim} dimensions. Aggregate it first, e.g. with "
                 f"convnet.objectives.aggregate(loss)"
             )
@@ -172,7 +225,7 @@ def _grads(func: str, loss_or_grads: Any, params: Any):
 # --------------------------------------------------------------------------------------
 
 
-def get_or_compute_grads(loss_or_grads: Any, params: Any) -> list:
+def get_or_compute_grads(loss_or_grads: LossOrGrads, params: Params) -> list:
     """Return the gradients of a loss, or check and return given gradients.
 
     Parameters
@@ -206,17 +259,17 @@ def get_or_compute_grads(loss_or_grads: Any, params: Any) -> list:
     >>> convnet.function([], g)()
     array([2., 2., 2.])
     """
-    func = "get_or_compute_grads"
-    params = _param_list(func, params)
+    caller = "get_or_compute_grads"
+    params = _param_list(params, caller=caller)
     if isinstance(loss_or_grads, list | tuple):
         if len(loss_or_grads) != len(params):
             raise ValueError(
-                f"{func}: got {len(loss_or_grads)} gradient expressions for {len(params)} "
+                f"{caller}: got {len(loss_or_grads)} gradient expressions for {len(params)} "
                 f"parameters"
             )
         # A list comes back as the same object (as in Lasagne); a tuple as a new list.
         return loss_or_grads if isinstance(loss_or_grads, list) else list(loss_or_grads)
-    _, grads = _grads(func, loss_or_grads, params)
+    _, grads = _grads(loss_or_grads, params, caller=caller)
     return grads
 
 
@@ -249,11 +302,7 @@ def get_optimizer_state(updates: Mapping) -> list[SharedVariable]:
     >>> [(v.name, v.tag.optimizer_state) for v in get_optimizer_state(updates)]
     [('conv1.W.accu', 'accu'), ('conv1.W.delta_accu', 'delta_accu')]
     """
-    if not isinstance(updates, Mapping):
-        raise TypeError(
-            f"get_optimizer_state: updates must be a mapping (an update dictionary), "
-            f"received {type(updates).__name__}"
-        )
+    _check_updates(updates, caller="get_optimizer_state")
     return [
         var
         for var in updates

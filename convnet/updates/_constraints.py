@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-import numpy as np
 import pytensor.tensor as T
 from pytensor.graph.basic import Variable
 
+from .._checks import is_int
+from .._types import TensorLike
 from ._base import (
+    Hyperparameter,
     _check_number,
     _hyper,
 )
@@ -18,7 +19,10 @@ __all__ = ["norm_constraint", "total_norm_constraint"]
 
 
 def norm_constraint(
-    tensor_var: Any, max_norm: Any, norm_axes: Sequence[int] | None = None, epsilon: Any = 1e-7
+    tensor_var: TensorLike,
+    max_norm: Hyperparameter,
+    norm_axes: Sequence[int] | None = None,
+    epsilon: Hyperparameter = 1e-7,
 ) -> T.TensorVariable:
     """Rescale a tensor so that its norms along some axes stay at or below `max_norm`.
 
@@ -66,26 +70,22 @@ def norm_constraint(
     >>> np.sqrt((np.asarray(W.get_value()) ** 2).sum(axis=0)).round(6)  # column norms
     array([1. , 0.5])
     """
-    func = "norm_constraint"
+    caller = "norm_constraint"
     try:
         tensor_var = T.as_tensor_variable(tensor_var)
     except (TypeError, ValueError, NotImplementedError) as exc:
         raise TypeError(
-            f"{func}: tensor_var must be a PyTensor tensor, received {type(tensor_var).__name__}"
+            f"{caller}: tensor_var must be a PyTensor tensor, received {type(tensor_var).__name__}"
         ) from exc
-    _check_number(func, "max_norm", max_norm)
-    _check_number(func, "epsilon", epsilon)
+    _check_number(max_norm, caller=caller, argname="max_norm")
+    _check_number(epsilon, caller=caller, argname="epsilon")
     ndim = tensor_var.ndim
     if norm_axes is not None:
         axes = tuple(norm_axes) if isinstance(norm_axes, Iterable) else (norm_axes,)
         for ax in axes:
-            if (
-                isinstance(ax, bool)
-                or not isinstance(ax, int | np.integer)
-                or not (-ndim <= ax < ndim)
-            ):
+            if not is_int(ax) or not (-ndim <= ax < ndim):
                 raise ValueError(
-                    f"{func}: norm_axes must be axes of the {ndim}-dimensional tensor_var "
+                    f"{caller}: norm_axes must be axes of the {ndim}-dimensional tensor_var "
                     f"(integers in [{-ndim}, {ndim - 1}]), received {tuple(norm_axes)!r}"
                 )
         sum_over = tuple(int(ax) % ndim for ax in axes)
@@ -95,7 +95,7 @@ def norm_constraint(
         sum_over = tuple(range(1, ndim))
     else:
         raise ValueError(
-            f"{func}: cannot choose the norm axes for a {ndim}-dimensional tensor_var; "
+            f"{caller}: cannot choose the norm axes for a {ndim}-dimensional tensor_var; "
             f"defaults exist for 2 dimensions (axis 0, dense layers) and 3 to 5 (all axes "
             f"but 0, convolutions). Pass norm_axes"
         )
@@ -106,7 +106,10 @@ def norm_constraint(
 
 
 def total_norm_constraint(
-    tensor_vars: Sequence[Any], max_norm: Any, epsilon: Any = 1e-7, return_norm: bool = False
+    tensor_vars: Sequence[TensorLike],
+    max_norm: Hyperparameter,
+    epsilon: Hyperparameter = 1e-7,
+    return_norm: bool = False,
 ):
     """Rescale a list of tensors so that their combined L2 norm stays at or below `max_norm`.
 
@@ -157,16 +160,17 @@ def total_norm_constraint(
     >>> np.asarray(w.get_value())
     array([2.94, 3.92])
     """
-    func = "total_norm_constraint"
+    caller = "total_norm_constraint"
     if isinstance(tensor_vars, Variable) or not isinstance(tensor_vars, Iterable):
         raise TypeError(
-            f"{func}: tensor_vars must be a list of tensors, received {type(tensor_vars).__name__}"
+            f"{caller}: tensor_vars must be a list of tensors, received "
+            f"{type(tensor_vars).__name__}"
         )
     tensor_vars = [T.as_tensor_variable(x) for x in tensor_vars]
     if not tensor_vars:
-        raise ValueError(f"{func}: tensor_vars is empty; expected at least one tensor")
-    _check_number(func, "max_norm", max_norm)
-    _check_number(func, "epsilon", epsilon)
+        raise ValueError(f"{caller}: tensor_vars is empty; expected at least one tensor")
+    _check_number(max_norm, caller=caller, argname="max_norm")
+    _check_number(epsilon, caller=caller, argname="epsilon")
     norm = T.sqrt(sum(T.sum(T.sqr(x)) for x in tensor_vars))
     dtype = norm.dtype
     target_norm = T.clip(norm, 0, _hyper(max_norm, dtype))

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
 
 from pytensor.compile.sharedvalue import SharedVariable
 
 from ._base import (
+    _TO_UPDATES,
+    Hyperparameter,
+    LossOrGrads,
+    Params,
     _check_number,
+    _check_updates,
     _desc,
     _grads,
     _hyper,
-    _label,
-    _param_list,
+    _param_name,
     _state_like,
+    _wrapped_params,
 )
 
 __all__ = [
@@ -29,7 +33,7 @@ __all__ = [
 ]
 
 
-def sgd(loss_or_grads: Any, params: Any, learning_rate: Any) -> OrderedDict:
+def sgd(loss_or_grads: LossOrGrads, params: Params, learning_rate: Hyperparameter) -> OrderedDict:
     """Stochastic gradient descent (SGD) updates.
 
     Generates update expressions of the form:
@@ -62,39 +66,35 @@ def sgd(loss_or_grads: Any, params: Any, learning_rate: Any) -> OrderedDict:
     >>> np.asarray(w.get_value())
     array([0.8, 1.6])
     """
-    func = "sgd"
-    _check_number(func, "learning_rate", learning_rate)
-    params, grads = _grads(func, loss_or_grads, params)
+    caller = "sgd"
+    _check_number(learning_rate, caller=caller, argname="learning_rate")
+    params, grads = _grads(loss_or_grads, params, caller=caller)
     updates = OrderedDict()
     for param, grad in zip(params, grads):
         updates[param] = param - _hyper(learning_rate, param.dtype) * grad
     return updates
 
 
-def _apply_momentum(func: str, updates: Mapping, params: Any, momentum: Any, nesterov: bool):
-    if not isinstance(updates, Mapping):
-        raise TypeError(
-            f"{func}: updates must be a mapping from parameters to update expressions, "
-            f"received {type(updates).__name__}"
-        )
-    _check_number(func, "momentum", momentum)
-    if params is None:  # all keys but the state variables of update rules
-        params = [p for p in updates if not getattr(p.tag, "optimizer_state", None)]
-    else:
-        params = _param_list(func, params)
+def _apply_momentum(
+    updates: Mapping,
+    params: Params | None,
+    momentum: Hyperparameter,
+    nesterov: bool,
+    *,
+    caller: str,
+) -> OrderedDict:
+    _check_updates(updates, caller=caller, what=_TO_UPDATES)
+    _check_number(momentum, caller=caller, argname="momentum")
+    # by default, all keys but the state variables of update rules
+    params = _wrapped_params(updates, params, caller=caller, floats_only=False)
     updates = OrderedDict(updates)
     for i, param in enumerate(params):
-        if param not in updates:
-            raise ValueError(
-                f"{func}: parameter {_desc(param)} has no entry in updates; pass params that "
-                f"are keys of the update dictionary, or params=None for all of them"
-            )
         if not isinstance(param, SharedVariable):
             raise ValueError(
-                f"{func}: updates keys must be shared variables, received {_desc(param)}"
+                f"{caller}: updates keys must be shared variables, received {_desc(param)}"
             )
         mu = _hyper(momentum, param.dtype)
-        velocity = _state_like(param, _label(param, i), "velocity")
+        velocity = _state_like(param, _param_name(param, i), "velocity")
         step = updates[param] - param  # the wrapped rule's step, e.g. -lr * grad
         new_velocity = mu * velocity + step
         updates[velocity] = new_velocity
@@ -105,7 +105,9 @@ def _apply_momentum(func: str, updates: Mapping, params: Any, momentum: Any, nes
     return updates
 
 
-def apply_momentum(updates: Mapping, params: Any = None, momentum: Any = 0.9) -> OrderedDict:
+def apply_momentum(
+    updates: Mapping, params: Params | None = None, momentum: Hyperparameter = 0.9
+) -> OrderedDict:
     """Add (classical) momentum to an update dictionary.
 
     Generates update expressions of the form:
@@ -150,11 +152,14 @@ def apply_momentum(updates: Mapping, params: Any = None, momentum: Any = 0.9) ->
     >>> [v.name for v in updates]
     ['w.accu', 'w', 'w.velocity']
     """
-    return _apply_momentum("apply_momentum", updates, params, momentum, nesterov=False)
+    return _apply_momentum(updates, params, momentum, nesterov=False, caller="apply_momentum")
 
 
 def momentum(
-    loss_or_grads: Any, params: Any, learning_rate: Any, momentum: Any = 0.9
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter,
+    momentum: Hyperparameter = 0.9,
 ) -> OrderedDict:
     """Stochastic gradient descent (SGD) updates with momentum.
 
@@ -207,11 +212,11 @@ def momentum(
     array([0.54])
     """
     updates = sgd(loss_or_grads, params, learning_rate)
-    return _apply_momentum("momentum", updates, None, momentum, nesterov=False)
+    return _apply_momentum(updates, None, momentum, nesterov=False, caller="momentum")
 
 
 def apply_nesterov_momentum(
-    updates: Mapping, params: Any = None, momentum: Any = 0.9
+    updates: Mapping, params: Params | None = None, momentum: Hyperparameter = 0.9
 ) -> OrderedDict:
     """Add Nesterov momentum to an update dictionary.
 
@@ -262,11 +267,16 @@ def apply_nesterov_momentum(
     >>> [v.name for v in updates]
     ['w', 'w.velocity']
     """
-    return _apply_momentum("apply_nesterov_momentum", updates, params, momentum, nesterov=True)
+    return _apply_momentum(
+        updates, params, momentum, nesterov=True, caller="apply_nesterov_momentum"
+    )
 
 
 def nesterov_momentum(
-    loss_or_grads: Any, params: Any, learning_rate: Any, momentum: Any = 0.9
+    loss_or_grads: LossOrGrads,
+    params: Params,
+    learning_rate: Hyperparameter,
+    momentum: Hyperparameter = 0.9,
 ) -> OrderedDict:
     """Stochastic gradient descent (SGD) updates with Nesterov momentum.
 
@@ -324,4 +334,4 @@ def nesterov_momentum(
     array([0.7])
     """
     updates = sgd(loss_or_grads, params, learning_rate)
-    return _apply_momentum("nesterov_momentum", updates, None, momentum, nesterov=True)
+    return _apply_momentum(updates, None, momentum, nesterov=True, caller="nesterov_momentum")
