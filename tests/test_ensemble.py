@@ -430,7 +430,7 @@ def test_errors_name_the_function_argument_and_values():
         E.soft_vote([good, good], weights=[1, 2, 3])
     with pytest.raises(ValueError, match=r"non-negative weights.*received \[1.0, -1.0\]"):
         E.soft_vote([good, good], weights=[1, -1])
-    with pytest.raises(ValueError, match=r"Ensemble: method: expected one of hard, soft.*'median'"):
+    with pytest.raises(ValueError, match=r"Ensemble: method: expected one of 'hard', 'soft'.*'median'"):
         E.Ensemble([good], method="median")
     with pytest.raises(ValueError, match=r"Ensemble \(weighted\): call fit\(X_val, y_val\)"):
         E.Ensemble([good, good], method="weighted").predict()
@@ -447,6 +447,15 @@ def test_errors_name_the_function_argument_and_values():
     with pytest.raises(ValueError, match=r"blending\): holdout=0.1 of 3 samples leaves an empty"):
         E.Ensemble([good], method="blending", holdout=0.1).fit(y=[0, 1, 0])
     with pytest.raises(
-        ValueError, match=r"meta_features: expected 'proba' or 'log', received 'logit'"
+        ValueError, match=r"meta_features: expected one of 'proba', 'log', received 'logit'"
     ):
         E.Ensemble([good], method="stacking", meta_features="logit")
+    with pytest.raises(
+        ValueError, match=r"grid_search_weights: metric: expected one of 'accuracy', 'log_loss'"
+    ):
+        E.grid_search_weights([good, good], [0, 1, 0], metric="auc")
+    # a bool is not a number of grid steps or folds
+    with pytest.raises(ValueError, match=r"resolution: expected a positive int, received True"):
+        E.grid_search_weights([good, good], [0, 1, 0], resolution=True)
+    with pytest.raises(ValueError, match=r"n_splits: expected an int in \[2, 3\]"):
+        E.stratified_folds([0, 1, 0], True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
 
 import numpy as np
 
+from .._checks import check_choice, is_int
+from .._types import ArrayLike
 from ._probas import _as_labels, _as_probas, _as_weights
 
 __all__ = [
@@ -35,8 +36,8 @@ def _vote_shares(labels: np.ndarray, weights: np.ndarray, num_classes: int) -> n
 
 
 def hard_vote(
-    predictions: Any,
-    weights: Any = None,
+    predictions: ArrayLike,
+    weights: ArrayLike | None = None,
     num_classes: int | None = None,
     return_shares: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -78,7 +79,7 @@ def hard_vote(
     p = np.asarray(predictions)
     summed = None
     if p.ndim == 3:
-        probas = _as_probas(p, "hard_vote")
+        probas = _as_probas(p, caller="hard_vote")
         num_classes = probas.shape[2]
         labels = probas.argmax(axis=2)
         summed = probas.sum(axis=0)
@@ -101,7 +102,7 @@ def hard_vote(
             f"hard_vote: predictions: expected labels (members, samples) or probabilities "
             f"(members, samples, classes), received shape {p.shape}"
         )
-    w = _as_weights(weights, labels.shape[0], "hard_vote")
+    w = _as_weights(weights, labels.shape[0], caller="hard_vote")
     shares = _vote_shares(labels, w, num_classes)
     top = shares.max(axis=1, keepdims=True)
     tied = shares >= top - 1e-12
@@ -112,7 +113,7 @@ def hard_vote(
     return (winners, shares) if return_shares else winners
 
 
-def soft_vote(probas: Any, weights: Any = None) -> np.ndarray:
+def soft_vote(probas: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """The (weighted) mean of the members' class probabilities.
 
     Parameters
@@ -132,8 +133,8 @@ def soft_vote(probas: Any, weights: Any = None) -> np.ndarray:
     >>> soft_vote(np.array([[[0.8, 0.2]], [[0.2, 0.8]]]), weights=[3, 1])
     array([[0.65, 0.35]])
     """
-    p = _as_probas(probas, "soft_vote")
-    w = _as_weights(weights, p.shape[0], "soft_vote")
+    p = _as_probas(probas, caller="soft_vote")
+    w = _as_weights(weights, p.shape[0], caller="soft_vote")
     return np.tensordot(w, p, axes=1)
 
 
@@ -149,7 +150,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def rank_average(probas: Any, weights: Any = None) -> np.ndarray:
+def rank_average(probas: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """Average, over members, of the rank of each class score among the samples.
 
     For each member and class the samples' scores are replaced by their ranks (1 for the
@@ -185,8 +186,8 @@ def rank_average(probas: Any, weights: Any = None) -> np.ndarray:
     >>> soft_vote(P).argmax(axis=1)
     array([0, 0, 1])
     """
-    p = _as_probas(probas, "rank_average", check_sum=False)
-    w = _as_weights(weights, p.shape[0], "rank_average")
+    p = _as_probas(probas, caller="rank_average", check_sum=False)
+    w = _as_weights(weights, p.shape[0], caller="rank_average")
     ranks = np.empty_like(p)
     for m in range(p.shape[0]):
         for c in range(p.shape[2]):
@@ -209,7 +210,9 @@ def _mixture_loss(w: np.ndarray, p_true: np.ndarray) -> tuple[float, np.ndarray]
     return float(loss), grad
 
 
-def optimize_weights(probas: Any, y: Any, tol: float = 1e-10, max_iter: int = 1000) -> np.ndarray:
+def optimize_weights(
+    probas: ArrayLike, y: ArrayLike, tol: float = 1e-10, max_iter: int = 1000
+) -> np.ndarray:
     """Weights on the simplex that minimise the log-loss of the weighted mean.
 
     Solves ``min_w -mean_i log(sum_m w_m P[m, i, y_i])`` subject to ``w >= 0`` and
@@ -243,8 +246,8 @@ def optimize_weights(probas: Any, y: Any, tol: float = 1e-10, max_iter: int = 10
     """
     from scipy.optimize import minimize
 
-    p = _as_probas(probas, "optimize_weights")
-    y = _as_labels(y, p.shape[1], p.shape[2], "optimize_weights")
+    p = _as_probas(probas, caller="optimize_weights")
+    y = _as_labels(y, p.shape[1], p.shape[2], caller="optimize_weights")
     m = p.shape[0]
     if m == 1:
         return np.ones(1)
@@ -273,7 +276,11 @@ def _simplex_grid(num_members: int, resolution: int) -> np.ndarray:
 
 
 def grid_search_weights(
-    probas: Any, y: Any, resolution: int = 10, metric: str = "accuracy", max_points: int = 200_000
+    probas: ArrayLike,
+    y: ArrayLike,
+    resolution: int = 10,
+    metric: str = "accuracy",
+    max_points: int = 200_000,
 ) -> np.ndarray:
     """The best weights on a regular grid of the simplex.
 
@@ -305,13 +312,10 @@ def grid_search_weights(
     >>> grid_search_weights(P, [0, 1], resolution=4, metric="log_loss")
     array([0., 1.])
     """
-    p = _as_probas(probas, "grid_search_weights")
-    y = _as_labels(y, p.shape[1], p.shape[2], "grid_search_weights")
-    if metric not in ("accuracy", "log_loss"):
-        raise ValueError(
-            f"grid_search_weights: metric: expected 'accuracy' or 'log_loss', received {metric!r}"
-        )
-    if not isinstance(resolution, int | np.integer) or resolution < 1:
+    p = _as_probas(probas, caller="grid_search_weights")
+    y = _as_labels(y, p.shape[1], p.shape[2], caller="grid_search_weights")
+    check_choice(metric, ("accuracy", "log_loss"), caller="grid_search_weights", argname="metric")
+    if not is_int(resolution) or resolution < 1:
         raise ValueError(
             f"grid_search_weights: resolution: expected a positive int, received {resolution!r}"
         )

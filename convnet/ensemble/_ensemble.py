@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_choice
+from .._types import ArrayLike
 from ._combine import grid_search_weights, hard_vote, optimize_weights, rank_average, soft_vote
 from ._probas import (
     _as_labels,
@@ -190,7 +192,7 @@ class Ensemble:
         self,
         members: Sequence[Any],
         method: str = "soft",
-        weights: Any = None,
+        weights: ArrayLike | None = None,
         names: Sequence[str] | None = None,
         weight_search: str = "optimize",
         grid_resolution: int = 10,
@@ -206,19 +208,11 @@ class Ensemble:
         self.members = list(members)
         if not self.members:
             raise ValueError("Ensemble: members: expected at least one member, received none")
-        if method not in METHODS:
-            raise ValueError(
-                f"Ensemble: method: expected one of {', '.join(METHODS)}, received {method!r}"
-            )
-        if weight_search not in ("optimize", "grid"):
-            raise ValueError(
-                f"Ensemble: weight_search: expected 'optimize' or 'grid', received "
-                f"{weight_search!r}"
-            )
-        if meta_features not in ("proba", "log"):
-            raise ValueError(
-                f"Ensemble: meta_features: expected 'proba' or 'log', received {meta_features!r}"
-            )
+        check_choice(method, METHODS, caller="Ensemble", argname="method")
+        check_choice(
+            weight_search, ("optimize", "grid"), caller="Ensemble", argname="weight_search"
+        )
+        check_choice(meta_features, ("proba", "log"), caller="Ensemble", argname="meta_features")
         if not 0.0 < holdout < 1.0:
             raise ValueError(
                 f"Ensemble: holdout: expected a fraction in (0, 1), received {holdout!r}"
@@ -236,7 +230,7 @@ class Ensemble:
         )
         self.weights = weights
         self.weights_ = (
-            None if weights is None else _as_weights(weights, len(self.members), "Ensemble")
+            None if weights is None else _as_weights(weights, len(self.members), caller="Ensemble")
         )
         self.weight_search = weight_search
         self.grid_resolution = grid_resolution
@@ -248,14 +242,14 @@ class Ensemble:
         self.seed = seed
         self._fitted = method in ("hard", "soft", "rank")
 
-    def _probas(self, X: Any, probas: Any, who: str) -> np.ndarray:
+    def _probas(self, X: ArrayLike | None, probas: ArrayLike | None, *, caller: str) -> np.ndarray:
         if probas is not None:
-            p = _as_probas(probas, who)
+            p = _as_probas(probas, caller=caller)
         else:
             p = member_probas(self.members, X)
         if p.shape[0] != len(self.members):
             raise ValueError(
-                f"{who}: probas: expected predictions of {len(self.members)} members, received "
+                f"{caller}: probas: expected predictions of {len(self.members)} members, received "
                 f"{p.shape[0]}"
             )
         return p
@@ -265,7 +259,12 @@ class Ensemble:
             return LogisticRegression(num_classes=num_classes)
         return copy.deepcopy(self.meta_classifier)
 
-    def fit(self, X: Any = None, y: Any = None, probas: Any = None) -> Ensemble:
+    def fit(
+        self,
+        X: ArrayLike | None = None,
+        y: ArrayLike | None = None,
+        probas: ArrayLike | None = None,
+    ) -> Ensemble:
         """Learn the weights or the meta-classifier from validation data.
 
         Parameters
@@ -285,8 +284,8 @@ class Ensemble:
         """
         if y is None:
             raise ValueError(f"Ensemble.fit ({self.method}): y: the validation labels are needed")
-        p = self._probas(X, probas, "Ensemble.fit")
-        y = _as_labels(y, p.shape[1], p.shape[2], "Ensemble.fit")
+        p = self._probas(X, probas, caller="Ensemble.fit")
+        y = _as_labels(y, p.shape[1], p.shape[2], caller="Ensemble.fit")
         k = p.shape[2]
         if self.method == "weighted":
             if self.weight_search == "optimize":
@@ -320,7 +319,9 @@ class Ensemble:
         self._fitted = True
         return self
 
-    def predict_proba(self, X: Any = None, probas: Any = None) -> np.ndarray:
+    def predict_proba(
+        self, X: ArrayLike | None = None, probas: ArrayLike | None = None
+    ) -> np.ndarray:
         """The ensemble's class scores for ``X`` (or for the members' ``probas``).
 
         Returns
@@ -334,7 +335,7 @@ class Ensemble:
                 f"Ensemble ({self.method}): call fit(X_val, y_val) before predicting; the "
                 f"{self.method} method learns from validation data"
             )
-        p = self._probas(X, probas, "Ensemble.predict_proba")
+        p = self._probas(X, probas, caller="Ensemble.predict_proba")
         if self.method == "hard":
             return hard_vote(p, self.weights_, return_shares=True)[1]
         if self.method in ("soft", "weighted"):
@@ -343,16 +344,21 @@ class Ensemble:
             return rank_average(p, self.weights_)
         return _meta_proba(self.meta_, _meta_features(p, self.meta_features), p.shape[2])
 
-    def predict(self, X: Any = None, probas: Any = None) -> np.ndarray:
+    def predict(self, X: ArrayLike | None = None, probas: ArrayLike | None = None) -> np.ndarray:
         """The ensemble's predicted class for each sample (hard votes use the tie rule of
         :func:`hard_vote`)."""
         if self.method == "hard":
             if not self._fitted:  # pragma: no cover - hard is always fitted
                 raise ValueError("Ensemble: not fitted")
-            return hard_vote(self._probas(X, probas, "Ensemble.predict"), self.weights_)
+            return hard_vote(self._probas(X, probas, caller="Ensemble.predict"), self.weights_)
         return self.predict_proba(X, probas).argmax(axis=1)
 
-    def report(self, X: Any = None, y: Any = None, probas: Any = None) -> EnsembleReport:
+    def report(
+        self,
+        X: ArrayLike | None = None,
+        y: ArrayLike | None = None,
+        probas: ArrayLike | None = None,
+    ) -> EnsembleReport:
         """Each member's and the ensemble's accuracy (and log-loss) on ``(X, y)``.
 
         Returns
@@ -361,8 +367,8 @@ class Ensemble:
         """
         if y is None:
             raise ValueError("Ensemble.report: y: the labels are needed")
-        p = self._probas(X, probas, "Ensemble.report")
-        y = _as_labels(y, p.shape[1], p.shape[2], "Ensemble.report")
+        p = self._probas(X, probas, caller="Ensemble.report")
+        y = _as_labels(y, p.shape[1], p.shape[2], caller="Ensemble.report")
         rows = [_row(n, "member", p[i], y, True) for i, n in enumerate(self.names)]
         out = self.predict_proba(probas=p)
         row = _row(
@@ -378,10 +384,10 @@ class Ensemble:
 
 
 def compare_methods(
-    val_probas: Any,
-    y_val: Any,
-    test_probas: Any,
-    y_test: Any,
+    val_probas: ArrayLike,
+    y_val: ArrayLike,
+    test_probas: ArrayLike,
+    y_test: ArrayLike,
     methods: Sequence[str] = METHODS,
     names: Sequence[str] | None = None,
     **kwargs: Any,
@@ -420,9 +426,9 @@ def compare_methods(
     >>> rep.accuracy > rep.best_member["accuracy"]
     True
     """
-    pv = _as_probas(val_probas, "compare_methods")
-    pt = _as_probas(test_probas, "compare_methods")
-    yt = _as_labels(y_test, pt.shape[1], pt.shape[2], "compare_methods")
+    pv = _as_probas(val_probas, caller="compare_methods")
+    pt = _as_probas(test_probas, caller="compare_methods")
+    yt = _as_labels(y_test, pt.shape[1], pt.shape[2], caller="compare_methods")
     rows: list[dict[str, Any]] = []
     for method in methods:
         ens = Ensemble(list(pv), method=method, names=names, **kwargs).fit(y=y_val, probas=pv)

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_int
+from .._types import Array, ArrayLike
 from ._probas import _as_labels
 
 __all__ = ["LogisticRegression", "stratified_folds", "out_of_fold_predictions"]
@@ -92,7 +94,7 @@ class LogisticRegression:
             grad.append(d.sum(axis=0))
         return loss, np.concatenate(grad)
 
-    def fit(self, X: Any, y: Any) -> LogisticRegression:
+    def fit(self, X: ArrayLike, y: ArrayLike) -> LogisticRegression:
         """Fit on features ``X`` (samples, features) and labels ``y``; returns self."""
         from scipy.optimize import minimize
 
@@ -102,7 +104,7 @@ class LogisticRegression:
                 f"LogisticRegression.fit: X: expected (samples, features), received shape {X.shape}"
             )
         k = self.num_classes if self.num_classes is not None else int(np.max(y)) + 1
-        y = _as_labels(y, X.shape[0], k, "LogisticRegression.fit")
+        y = _as_labels(y, X.shape[0], k, caller="LogisticRegression.fit")
         Y = np.eye(k)[y]
         mean = X.mean(axis=0) if self.fit_intercept else np.zeros(X.shape[1])
         scale = X.std(axis=0)
@@ -124,20 +126,20 @@ class LogisticRegression:
         self.n_iter_ = int(res.nit)
         return self
 
-    def decision_function(self, X: Any) -> np.ndarray:
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """The class scores ``X W + b``, shape (samples, classes)."""
         if not hasattr(self, "coef_"):
             raise ValueError("LogisticRegression: call fit() before predicting")
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """The class probabilities, shape (samples, classes)."""
         z = self.decision_function(X)
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each sample."""
         return self.decision_function(X).argmax(axis=1)
 
@@ -165,7 +167,7 @@ def _meta_proba(meta: Any, features: np.ndarray, num_classes: int) -> np.ndarray
     return out
 
 
-def stratified_folds(y: Any, n_splits: int, seed: int = 0) -> list[np.ndarray]:
+def stratified_folds(y: ArrayLike, n_splits: int, seed: int = 0) -> list[np.ndarray]:
     """Split sample indices into ``n_splits`` folds with (nearly) equal class proportions.
 
     The samples of each class are shuffled with ``seed`` and dealt to the folds in turn.
@@ -181,7 +183,7 @@ def stratified_folds(y: Any, n_splits: int, seed: int = 0) -> list[np.ndarray]:
     [[0, 2], [1, 3]]
     """
     y = np.asarray(y)
-    if not isinstance(n_splits, int | np.integer) or not 2 <= n_splits <= len(y):
+    if not is_int(n_splits) or not 2 <= n_splits <= len(y):
         raise ValueError(
             f"stratified_folds: n_splits: expected an int in [2, {len(y)}] (the number of "
             f"samples), received {n_splits!r}"
@@ -198,9 +200,9 @@ def stratified_folds(y: Any, n_splits: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def out_of_fold_predictions(
-    fit_predict: Callable[[Any, Any, Any], Any],
-    X: Any,
-    y: Any,
+    fit_predict: Callable[[Array, Array, Array], ArrayLike],
+    X: Array,
+    y: ArrayLike,
     n_splits: int = 5,
     seed: int = 0,
 ) -> np.ndarray:
