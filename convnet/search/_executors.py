@@ -41,12 +41,12 @@ class _Serial:
         return _Deferred(fn, args)
 
 
-def _check_picklable(fn: Callable, who: str) -> None:
+def _check_picklable(fn: Callable, *, caller: str) -> None:
     try:
         pickle.dumps(fn)
     except Exception as e:
         raise TypeError(
-            f"{who}: the function {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker "
+            f"{caller}: the function {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker "
             f"processes ({type(e).__name__}: {e}); define it at module level in an importable "
             f'module (or a script\'s __main__ under an `if __name__ == "__main__":` guard), or '
             f"pass executor='serial' to run in this process"
@@ -56,7 +56,7 @@ def _check_picklable(fn: Callable, who: str) -> None:
 class _Executor:
     """A uniform submit / as-completed interface over the executors search accepts."""
 
-    def __init__(self, executor: Any, max_workers: int | None, n_tasks: int, who: str):
+    def __init__(self, executor: Any, max_workers: int | None, n_tasks: int, *, caller: str):
         self.owned = False
         self.dask = False
         if executor is None or executor == "process":
@@ -74,7 +74,7 @@ class _Executor:
             self.dask = True
         else:
             raise TypeError(
-                f"{who}: executor: expected None or 'process' (local processes), 'serial', a "
+                f"{caller}: executor: expected None or 'process' (local processes), 'serial', a "
                 f"concurrent.futures.Executor or a dask.distributed.Client, received "
                 f"{type(executor).__name__} {executor!r}"
             )

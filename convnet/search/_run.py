@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_choice, is_int
 from ._executors import _check_picklable, _Executor
 from ._results import _DONE, SearchResult, _append_record, _fmt, _read_records
 from ._space import (
@@ -100,21 +101,20 @@ def run_trials(
     >>> result.best_config, result.best["metrics"]
     ({'x': 2.5}, {'loss': 0.25})
     """
-    who = "run_trials"
-    if mode not in ("max", "min"):
-        raise ValueError(f"{who}: mode: expected 'max' or 'min', received {mode!r}")
+    caller = "run_trials"
+    check_choice(mode, ("max", "min"), caller=caller, argname="mode")
     if patience is not None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"{who}: patience: expected a positive int, received {patience!r}")
+        if not is_int(patience) or patience < 1:
+            raise ValueError(f"{caller}: patience: expected a positive int, received {patience!r}")
         if metric is None:
-            raise ValueError(f"{who}: patience needs a metric to watch; pass metric='...'")
+            raise ValueError(f"{caller}: patience needs a metric to watch; pass metric='...'")
     if not callable(fn):
-        raise TypeError(f"{who}: fn: expected a callable fn(config, context), received {fn!r}")
+        raise TypeError(f"{caller}: fn: expected a callable fn(config, context), received {fn!r}")
     try:
         inspect.signature(fn).bind({}, None)
     except TypeError:
         raise TypeError(
-            f"{who}: fn: expected a function of (config, context), received "
+            f"{caller}: fn: expected a function of (config, context), received "
             f"{getattr(fn, '__qualname__', fn)!r} with signature {inspect.signature(fn)}"
         ) from None
     except ValueError:  # pragma: no cover - builtins without a signature
@@ -134,7 +134,7 @@ def run_trials(
             i = rec["trial"]
             if rec["config"] != configs[i] or rec["seed"] != seeds[i]:
                 raise ValueError(
-                    f"{who}: results file {path!r} holds trial {i} with config {rec['config']} "
+                    f"{caller}: results file {path!r} holds trial {i} with config {rec['config']} "
                     f"and seed {rec['seed']}, but this search's trial {i} has config "
                     f"{configs[i]} and seed {seeds[i]}: it comes from a different search (space, "
                     f"seed or order); use a new results file"
@@ -144,9 +144,9 @@ def run_trials(
     pending = [i for i in range(len(configs)) if done.get(i, {}).get("status") not in _DONE]
 
     if pending:
-        ex = _Executor(executor, max_workers, len(pending), who)
+        ex = _Executor(executor, max_workers, len(pending), caller=caller)
         if ex.local:
-            _check_picklable(fn, who)
+            _check_picklable(fn, caller=caller)
         try:
             futures = [
                 ex.submit(_run_trial, fn, configs[i], i, seeds[i], metric, mode, patience)
@@ -207,9 +207,9 @@ def random_search(
     >>> len(result), 1e-4 <= result.best_config["lr"] < 1e-1
     (8, True)
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+    if not is_int(n_trials) or n_trials < 1:
         raise ValueError(f"random_search: n_trials: expected a positive int, received {n_trials!r}")
-    space = _check_space(space, "random_search")
+    space = _check_space(space, caller="random_search")
     configs = [
         sample_config(space, np.random.default_rng(_trial_sequence(seed, i, 0)))
         for i in range(n_trials)
@@ -276,9 +276,9 @@ def train_members(
     [[0.126, -0.132], [0.346, 0.822]]
     """
     seeds = [int(s) for s in seeds]
-    ex = _Executor(executor, max_workers, len(seeds), "train_members")
+    ex = _Executor(executor, max_workers, len(seeds), caller="train_members")
     if ex.local:
-        _check_picklable(fn, "train_members")
+        _check_picklable(fn, caller="train_members")
     try:
         futures = [ex.submit(_call_member, fn, s) for s in seeds]
         results = [f.result() for f in futures]

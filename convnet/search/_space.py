@@ -7,10 +7,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from .._checks import is_int
 
 __all__ = [
     "Distribution",
@@ -36,20 +38,27 @@ class Distribution:
         raise NotImplementedError
 
 
-def _check_bounds(cls: str, low: Any, high: Any, positive: bool = False) -> None:
-    for name, v in (("low", low), ("high", high)):
+def _bounds(low: Any, high: Any, *, caller: str, positive: bool = False) -> tuple[float, float]:
+    """``(low, high)`` as floats: finite numbers with ``low < high`` (and ``0 < low`` for a
+    log scale, ``positive``)."""
+    for argname, v in (("low", low), ("high", high)):
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise TypeError(f"{cls}: {name}: expected a finite number, received {v!r}")
+            raise TypeError(f"{caller}: {argname}: expected a finite number, received {v!r}")
     if not low < high:
-        raise ValueError(f"{cls}: expected low < high, received low={low!r}, high={high!r}")
+        raise ValueError(f"{caller}: expected low < high, received low={low!r}, high={high!r}")
     if positive and low <= 0:
-        raise ValueError(f"{cls}: expected 0 < low (a log scale), received low={low!r}")
+        raise ValueError(f"{caller}: expected 0 < low (a log scale), received low={low!r}")
+    return float(low), float(high)
 
 
-def _check_grid_size(n: Any, who: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{who}: grid size: expected a positive int, received {n!r}")
-    return int(n)
+def _spread(
+    spacing: Callable[..., np.ndarray], low: float, high: float, n: Any, *, caller: str
+) -> list[float]:
+    """``n`` values from ``low`` to ``high`` (both included), placed by ``spacing``
+    (:func:`numpy.linspace` or :func:`numpy.geomspace`); ``[low]`` for ``n == 1``."""
+    if not is_int(n) or n < 1:
+        raise ValueError(f"{caller}: grid size: expected a positive int, received {n!r}")
+    return [float(v) for v in spacing(low, high, int(n))] if n > 1 else [low]
 
 
 class Uniform(Distribution):
@@ -62,15 +71,13 @@ class Uniform(Distribution):
     """
 
     def __init__(self, low: float, high: float):
-        _check_bounds("Uniform", low, high)
-        self.low, self.high = float(low), float(high)
+        self.low, self.high = _bounds(low, high, caller="Uniform")
 
     def sample(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(self.low, self.high))
 
     def grid(self, n: int) -> list:
-        n = _check_grid_size(n, "Uniform")
-        return [float(v) for v in np.linspace(self.low, self.high, n)] if n > 1 else [self.low]
+        return _spread(np.linspace, self.low, self.high, n, caller="Uniform")
 
     def __repr__(self) -> str:
         return f"Uniform({self.low!r}, {self.high!r})"
@@ -87,15 +94,13 @@ class LogUniform(Distribution):
     """
 
     def __init__(self, low: float, high: float):
-        _check_bounds("LogUniform", low, high, positive=True)
-        self.low, self.high = float(low), float(high)
+        self.low, self.high = _bounds(low, high, caller="LogUniform", positive=True)
 
     def sample(self, rng: np.random.Generator) -> float:
         return float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
 
     def grid(self, n: int) -> list:
-        n = _check_grid_size(n, "LogUniform")
-        return [float(v) for v in np.geomspace(self.low, self.high, n)] if n > 1 else [self.low]
+        return _spread(np.geomspace, self.low, self.high, n, caller="LogUniform")
 
     def __repr__(self) -> str:
         return f"LogUniform({self.low!r}, {self.high!r})"
@@ -111,19 +116,18 @@ class IntUniform(Distribution):
     """
 
     def __init__(self, low: int, high: int):
-        for name, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, int | np.integer):
-                raise TypeError(f"IntUniform: {name}: expected an int, received {v!r}")
-        _check_bounds("IntUniform", int(low), int(high))
+        for argname, v in (("low", low), ("high", high)):
+            if not is_int(v):
+                raise TypeError(f"IntUniform: {argname}: expected an int, received {v!r}")
+        _bounds(int(low), int(high), caller="IntUniform")
         self.low, self.high = int(low), int(high)
 
     def sample(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.low, self.high + 1))
 
     def grid(self, n: int) -> list:
-        n = _check_grid_size(n, "IntUniform")
-        values = np.round(np.linspace(self.low, self.high, n)) if n > 1 else [self.low]
-        return sorted({int(v) for v in values})
+        values = _spread(np.linspace, self.low, self.high, n, caller="IntUniform")
+        return sorted({round(v) for v in values})
 
     def __repr__(self) -> str:
         return f"IntUniform({self.low!r}, {self.high!r})"
@@ -178,21 +182,21 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} {obj!r} is not a JSON value")
 
 
-def _check_space(space: Any, who: str) -> dict:
+def _check_space(space: Any, *, caller: str) -> dict:
     if not isinstance(space, Mapping):
         raise TypeError(
-            f"{who}: space: expected a dict of parameter name -> distribution or constant, "
+            f"{caller}: space: expected a dict of parameter name -> distribution or constant, "
             f"received {type(space).__name__}"
         )
     for key, value in space.items():
         if not isinstance(key, str):
-            raise TypeError(f"{who}: space: parameter names must be str, received {key!r}")
+            raise TypeError(f"{caller}: space: parameter names must be str, received {key!r}")
         if not isinstance(value, Distribution):
             try:
                 json.dumps(value, default=_json_default)
             except (TypeError, ValueError):
                 raise TypeError(
-                    f"{who}: space[{key!r}]: expected a Distribution or a JSON constant, "
+                    f"{caller}: space[{key!r}]: expected a Distribution or a JSON constant, "
                     f"received {type(value).__name__}"
                 ) from None
     return dict(space)
@@ -227,7 +231,7 @@ def sample_config(space: Mapping[str, Any], rng: np.random.Generator) -> dict:
     >>> sorted(cfg), cfg["epochs"], 1e-4 <= cfg["lr"] < 1e-1
     (['epochs', 'lr'], 5, True)
     """
-    space = _check_space(space, "sample_config")
+    space = _check_space(space, caller="sample_config")
     cfg = {k: (v.sample(rng) if isinstance(v, Distribution) else v) for k, v in space.items()}
     return _normalise(cfg)
 
@@ -248,7 +252,7 @@ def grid_configs(space: Mapping[str, Any], grid_size: int | Mapping[str, int] = 
     >>> grid_configs({"lr": LogUniform(0.01, 1.0), "bs": Choice([32, 64])}, grid_size=2)
     [{'lr': 0.01, 'bs': 32}, {'lr': 0.01, 'bs': 64}, {'lr': 1.0, 'bs': 32}, {'lr': 1.0, 'bs': 64}]
     """
-    space = _check_space(space, "grid_configs")
+    space = _check_space(space, caller="grid_configs")
     axes = []
     for key, value in space.items():
         if isinstance(value, Distribution):

@@ -8,7 +8,6 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import numpy as np
 
@@ -77,7 +76,7 @@ class TrialContext:
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b
 
-    def report(self, epoch: int | None = None, **metrics: Any) -> bool:
+    def report(self, epoch: int | None = None, **metrics: float) -> bool:
         """Record one epoch's metrics; return True when the trial should stop.
 
         Parameters
