@@ -12,11 +12,10 @@ following Lasagne.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ._errors import ShapeError
+from ._types import IntOrTuple
 from .random import get_rng
 from .utils import floatX
 
@@ -36,7 +35,7 @@ __all__ = [
 ]
 
 
-def _shape_tuple(shape: Any) -> tuple[int, ...]:
+def _shape_tuple(shape: IntOrTuple) -> tuple[int, ...]:
     try:
         return tuple(int(s) for s in shape)
     except TypeError:
@@ -60,10 +59,10 @@ class Initializer:
            [2., 3.]])
     """
 
-    def __call__(self, shape: Any) -> np.ndarray:
+    def __call__(self, shape: IntOrTuple) -> np.ndarray:
         return self.sample(shape)
 
-    def sample(self, shape: Any) -> np.ndarray:
+    def sample(self, shape: IntOrTuple) -> np.ndarray:
         """Return an array of the given shape with initial values.
 
         Parameters
@@ -129,7 +128,12 @@ class Uniform(Initializer):
     True
     """
 
-    def __init__(self, range: Any = 0.01, std: float | None = None, mean: float = 0.0):
+    def __init__(
+        self,
+        range: float | tuple[float, float] = 0.01,
+        std: float | None = None,
+        mean: float = 0.0,
+    ):
         if std is not None:
             a = mean - np.sqrt(3) * std
             b = mean + np.sqrt(3) * std
@@ -144,12 +148,23 @@ class Uniform(Initializer):
         return floatX(get_rng().uniform(low=self.range[0], high=self.range[1], size=shape))
 
 
-def _gain(gain: Any, who: str) -> float:
+def _gain(gain: float | str, *, caller: str) -> float:
     if gain == "relu":
         return float(np.sqrt(2))
     if isinstance(gain, str):
-        raise ValueError(f"{who}: gain: expected a number or 'relu', received {gain!r}")
+        raise ValueError(f"{caller}: gain: expected a number or 'relu', received {gain!r}")
     return gain
+
+
+def _fan_shape(shape: IntOrTuple, c01b: bool, *, caller: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of a weight whose fans can be told: 4 entries ``(c, 0, 1, b)``
+    with ``c01b``, else at least 2; a :class:`ShapeError` otherwise."""
+    shape = _shape_tuple(shape)
+    if c01b and len(shape) != 4:
+        raise ShapeError(f"{caller} with c01b=True: expected a shape of length 4, received {shape}")
+    if not c01b and len(shape) < 2:
+        raise ShapeError(f"{caller}: expected a shape of length >= 2, received {shape}")
+    return shape
 
 
 class Glorot(Initializer):
@@ -181,26 +196,17 @@ class Glorot(Initializer):
     (20, 30)
     """
 
-    def __init__(self, initializer: Any, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, initializer: type[Initializer], gain: float | str = 1.0, c01b: bool = False):
         self.initializer = initializer
-        self.gain = _gain(gain, type(self).__name__)
+        self.gain = _gain(gain, caller=type(self).__name__)
         self.c01b = c01b
 
     def sample(self, shape):
-        shape = _shape_tuple(shape)
+        shape = _fan_shape(shape, self.c01b, caller=type(self).__name__)
         if self.c01b:
-            if len(shape) != 4:
-                raise ShapeError(
-                    f"{type(self).__name__} with c01b=True: expected a shape of length 4, "
-                    f"received {shape}"
-                )
             n1, n2 = shape[0], shape[3]
             receptive_field_size = shape[1] * shape[2]
         else:
-            if len(shape) < 2:
-                raise ShapeError(
-                    f"{type(self).__name__}: expected a shape of length >= 2, received {shape}"
-                )
             n1, n2 = shape[:2]
             receptive_field_size = int(np.prod(shape[2:]))
         std = self.gain * np.sqrt(2.0 / ((n1 + n2) * receptive_field_size))
@@ -217,7 +223,7 @@ class GlorotNormal(Glorot):
     (16, 3, 3, 3)
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Normal, gain, c01b)
 
 
@@ -236,7 +242,7 @@ class GlorotUniform(Glorot):
     True
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Uniform, gain, c01b)
 
 
@@ -268,28 +274,19 @@ class He(Initializer):
     (8, 4, 3, 3)
     """
 
-    def __init__(self, initializer: Any, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, initializer: type[Initializer], gain: float | str = 1.0, c01b: bool = False):
         self.initializer = initializer
-        self.gain = _gain(gain, type(self).__name__)
+        self.gain = _gain(gain, caller=type(self).__name__)
         self.c01b = c01b
 
     def sample(self, shape):
-        shape = _shape_tuple(shape)
+        shape = _fan_shape(shape, self.c01b, caller=type(self).__name__)
         if self.c01b:
-            if len(shape) != 4:
-                raise ShapeError(
-                    f"{type(self).__name__} with c01b=True: expected a shape of length 4, "
-                    f"received {shape}"
-                )
             fan_in = int(np.prod(shape[:3]))
         elif len(shape) == 2:
             fan_in = shape[0]
-        elif len(shape) > 2:
-            fan_in = int(np.prod(shape[1:]))
         else:
-            raise ShapeError(
-                f"{type(self).__name__}: expected a shape of length >= 2, received {shape}"
-            )
+            fan_in = int(np.prod(shape[1:]))
         std = self.gain * np.sqrt(1.0 / fan_in)
         return self.initializer(std=std).sample(shape)
 
@@ -304,7 +301,7 @@ class HeNormal(He):
     'f'
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Normal, gain, c01b)
 
 
@@ -318,7 +315,7 @@ class HeUniform(He):
     (50, 10)
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Uniform, gain, c01b)
 
 
@@ -411,8 +408,8 @@ class Orthogonal(Initializer):
     True
     """
 
-    def __init__(self, gain: Any = 1.0):
-        self.gain = _gain(gain, "Orthogonal")
+    def __init__(self, gain: float | str = 1.0):
+        self.gain = _gain(gain, caller="Orthogonal")
 
     def sample(self, shape):
         shape = _shape_tuple(shape)
