@@ -156,18 +156,33 @@ def _gain(gain: float | str, *, caller: str) -> float:
     return gain
 
 
-def _fan_shape(shape: IntOrTuple, c01b: bool, *, caller: str) -> tuple[int, ...]:
-    """``shape`` as a tuple of a weight whose fans can be told: 4 entries ``(c, 0, 1, b)``
-    with ``c01b``, else at least 2; a :class:`ShapeError` otherwise."""
-    shape = _shape_tuple(shape)
-    if c01b and len(shape) != 4:
-        raise ShapeError(f"{caller} with c01b=True: expected a shape of length 4, received {shape}")
-    if not c01b and len(shape) < 2:
-        raise ShapeError(f"{caller}: expected a shape of length >= 2, received {shape}")
-    return shape
+class _FanScaled(Initializer):
+    """What :class:`Glorot` and :class:`He` share: samples of ``initializer`` whose standard
+    deviation is ``gain`` times a scale that :meth:`_scale` computes from the weight's
+    shape (4 entries ``(c, 0, 1, b)`` with ``c01b``, else at least 2)."""
+
+    def __init__(self, initializer: type[Initializer], gain: float | str = 1.0, c01b: bool = False):
+        self.initializer = initializer
+        self.gain = _gain(gain, caller=type(self).__name__)
+        self.c01b = c01b
+
+    def sample(self, shape: IntOrTuple) -> np.ndarray:
+        shape = _shape_tuple(shape)
+        caller = type(self).__name__
+        if self.c01b and len(shape) != 4:
+            raise ShapeError(
+                f"{caller} with c01b=True: expected a shape of length 4, received {shape}"
+            )
+        if not self.c01b and len(shape) < 2:
+            raise ShapeError(f"{caller}: expected a shape of length >= 2, received {shape}")
+        std = self.gain * self._scale(shape)
+        return self.initializer(std=std).sample(shape)
+
+    def _scale(self, shape: tuple[int, ...]) -> float:
+        raise NotImplementedError
 
 
-class Glorot(Initializer):
+class Glorot(_FanScaled):
     """Glorot (Xavier) initialization with a given distribution.
 
     The standard deviation is
@@ -196,21 +211,14 @@ class Glorot(Initializer):
     (20, 30)
     """
 
-    def __init__(self, initializer: type[Initializer], gain: float | str = 1.0, c01b: bool = False):
-        self.initializer = initializer
-        self.gain = _gain(gain, caller=type(self).__name__)
-        self.c01b = c01b
-
-    def sample(self, shape):
-        shape = _fan_shape(shape, self.c01b, caller=type(self).__name__)
+    def _scale(self, shape: tuple[int, ...]) -> float:
         if self.c01b:
             n1, n2 = shape[0], shape[3]
             receptive_field_size = shape[1] * shape[2]
         else:
             n1, n2 = shape[:2]
             receptive_field_size = int(np.prod(shape[2:]))
-        std = self.gain * np.sqrt(2.0 / ((n1 + n2) * receptive_field_size))
-        return self.initializer(std=std).sample(shape)
+        return np.sqrt(2.0 / ((n1 + n2) * receptive_field_size))
 
 
 class GlorotNormal(Glorot):
@@ -246,7 +254,7 @@ class GlorotUniform(Glorot):
         super().__init__(Uniform, gain, c01b)
 
 
-class He(Initializer):
+class He(_FanScaled):
     """He (Kaiming) initialization with a given distribution.
 
     The standard deviation is :math:`\\text{gain}\\sqrt{1 / \\text{fan\\_in}}`, where
@@ -274,21 +282,14 @@ class He(Initializer):
     (8, 4, 3, 3)
     """
 
-    def __init__(self, initializer: type[Initializer], gain: float | str = 1.0, c01b: bool = False):
-        self.initializer = initializer
-        self.gain = _gain(gain, caller=type(self).__name__)
-        self.c01b = c01b
-
-    def sample(self, shape):
-        shape = _fan_shape(shape, self.c01b, caller=type(self).__name__)
+    def _scale(self, shape: tuple[int, ...]) -> float:
         if self.c01b:
             fan_in = int(np.prod(shape[:3]))
         elif len(shape) == 2:
             fan_in = shape[0]
         else:
             fan_in = int(np.prod(shape[1:]))
-        std = self.gain * np.sqrt(1.0 / fan_in)
-        return self.initializer(std=std).sample(shape)
+        return np.sqrt(1.0 / fan_in)
 
 
 class HeNormal(He):

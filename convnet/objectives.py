@@ -168,14 +168,16 @@ def _softmax_input(x: T.TensorVariable):
 
 
 def _class_targets(
-    predictions: T.TensorVariable, targets: T.TensorVariable, *, caller: str
-) -> tuple[T.TensorVariable, bool]:
+    predictions: TensorLike, targets: TensorLike, *, caller: str
+) -> tuple[T.TensorVariable, T.TensorVariable, bool]:
     """Check ``targets`` against ``predictions`` (classes on the last axis).
 
-    Returns ``(targets, is_index)``: ``is_index`` is True for integer class indices (one
-    dimension fewer than ``predictions``), False for one-hot/probability targets (same
-    number of dimensions).
+    Returns ``(predictions, targets, is_index)`` as tensors: ``is_index`` is True for
+    integer class indices (one dimension fewer than ``predictions``), False for
+    one-hot/probability targets (same number of dimensions).
     """
+    predictions = _as_tensor(predictions, caller=caller, argname="predictions")
+    targets = _as_tensor(targets, caller=caller, argname="targets")
     if predictions.ndim < 1:
         raise TypeError(
             f"{caller}: expected predictions with a class axis (batch, classes), received a scalar"
@@ -195,10 +197,10 @@ def _class_targets(
                     f"and integer targets with shape {_shape_str(targets)} disagree; expected "
                     f"targets of shape {_shape_str(predictions.type.shape[:-1])}"
                 )
-        return targets, True
+        return predictions, targets, True
     if targets.ndim == predictions.ndim:
         _check_broadcastable(predictions, targets, ("predictions", "targets"), caller=caller)
-        return targets, False
+        return predictions, targets, False
     raise TypeError(
         f"{caller}: rank mismatch between targets and predictions: expected targets with "
         f"{predictions.ndim - 1} dimensions (integer class indices) or {predictions.ndim} "
@@ -327,9 +329,7 @@ def categorical_crossentropy(
     array([0.6931, 0.2231])
     """
     caller = "categorical_crossentropy"
-    predictions = _as_tensor(predictions, caller=caller, argname="predictions")
-    targets = _as_tensor(targets, caller=caller, argname="targets")
-    targets, is_index = _class_targets(predictions, targets, caller=caller)
+    predictions, targets, is_index = _class_targets(predictions, targets, caller=caller)
     z = _softmax_input(predictions)
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
         raise TypeError(
@@ -507,10 +507,9 @@ def multiclass_hinge_loss(
     >>> f(np.array([[0.7, 0.2, 0.1], [0.3, 0.4, 0.3]]), np.array([0, 2], dtype="int32"))
     array([0.5, 1.1])
     """
-    caller = "multiclass_hinge_loss"
-    predictions = _as_tensor(predictions, caller=caller, argname="predictions")
-    targets = _as_tensor(targets, caller=caller, argname="targets")
-    targets, is_index = _class_targets(predictions, targets, caller=caller)
+    predictions, targets, is_index = _class_targets(
+        predictions, targets, caller="multiclass_hinge_loss"
+    )
     if is_index:
         correct_mask = _index_mask(predictions, targets)
     else:

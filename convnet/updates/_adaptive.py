@@ -12,7 +12,7 @@ from ._base import (
     Hyperparameter,
     LossOrGrads,
     Params,
-    _check_number,
+    _check_numbers,
     _desc,
     _grads,
     _hyper,
@@ -84,10 +84,9 @@ def adagrad(
     >>> np.asarray(w.get_value())  # the first step is learning_rate * sign(gradient)
     array([ 0.5, -1.5])
     """
-    caller = "adagrad"
-    _check_number(learning_rate, caller=caller, argname="learning_rate")
-    _check_number(epsilon, caller=caller, argname="epsilon")
-    params, grads = _grads(loss_or_grads, params, caller=caller)
+    params, grads = _grads(
+        loss_or_grads, params, caller="adagrad", learning_rate=learning_rate, epsilon=epsilon
+    )
     updates = OrderedDict()
     for i, (param, grad) in enumerate(zip(params, grads)):
         lr, eps = _hyper(learning_rate, param.dtype), _hyper(epsilon, param.dtype)
@@ -162,11 +161,14 @@ def rmsprop(
     >>> np.asarray(w.get_value())  # 1 - 0.01 * 2 / sqrt(0.25 * 4)
     array([0.98])
     """
-    caller = "rmsprop"
-    _check_number(learning_rate, caller=caller, argname="learning_rate")
-    _check_number(rho, caller=caller, argname="rho")
-    _check_number(epsilon, caller=caller, argname="epsilon")
-    params, grads = _grads(loss_or_grads, params, caller=caller)
+    params, grads = _grads(
+        loss_or_grads,
+        params,
+        caller="rmsprop",
+        learning_rate=learning_rate,
+        rho=rho,
+        epsilon=epsilon,
+    )
     updates = OrderedDict()
     for i, (param, grad) in enumerate(zip(params, grads)):
         dtype = param.dtype
@@ -243,11 +245,14 @@ def adadelta(
     >>> np.asarray(w.get_value()).round(6)  # 1 - 2 * sqrt(0.01) / sqrt(0.25 * 4 + 0.01)
     array([0.800993])
     """
-    caller = "adadelta"
-    _check_number(learning_rate, caller=caller, argname="learning_rate")
-    _check_number(rho, caller=caller, argname="rho")
-    _check_number(epsilon, caller=caller, argname="epsilon")
-    params, grads = _grads(loss_or_grads, params, caller=caller)
+    params, grads = _grads(
+        loss_or_grads,
+        params,
+        caller="adadelta",
+        learning_rate=learning_rate,
+        rho=rho,
+        epsilon=epsilon,
+    )
     updates = OrderedDict()
     for i, (param, grad) in enumerate(zip(params, grads)):
         dtype = param.dtype
@@ -277,16 +282,17 @@ def _adam_family(
     """Adam, Adamax, AMSGrad and AdamW share their structure; ``variant`` (the rule's
     name, which labels its messages and its time step) says which."""
     caller = variant
-    for arg, value in (
-        ("learning_rate", learning_rate),
-        ("beta1", beta1),
-        ("beta2", beta2),
-        ("epsilon", epsilon),
-    ):
-        _check_number(value, caller=caller, argname=arg)
-    params, grads = _grads(loss_or_grads, params, caller=caller)
+    params, grads = _grads(
+        loss_or_grads,
+        params,
+        caller=caller,
+        learning_rate=learning_rate,
+        beta1=beta1,
+        beta2=beta2,
+        epsilon=epsilon,
+    )
     if variant == "adamw":
-        _check_number(weight_decay, caller=caller, argname="weight_decay")
+        _check_numbers(caller=caller, weight_decay=weight_decay)
         if decay_params is None:
             decayed = {id(p) for p in params}
         else:

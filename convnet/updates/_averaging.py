@@ -18,7 +18,7 @@ from .._types import TensorLike
 from ._base import (
     Hyperparameter,
     Params,
-    _check_number,
+    _check_numbers,
     _check_updates,
     _hyper,
     _param_name,
@@ -83,7 +83,7 @@ def apply_ema(
     (array([0.5]), array([0.75]))
     """
     caller = "apply_ema"
-    _check_number(decay, caller=caller, argname="decay")
+    _check_numbers(caller=caller, decay=decay)
     params = _wrapped_params(updates, params, caller=caller)
     updates = OrderedDict(updates)
     for i, param in enumerate(params):
@@ -181,7 +181,7 @@ def lookahead(
     caller = "lookahead"
     if not is_int(k) or k < 1:
         raise ValueError(f"{caller}: k must be a positive integer, received {k!r}")
-    _check_number(alpha, caller=caller, argname="alpha")
+    _check_numbers(caller=caller, alpha=alpha)
     params = _wrapped_params(updates, params, caller=caller)
     updates = OrderedDict(updates)
     t = _time_step(caller, params)

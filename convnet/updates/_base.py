@@ -48,28 +48,29 @@ _RANGES = {
 }
 
 
-def _check_number(value: Any, *, caller: str, argname: str) -> None:
-    """Validate a hyperparameter given as a Python/NumPy number (symbolic ones pass); its
-    range is ``_RANGES[argname]``."""
-    if isinstance(value, Variable):
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        if isinstance(value, np.ndarray) and value.ndim == 0:
-            value = value.item()
-        else:
-            raise TypeError(
-                f"{caller}: {argname} must be a number or a symbolic scalar, received "
-                f"{type(value).__name__}"
-            )
-    low, low_incl, high, high_incl, wording = _RANGES[argname]
-    v = float(value)
-    ok = (
-        math.isfinite(v)
-        and (v > low or (low_incl and v == low))
-        and (v < high or (high_incl and v == high))
-    )
-    if not ok:
-        raise ValueError(f"{caller}: {argname} must be {wording}, received {value!r}")
+def _check_numbers(*, caller: str, **hyperparameters: Any) -> None:
+    """Validate hyperparameters given as Python/NumPy numbers (symbolic ones pass), in
+    order; the range of each is ``_RANGES[its name]``."""
+    for argname, value in hyperparameters.items():
+        if isinstance(value, Variable):
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if isinstance(value, np.ndarray) and value.ndim == 0:
+                value = value.item()
+            else:
+                raise TypeError(
+                    f"{caller}: {argname} must be a number or a symbolic scalar, received "
+                    f"{type(value).__name__}"
+                )
+        low, low_incl, high, high_incl, wording = _RANGES[argname]
+        v = float(value)
+        ok = (
+            math.isfinite(v)
+            and (v > low or (low_incl and v == low))
+            and (v < high or (high_incl and v == high))
+        )
+        if not ok:
+            raise ValueError(f"{caller}: {argname} must be {wording}, received {value!r}")
 
 
 def _hyper(value: Hyperparameter, dtype: str) -> T.TensorVariable:
@@ -182,18 +183,23 @@ def _desc(x: Any) -> str:
     return repr(name) if name else repr(x) if isinstance(x, Variable) else type(x).__name__
 
 
+def _check_grad_count(grads: Sequence, params: list[SharedVariable], *, caller: str) -> None:
+    if len(grads) != len(params):
+        raise ValueError(
+            f"{caller}: got {len(grads)} gradient expressions for {len(params)} parameters; "
+            f"loss_or_grads must be a scalar loss or one gradient per parameter"
+        )
+
+
 def _grads(
-    loss_or_grads: LossOrGrads, params: Params, *, caller: str
+    loss_or_grads: LossOrGrads, params: Params, *, caller: str, **hyperparameters: Any
 ) -> tuple[list[SharedVariable], list[Variable]]:
-    """The checked parameters and their gradients, each in its parameter's dtype."""
+    """The checked parameters and their gradients, each in its parameter's dtype; an update
+    rule's ``hyperparameters`` are checked first (:func:`_check_numbers`)."""
+    _check_numbers(caller=caller, **hyperparameters)
     params = _param_list(params, caller=caller)
     if isinstance(loss_or_grads, list | tuple):
-        if len(loss_or_grads) != len(params):
-            raise ValueError(
-                f"{caller}: got {len(loss_or_grads)} gradient expressions for {len(params)} "
-                f"parameters; loss_or_grads must be a scalar loss or one gradient per "
-                f"parameter"
-            )
+        _check_grad_count(loss_or_grads, params, caller=caller)
         grads = [T.as_tensor_variable(g) for g in loss_or_grads]
         for i, (p, g) in enumerate(zip(params, grads)):
             if g.ndim != p.ndim:
@@ -262,11 +268,7 @@ def get_or_compute_grads(loss_or_grads: LossOrGrads, params: Params) -> list:
     caller = "get_or_compute_grads"
     params = _param_list(params, caller=caller)
     if isinstance(loss_or_grads, list | tuple):
-        if len(loss_or_grads) != len(params):
-            raise ValueError(
-                f"{caller}: got {len(loss_or_grads)} gradient expressions for {len(params)} "
-                f"parameters"
-            )
+        _check_grad_count(loss_or_grads, params, caller=caller)
         # A list comes back as the same object (as in Lasagne); a tuple as a new list.
         return loss_or_grads if isinstance(loss_or_grads, list) else list(loss_or_grads)
     _, grads = _grads(loss_or_grads, params, caller=caller)

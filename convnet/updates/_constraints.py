@@ -11,7 +11,7 @@ from .._checks import is_int
 from .._types import TensorLike
 from ._base import (
     Hyperparameter,
-    _check_number,
+    _check_numbers,
     _hyper,
 )
 
@@ -77,8 +77,7 @@ def norm_constraint(
         raise TypeError(
             f"{caller}: tensor_var must be a PyTensor tensor, received {type(tensor_var).__name__}"
         ) from exc
-    _check_number(max_norm, caller=caller, argname="max_norm")
-    _check_number(epsilon, caller=caller, argname="epsilon")
+    _check_numbers(caller=caller, max_norm=max_norm, epsilon=epsilon)
     ndim = tensor_var.ndim
     if norm_axes is not None:
         axes = tuple(norm_axes) if isinstance(norm_axes, Iterable) else (norm_axes,)
@@ -169,8 +168,7 @@ def total_norm_constraint(
     tensor_vars = [T.as_tensor_variable(x) for x in tensor_vars]
     if not tensor_vars:
         raise ValueError(f"{caller}: tensor_vars is empty; expected at least one tensor")
-    _check_number(max_norm, caller=caller, argname="max_norm")
-    _check_number(epsilon, caller=caller, argname="epsilon")
+    _check_numbers(caller=caller, max_norm=max_norm, epsilon=epsilon)
     norm = T.sqrt(sum(T.sum(T.sqr(x)) for x in tensor_vars))
     dtype = norm.dtype
     target_norm = T.clip(norm, 0, _hyper(max_norm, dtype))

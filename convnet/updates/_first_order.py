@@ -14,7 +14,7 @@ from ._base import (
     Hyperparameter,
     LossOrGrads,
     Params,
-    _check_number,
+    _check_numbers,
     _check_updates,
     _desc,
     _grads,
@@ -66,9 +66,7 @@ def sgd(loss_or_grads: LossOrGrads, params: Params, learning_rate: Hyperparamete
     >>> np.asarray(w.get_value())
     array([0.8, 1.6])
     """
-    caller = "sgd"
-    _check_number(learning_rate, caller=caller, argname="learning_rate")
-    params, grads = _grads(loss_or_grads, params, caller=caller)
+    params, grads = _grads(loss_or_grads, params, caller="sgd", learning_rate=learning_rate)
     updates = OrderedDict()
     for param, grad in zip(params, grads):
         updates[param] = param - _hyper(learning_rate, param.dtype) * grad
@@ -84,7 +82,7 @@ def _apply_momentum(
     caller: str,
 ) -> OrderedDict:
     _check_updates(updates, caller=caller, what=_TO_UPDATES)
-    _check_number(momentum, caller=caller, argname="momentum")
+    _check_numbers(caller=caller, momentum=momentum)
     # by default, all keys but the state variables of update rules
     params = _wrapped_params(updates, params, caller=caller, floats_only=False)
     updates = OrderedDict(updates)
