@@ -56,7 +56,6 @@ over the batch:
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -65,7 +64,7 @@ from pytensor.scalar.math import Sigmoid
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.special import Softmax, log_softmax
 
-from ._checks import check_choice, is_int
+from ._checks import check_choice, is_int, is_number
 from ._types import TensorLike
 
 __all__ = [
@@ -331,7 +330,7 @@ def categorical_crossentropy(
     caller = "categorical_crossentropy"
     predictions, targets, is_index = _class_targets(predictions, targets, caller=caller)
     z = _softmax_input(predictions)
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+    if not is_number(label_smoothing):
         raise TypeError(
             f"{caller}: label_smoothing must be a number in [0, 1), received "
             f"{type(label_smoothing).__name__}"

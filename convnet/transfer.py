@@ -55,7 +55,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 
 from . import updates as _updates
-from ._checks import is_int, label
+from ._checks import is_int, is_number, label
 from ._types import ArrayLike, TensorLike
 from .backend import function
 from .layers import DenseLayer, InputLayer, Layer, get_all_layers, get_all_params, get_output
@@ -376,12 +376,7 @@ def grouped_updates(
         update = rule
     results = []
     for i, group in enumerate(groups):
-        if not (
-            isinstance(group, tuple | list)
-            and len(group) == 2
-            and isinstance(group[1], int | float)
-            and not isinstance(group[1], bool)
-        ):
+        if not (isinstance(group, tuple | list) and len(group) == 2 and is_number(group[1])):
             raise TypeError(
                 f"grouped_updates: groups: expected (params, multiplier) pairs with a number as "
                 f"multiplier, group {i} is {group!r}"
@@ -396,7 +391,7 @@ def grouped_updates(
         if not params or multiplier == 0:
             continue
         if isinstance(learning_rate, int | float):
-            lr: Any = learning_rate * multiplier
+            lr: float | Variable = learning_rate * multiplier
         else:
             lr = learning_rate * np.asarray(multiplier, dtype=learning_rate.dtype)
         results.append(update(loss, params, learning_rate=lr, **kwargs))

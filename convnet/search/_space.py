@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import is_int
+from .._checks import is_int, is_number
 
 __all__ = [
     "Distribution",
@@ -42,7 +42,7 @@ def _bounds(low: Any, high: Any, *, caller: str, positive: bool = False) -> tupl
     """``(low, high)`` as floats: finite numbers with ``low < high`` (and ``0 < low`` for a
     log scale, ``positive``)."""
     for argname, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if not is_number(v) or not math.isfinite(v):
             raise TypeError(f"{caller}: {argname}: expected a finite number, received {v!r}")
     if not low < high:
         raise ValueError(f"{caller}: expected low < high, received low={low!r}, high={high!r}")

@@ -5,7 +5,6 @@ gradients and named optimiser-state variables; and the two public helpers on the
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -15,6 +14,7 @@ import pytensor.tensor as T
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 
+from .._checks import is_number
 from .._types import TensorLike
 
 __all__ = ["get_or_compute_grads", "get_optimizer_state"]
@@ -54,7 +54,7 @@ def _check_numbers(*, caller: str, **hyperparameters: Any) -> None:
     for argname, value in hyperparameters.items():
         if isinstance(value, Variable):
             continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not is_number(value):
             if isinstance(value, np.ndarray) and value.ndim == 0:
                 value = value.item()
             else:
@@ -192,7 +192,7 @@ def _check_grad_count(grads: Sequence, params: list[SharedVariable], *, caller: 
 
 
 def _grads(
-    loss_or_grads: LossOrGrads, params: Params, *, caller: str, **hyperparameters: Any
+    loss_or_grads: LossOrGrads, params: Params, *, caller: str, **hyperparameters: Hyperparameter
 ) -> tuple[list[SharedVariable], list[Variable]]:
     """The checked parameters and their gradients, each in its parameter's dtype; an update
     rule's ``hyperparameters`` are checked first (:func:`_check_numbers`)."""
