@@ -25,6 +25,12 @@ method       how the members are combined
 ``blending`` a meta-classifier trained on one split of the validation data
 ============ ==========================================================================
 
+Each part lives in a private module of its own: ``_probas`` (the members' probabilities,
+checked, and the metrics on them), ``_combine`` (votes, means, rank averages and learnt
+weights), ``_stacking`` (the meta-classifier and the folds that cross-fit it) and
+``_ensemble`` (:class:`Ensemble`, its report and :func:`compare_methods`). Import
+everything from ``convnet.ensemble``.
+
 Examples
 --------
 Three members that are each right on two of three samples, never on the same one:
@@ -48,9 +54,6 @@ hard vote    1.0000         -
 
 from __future__ import annotations
 
-# The parts, each in a private module: _probas (checked member probabilities, metrics),
-# _combine (votes, means, rank averages, learnt weights), _stacking (the meta-classifier
-# and its folds), _ensemble (Ensemble, its report, compare_methods).
 from ._combine import grid_search_weights, hard_vote, optimize_weights, rank_average, soft_vote
 from ._ensemble import METHODS, Ensemble, EnsembleReport, compare_methods
 from ._probas import accuracy, log_loss, member_probas

@@ -19,6 +19,12 @@ workers or on the order in which trials finish. With ``results_file``, each fini
 is appended to a JSON-lines file as one atomic write; a search started again with the
 same file skips the trials it holds (failed trials run again).
 
+Each part lives in a private module of its own: ``_space`` (distributions, configurations
+and trial seeds), ``_trial`` (:class:`TrialContext` and the wrapper that runs a trial in a
+worker), ``_executors`` (local processes, this process, :mod:`concurrent.futures`, Dask),
+``_results`` (results files and :class:`SearchResult`) and ``_run`` (:func:`run_trials`
+and the searches built on it). Import everything from ``convnet.search``.
+
 Examples
 --------
 A search over the learning rate and the width of a small network on a toy problem; each
@@ -64,10 +70,6 @@ two-worker ``LocalCluster``):
 
 from __future__ import annotations
 
-# The parts, each in a private module: _space (distributions, configurations, seeds),
-# _trial (TrialContext and the worker-side wrapper), _executors (local processes, serial,
-# concurrent.futures, Dask), _results (results files, SearchResult), _run (run_trials and
-# the searches built on it).
 from ._results import SearchResult
 from ._run import grid_search, random_search, run_trials, train_members
 from ._space import (

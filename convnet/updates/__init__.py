@@ -72,6 +72,15 @@ so far. A parameter without a name is called ``param<i>`` after its position in 
 the state's name), so a checkpoint can save their values with the parameters' and restore
 them with ``set_value`` to resume training exactly where it stopped.
 
+Where the rules live
+--------------------
+The rules live in private modules by kind: ``_first_order`` (SGD and momentum),
+``_adaptive`` (Adagrad, RMSProp, Adadelta and the Adam family), ``_constraints`` (norm
+constraints) and ``_averaging`` (EMA of the weights, Lookahead), on what ``_base`` gives
+them all (hyperparameter checks, parameter lists, gradients, named optimiser state, and the
+two public helpers on these). Import everything from ``convnet.updates``, as from Lasagne's
+``lasagne.updates``.
+
 Examples
 --------
 Minimise :math:`\\|w - (3, -1)\\|^2` with Nesterov momentum:
@@ -102,11 +111,6 @@ A learning rate in a shared variable can follow a schedule without recompiling:
 
 from __future__ import annotations
 
-# The rules live in private modules by kind; this package's namespace is Lasagne's
-# ``lasagne.updates``. _base: hyperparameter checks, parameter lists, gradients, optimiser
-# state (and the two public helpers on them); _first_order: SGD and momentum; _adaptive:
-# Adagrad, RMSProp, Adadelta, the Adam family; _constraints: norm constraints;
-# _averaging: EMA of the weights and Lookahead.
 from ._adaptive import adadelta, adagrad, adam, adamax, adamw, amsgrad, rmsprop
 from ._averaging import apply_ema, get_averages, lookahead, with_averages
 from ._base import get_optimizer_state, get_or_compute_grads
