@@ -430,7 +430,9 @@ def test_errors_name_the_function_argument_and_values():
         E.soft_vote([good, good], weights=[1, 2, 3])
     with pytest.raises(ValueError, match=r"non-negative weights.*received \[1.0, -1.0\]"):
         E.soft_vote([good, good], weights=[1, -1])
-    with pytest.raises(ValueError, match=r"Ensemble: method: expected one of 'hard', 'soft'.*'median'"):
+    with pytest.raises(
+        ValueError, match=r"Ensemble: method: expected one of 'hard', 'soft'.*'median'"
+    ):
         E.Ensemble([good], method="median")
     with pytest.raises(ValueError, match=r"Ensemble \(weighted\): call fit\(X_val, y_val\)"):
         E.Ensemble([good, good], method="weighted").predict()
