@@ -41,6 +41,11 @@ def is_int(value: Any) -> bool:
     return isinstance(value, INT_TYPES) and not isinstance(value, bool)
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or NumPy, ints included), booleans excluded."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_choice(value: Any, choices: Sequence[Any], *, caller: str, argname: str) -> Any:
     """``value`` if it is one of ``choices``, else ValueError listing them."""
     try:

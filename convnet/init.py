@@ -12,11 +12,10 @@ following Lasagne.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ._errors import ShapeError
+from ._types import IntOrTuple
 from .random import get_rng
 from .utils import floatX
 
@@ -36,7 +35,7 @@ __all__ = [
 ]
 
 
-def _shape_tuple(shape: Any) -> tuple[int, ...]:
+def _shape_tuple(shape: IntOrTuple) -> tuple[int, ...]:
     try:
         return tuple(int(s) for s in shape)
     except TypeError:
@@ -60,10 +59,10 @@ class Initializer:
            [2., 3.]])
     """
 
-    def __call__(self, shape: Any) -> np.ndarray:
+    def __call__(self, shape: IntOrTuple) -> np.ndarray:
         return self.sample(shape)
 
-    def sample(self, shape: Any) -> np.ndarray:
+    def sample(self, shape: IntOrTuple) -> np.ndarray:
         """Return an array of the given shape with initial values.
 
         Parameters
@@ -129,7 +128,12 @@ class Uniform(Initializer):
     True
     """
 
-    def __init__(self, range: Any = 0.01, std: float | None = None, mean: float = 0.0):
+    def __init__(
+        self,
+        range: float | tuple[float, float] = 0.01,
+        std: float | None = None,
+        mean: float = 0.0,
+    ):
         if std is not None:
             a = mean - np.sqrt(3) * std
             b = mean + np.sqrt(3) * std
@@ -144,15 +148,41 @@ class Uniform(Initializer):
         return floatX(get_rng().uniform(low=self.range[0], high=self.range[1], size=shape))
 
 
-def _gain(gain: Any, who: str) -> float:
+def _gain(gain: float | str, *, caller: str) -> float:
     if gain == "relu":
         return float(np.sqrt(2))
     if isinstance(gain, str):
-        raise ValueError(f"{who}: gain: expected a number or 'relu', received {gain!r}")
+        raise ValueError(f"{caller}: gain: expected a number or 'relu', received {gain!r}")
     return gain
 
 
-class Glorot(Initializer):
+class _FanScaled(Initializer):
+    """What :class:`Glorot` and :class:`He` share: samples of ``initializer`` whose standard
+    deviation is ``gain`` times a scale that :meth:`_scale` computes from the weight's
+    shape (4 entries ``(c, 0, 1, b)`` with ``c01b``, else at least 2)."""
+
+    def __init__(self, initializer: type[Initializer], gain: float | str = 1.0, c01b: bool = False):
+        self.initializer = initializer
+        self.gain = _gain(gain, caller=type(self).__name__)
+        self.c01b = c01b
+
+    def sample(self, shape: IntOrTuple) -> np.ndarray:
+        shape = _shape_tuple(shape)
+        caller = type(self).__name__
+        if self.c01b and len(shape) != 4:
+            raise ShapeError(
+                f"{caller} with c01b=True: expected a shape of length 4, received {shape}"
+            )
+        if not self.c01b and len(shape) < 2:
+            raise ShapeError(f"{caller}: expected a shape of length >= 2, received {shape}")
+        std = self.gain * self._scale(shape)
+        return self.initializer(std=std).sample(shape)
+
+    def _scale(self, shape: tuple[int, ...]) -> float:
+        raise NotImplementedError
+
+
+class Glorot(_FanScaled):
     """Glorot (Xavier) initialization with a given distribution.
 
     The standard deviation is
@@ -181,30 +211,14 @@ class Glorot(Initializer):
     (20, 30)
     """
 
-    def __init__(self, initializer: Any, gain: Any = 1.0, c01b: bool = False):
-        self.initializer = initializer
-        self.gain = _gain(gain, type(self).__name__)
-        self.c01b = c01b
-
-    def sample(self, shape):
-        shape = _shape_tuple(shape)
+    def _scale(self, shape: tuple[int, ...]) -> float:
         if self.c01b:
-            if len(shape) != 4:
-                raise ShapeError(
-                    f"{type(self).__name__} with c01b=True: expected a shape of length 4, "
-                    f"received {shape}"
-                )
             n1, n2 = shape[0], shape[3]
             receptive_field_size = shape[1] * shape[2]
         else:
-            if len(shape) < 2:
-                raise ShapeError(
-                    f"{type(self).__name__}: expected a shape of length >= 2, received {shape}"
-                )
             n1, n2 = shape[:2]
             receptive_field_size = int(np.prod(shape[2:]))
-        std = self.gain * np.sqrt(2.0 / ((n1 + n2) * receptive_field_size))
-        return self.initializer(std=std).sample(shape)
+        return np.sqrt(2.0 / ((n1 + n2) * receptive_field_size))
 
 
 class GlorotNormal(Glorot):
@@ -217,7 +231,7 @@ class GlorotNormal(Glorot):
     (16, 3, 3, 3)
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Normal, gain, c01b)
 
 
@@ -236,11 +250,11 @@ class GlorotUniform(Glorot):
     True
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Uniform, gain, c01b)
 
 
-class He(Initializer):
+class He(_FanScaled):
     """He (Kaiming) initialization with a given distribution.
 
     The standard deviation is :math:`\\text{gain}\\sqrt{1 / \\text{fan\\_in}}`, where
@@ -268,30 +282,14 @@ class He(Initializer):
     (8, 4, 3, 3)
     """
 
-    def __init__(self, initializer: Any, gain: Any = 1.0, c01b: bool = False):
-        self.initializer = initializer
-        self.gain = _gain(gain, type(self).__name__)
-        self.c01b = c01b
-
-    def sample(self, shape):
-        shape = _shape_tuple(shape)
+    def _scale(self, shape: tuple[int, ...]) -> float:
         if self.c01b:
-            if len(shape) != 4:
-                raise ShapeError(
-                    f"{type(self).__name__} with c01b=True: expected a shape of length 4, "
-                    f"received {shape}"
-                )
             fan_in = int(np.prod(shape[:3]))
         elif len(shape) == 2:
             fan_in = shape[0]
-        elif len(shape) > 2:
-            fan_in = int(np.prod(shape[1:]))
         else:
-            raise ShapeError(
-                f"{type(self).__name__}: expected a shape of length >= 2, received {shape}"
-            )
-        std = self.gain * np.sqrt(1.0 / fan_in)
-        return self.initializer(std=std).sample(shape)
+            fan_in = int(np.prod(shape[1:]))
+        return np.sqrt(1.0 / fan_in)
 
 
 class HeNormal(He):
@@ -304,7 +302,7 @@ class HeNormal(He):
     'f'
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Normal, gain, c01b)
 
 
@@ -318,7 +316,7 @@ class HeUniform(He):
     (50, 10)
     """
 
-    def __init__(self, gain: Any = 1.0, c01b: bool = False):
+    def __init__(self, gain: float | str = 1.0, c01b: bool = False):
         super().__init__(Uniform, gain, c01b)
 
 
@@ -411,8 +409,8 @@ class Orthogonal(Initializer):
     True
     """
 
-    def __init__(self, gain: Any = 1.0):
-        self.gain = _gain(gain, "Orthogonal")
+    def __init__(self, gain: float | str = 1.0):
+        self.gain = _gain(gain, caller="Orthogonal")
 
     def sample(self, shape):
         shape = _shape_tuple(shape)

@@ -20,10 +20,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytensor
+from pytensor.tensor import TensorVariable
 
 from . import init, nonlinearities
 from . import random as _random
+from ._checks import is_int
+from ._types import ShapeLike
 from .layers import (
     BatchNormLayer,
     Conv2DLayer,
@@ -41,48 +45,46 @@ from .layers import (
 __all__ = ["small_cnn", "vgg_style", "resnet"]
 
 
-def _check_input_shape(input_shape: Any, who: str) -> tuple:
+def _check_input_shape(input_shape: Any, *, caller: str) -> tuple:
     shape = tuple(input_shape) if isinstance(input_shape, Sequence) else None
-    if (
-        shape is None
-        or len(shape) != 4
-        or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape[1:])
-    ):
+    if shape is None or len(shape) != 4 or not all(is_int(s) and s > 0 for s in shape[1:]):
         raise ValueError(
-            f"{who}: expected input_shape (batch, channels, rows, cols) with known positive "
+            f"{caller}: expected input_shape (batch, channels, rows, cols) with known positive "
             f"channels, rows and cols, received {input_shape!r}"
         )
     return (shape[0],) + tuple(int(s) for s in shape[1:])
 
 
-def _check_positive(value: Any, name: str, who: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{who}: expected {name} to be an int >= 1, received {value!r}")
+def _check_positive(value: Any, argname: str, *, caller: str) -> int:
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{caller}: expected {argname} to be an int >= 1, received {value!r}")
     return int(value)
 
 
-def _check_widths(widths: Any, name: str, who: str) -> tuple[int, ...]:
-    if isinstance(widths, numbers.Integral) or not isinstance(widths, Sequence) or not widths:
-        raise ValueError(f"{who}: expected {name} to be a non-empty list of ints, got {widths!r}")
-    return tuple(_check_positive(w, f"every entry of {name}", who) for w in widths)
+def _check_widths(widths: Any, argname: str, *, caller: str) -> tuple[int, ...]:
+    if not isinstance(widths, Sequence) or not widths:
+        raise ValueError(
+            f"{caller}: expected {argname} to be a non-empty list of ints, got {widths!r}"
+        )
+    return tuple(_check_positive(w, f"every entry of {argname}", caller=caller) for w in widths)
 
 
-def _check_dropout(p: Any, who: str) -> float:
+def _check_dropout(p: Any, *, caller: str) -> float:
     if not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
-        raise ValueError(f"{who}: expected dropout in [0, 1), received {p!r}")
+        raise ValueError(f"{caller}: expected dropout in [0, 1), received {p!r}")
     return float(p)
 
 
-def _check_spatial(shape: tuple, halvings: int, who: str, hint: str) -> None:
+def _check_spatial(shape: tuple, halvings: int, hint: str, *, caller: str) -> None:
     if min(shape[2:]) < 2**halvings:
         raise ValueError(
-            f"{who}: input_shape {shape} is too small: the network halves rows and cols "
+            f"{caller}: input_shape {shape} is too small: the network halves rows and cols "
             f"{halvings} times, so both must be at least {2**halvings}; {hint}"
         )
 
 
 @contextlib.contextmanager
-def _building(dtype: Any, seed: int | None) -> Iterator[None]:
+def _building(dtype: npt.DTypeLike | None, seed: int | None) -> Iterator[None]:
     """Build with parameters of ``dtype`` drawn from a generator seeded with ``seed``."""
     old_rng = _random.get_rng()
     flags = {} if dtype is None else {"floatX": str(np.dtype(dtype))}
@@ -112,13 +114,13 @@ def _classifier(incoming: Layer, num_classes: int) -> DenseLayer:
 
 
 def small_cnn(
-    input_shape: Sequence[Any] = (None, 3, 32, 32),
+    input_shape: ShapeLike = (None, 3, 32, 32),
     num_classes: int = 10,
     num_filters: int = 32,
     num_units: int = 256,
     dropout: float = 0.5,
-    input_var: Any = None,
-    dtype: Any = None,
+    input_var: TensorVariable | None = None,
+    dtype: npt.DTypeLike | None = None,
     seed: int | None = None,
 ) -> Layer:
     """A small CNN: three 3x3 convolution + 2x2 max-pooling stages and two dense layers.
@@ -165,13 +167,13 @@ def small_cnn(
     >>> net.output_shape, count_params(net)
     ((None, 10), 14410)
     """
-    who = "small_cnn"
-    shape = _check_input_shape(input_shape, who)
-    num_classes = _check_positive(num_classes, "num_classes", who)
-    num_filters = _check_positive(num_filters, "num_filters", who)
-    num_units = _check_positive(num_units, "num_units", who)
-    dropout = _check_dropout(dropout, who)
-    _check_spatial(shape, 3, who, "use a larger input")
+    caller = "small_cnn"
+    shape = _check_input_shape(input_shape, caller=caller)
+    num_classes = _check_positive(num_classes, "num_classes", caller=caller)
+    num_filters = _check_positive(num_filters, "num_filters", caller=caller)
+    num_units = _check_positive(num_units, "num_units", caller=caller)
+    dropout = _check_dropout(dropout, caller=caller)
+    _check_spatial(shape, 3, "use a larger input", caller=caller)
     with _building(dtype, seed):
         net = InputLayer(shape, input_var=input_var, name="input")
         for i, width in enumerate((num_filters, 2 * num_filters, 4 * num_filters), start=1):
@@ -184,14 +186,14 @@ def small_cnn(
 
 
 def vgg_style(
-    input_shape: Sequence[Any] = (None, 3, 32, 32),
+    input_shape: ShapeLike = (None, 3, 32, 32),
     num_classes: int = 10,
     widths: Sequence[int] = (64, 128, 256),
     convs_per_block: int = 2,
     num_units: int = 512,
     dropout: float = 0.5,
-    input_var: Any = None,
-    dtype: Any = None,
+    input_var: TensorVariable | None = None,
+    dtype: npt.DTypeLike | None = None,
     seed: int | None = None,
 ) -> Layer:
     """A VGG-style network: blocks of batch-normalised 3x3 convolutions and 2x2 max-pooling.
@@ -246,14 +248,14 @@ def vgg_style(
     >>> net.output_shape, count_params(net), count_params(net, trainable=True)
     ((None, 10), 37666, 37506)
     """
-    who = "vgg_style"
-    shape = _check_input_shape(input_shape, who)
-    num_classes = _check_positive(num_classes, "num_classes", who)
-    widths = _check_widths(widths, "widths", who)
-    convs_per_block = _check_positive(convs_per_block, "convs_per_block", who)
-    num_units = _check_positive(num_units, "num_units", who)
-    dropout = _check_dropout(dropout, who)
-    _check_spatial(shape, len(widths), who, "use fewer widths or a larger input")
+    caller = "vgg_style"
+    shape = _check_input_shape(input_shape, caller=caller)
+    num_classes = _check_positive(num_classes, "num_classes", caller=caller)
+    widths = _check_widths(widths, "widths", caller=caller)
+    convs_per_block = _check_positive(convs_per_block, "convs_per_block", caller=caller)
+    num_units = _check_positive(num_units, "num_units", caller=caller)
+    dropout = _check_dropout(dropout, caller=caller)
+    _check_spatial(shape, len(widths), "use fewer widths or a larger input", caller=caller)
     with _building(dtype, seed):
         net = InputLayer(shape, input_var=input_var, name="input")
         for b, width in enumerate(widths, start=1):
@@ -297,12 +299,12 @@ def _preact_block(net: Layer, width: int, stride: int, name: str) -> Layer:
 
 
 def resnet(
-    input_shape: Sequence[Any] = (None, 3, 32, 32),
+    input_shape: ShapeLike = (None, 3, 32, 32),
     num_classes: int = 10,
     blocks_per_stage: int | Sequence[int] = 3,
     widths: Sequence[int] = (16, 32, 64),
-    input_var: Any = None,
-    dtype: Any = None,
+    input_var: TensorVariable | None = None,
+    dtype: npt.DTypeLike | None = None,
     seed: int | None = None,
 ) -> Layer:
     """A pre-activation residual network (ResNet) for small images, e.g. ResNet-20.
@@ -361,20 +363,22 @@ def resnet(
     >>> net.output_shape, count_params(net, trainable=True)
     ((None, 10), 272282)
     """
-    who = "resnet"
-    shape = _check_input_shape(input_shape, who)
-    num_classes = _check_positive(num_classes, "num_classes", who)
-    widths = _check_widths(widths, "widths", who)
-    if isinstance(blocks_per_stage, numbers.Integral):
-        blocks = (_check_positive(blocks_per_stage, "blocks_per_stage", who),) * len(widths)
+    caller = "resnet"
+    shape = _check_input_shape(input_shape, caller=caller)
+    num_classes = _check_positive(num_classes, "num_classes", caller=caller)
+    widths = _check_widths(widths, "widths", caller=caller)
+    if is_int(blocks_per_stage):
+        blocks = (_check_positive(blocks_per_stage, "blocks_per_stage", caller=caller),) * len(
+            widths
+        )
     else:
-        blocks = _check_widths(blocks_per_stage, "blocks_per_stage", who)
+        blocks = _check_widths(blocks_per_stage, "blocks_per_stage", caller=caller)
         if len(blocks) != len(widths):
             raise ValueError(
-                f"{who}: expected one entry of blocks_per_stage per stage ({len(widths)} "
+                f"{caller}: expected one entry of blocks_per_stage per stage ({len(widths)} "
                 f"widths {widths}), received {len(blocks)}: {blocks}"
             )
-    _check_spatial(shape, len(widths) - 1, who, "use fewer stages or a larger input")
+    _check_spatial(shape, len(widths) - 1, "use fewer stages or a larger input", caller=caller)
     with _building(dtype, seed):
         net = InputLayer(shape, input_var=input_var, name="input")
         net = _conv(net, widths[0], 3, b=None, nonlinearity=None, name="conv1")

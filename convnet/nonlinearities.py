@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytensor.tensor as T
 
+from ._types import TensorLike
+
 __all__ = [
     "sigmoid",
     "softmax",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-def _tensor(x: Any):
+def _tensor(x: TensorLike) -> T.TensorVariable:
     return T.as_tensor_variable(x)
 
 

@@ -56,15 +56,16 @@ over the batch:
 
 from __future__ import annotations
 
-import numbers
 import warnings
-from typing import Any
 
 import numpy as np
 import pytensor.tensor as T
 from pytensor.scalar.math import Sigmoid
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.special import Softmax, log_softmax
+
+from ._checks import check_choice, is_int, is_number
+from ._types import TensorLike
 
 __all__ = [
     "binary_crossentropy",
@@ -86,12 +87,12 @@ _AGGREGATE_MODES = ("mean", "sum", "normalized_sum")
 # --------------------------------------------------------------------------------------
 
 
-def _as_tensor(x: Any, func: str, arg: str) -> T.TensorVariable:
+def _as_tensor(x: TensorLike, *, caller: str, argname: str) -> T.TensorVariable:
     try:
         return T.as_tensor_variable(x)
     except (TypeError, ValueError, NotImplementedError) as exc:
         raise TypeError(
-            f"{func}: expected {arg} to be a PyTensor tensor or array-like, received "
+            f"{caller}: expected {argname} to be a PyTensor tensor or array-like, received "
             f"{type(x).__name__}"
         ) from exc
 
@@ -103,12 +104,14 @@ def _shape_str(x: T.TensorVariable | tuple) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _check_broadcastable(func: str, a: T.TensorVariable, b: T.TensorVariable, names) -> None:
+def _check_broadcastable(
+    a: T.TensorVariable, b: T.TensorVariable, names: tuple[str, str], *, caller: str
+) -> None:
     """Raise if the static shapes of ``a`` and ``b`` cannot broadcast against each other."""
     for sa, sb in zip(reversed(a.type.shape), reversed(b.type.shape), strict=False):
         if sa is not None and sb is not None and sa != sb and sa != 1 and sb != 1:
             raise ValueError(
-                f"{func}: {names[0]} with shape {_shape_str(a)} and {names[1]} with shape "
+                f"{caller}: {names[0]} with shape {_shape_str(a)} and {names[1]} with shape "
                 f"{_shape_str(b)} do not broadcast against each other"
             )
 
@@ -125,11 +128,17 @@ def _align_targets(predictions: T.TensorVariable, targets: T.TensorVariable):
     return predictions, targets
 
 
-def _prepare_pair(func: str, predictions: Any, targets: Any, names=("predictions", "targets")):
-    predictions = _as_tensor(predictions, func, names[0])
-    targets = _as_tensor(targets, func, names[1])
+def _prepare_pair(
+    predictions: TensorLike,
+    targets: TensorLike,
+    names: tuple[str, str] = ("predictions", "targets"),
+    *,
+    caller: str,
+) -> tuple[T.TensorVariable, T.TensorVariable]:
+    predictions = _as_tensor(predictions, caller=caller, argname=names[0])
+    targets = _as_tensor(targets, caller=caller, argname=names[1])
     predictions, targets = _align_targets(predictions, targets)
-    _check_broadcastable(func, predictions, targets, names)
+    _check_broadcastable(predictions, targets, names, caller=caller)
     return predictions, targets
 
 
@@ -157,21 +166,25 @@ def _softmax_input(x: T.TensorVariable):
     return None
 
 
-def _class_targets(func: str, predictions: T.TensorVariable, targets: T.TensorVariable):
+def _class_targets(
+    predictions: TensorLike, targets: TensorLike, *, caller: str
+) -> tuple[T.TensorVariable, T.TensorVariable, bool]:
     """Check ``targets`` against ``predictions`` (classes on the last axis).
 
-    Returns ``(targets, is_index)``: ``is_index`` is True for integer class indices (one
-    dimension fewer than ``predictions``), False for one-hot/probability targets (same
-    number of dimensions).
+    Returns ``(predictions, targets, is_index)`` as tensors: ``is_index`` is True for
+    integer class indices (one dimension fewer than ``predictions``), False for
+    one-hot/probability targets (same number of dimensions).
     """
+    predictions = _as_tensor(predictions, caller=caller, argname="predictions")
+    targets = _as_tensor(targets, caller=caller, argname="targets")
     if predictions.ndim < 1:
         raise TypeError(
-            f"{func}: expected predictions with a class axis (batch, classes), received a scalar"
+            f"{caller}: expected predictions with a class axis (batch, classes), received a scalar"
         )
     if targets.ndim == predictions.ndim - 1:
         if not targets.dtype.startswith(("int", "uint")):
             raise TypeError(
-                f"{func}: targets with one dimension fewer than predictions must be integer "
+                f"{caller}: targets with one dimension fewer than predictions must be integer "
                 f"class indices, received dtype {targets.dtype}. Pass one-hot targets with "
                 f"the predictions' shape {_shape_str(predictions)} instead, or cast the "
                 f"indices to an integer type"
@@ -179,16 +192,16 @@ def _class_targets(func: str, predictions: T.TensorVariable, targets: T.TensorVa
         for sp, st in zip(reversed(predictions.type.shape[:-1]), reversed(targets.type.shape)):
             if sp is not None and st is not None and sp != st and sp != 1 and st != 1:
                 raise ValueError(
-                    f"{func}: predictions with shape {_shape_str(predictions)} (classes last) "
+                    f"{caller}: predictions with shape {_shape_str(predictions)} (classes last) "
                     f"and integer targets with shape {_shape_str(targets)} disagree; expected "
                     f"targets of shape {_shape_str(predictions.type.shape[:-1])}"
                 )
-        return targets, True
+        return predictions, targets, True
     if targets.ndim == predictions.ndim:
-        _check_broadcastable(func, predictions, targets, ("predictions", "targets"))
-        return targets, False
+        _check_broadcastable(predictions, targets, ("predictions", "targets"), caller=caller)
+        return predictions, targets, False
     raise TypeError(
-        f"{func}: rank mismatch between targets and predictions: expected targets with "
+        f"{caller}: rank mismatch between targets and predictions: expected targets with "
         f"{predictions.ndim - 1} dimensions (integer class indices) or {predictions.ndim} "
         f"dimensions (one-hot, same shape as predictions), received targets of shape "
         f"{_shape_str(targets)} for predictions of shape {_shape_str(predictions)}"
@@ -218,7 +231,7 @@ def _index_mask(predictions: T.TensorVariable, index: T.TensorVariable) -> T.Ten
 # --------------------------------------------------------------------------------------
 
 
-def binary_crossentropy(predictions: Any, targets: Any) -> T.TensorVariable:
+def binary_crossentropy(predictions: TensorLike, targets: TensorLike) -> T.TensorVariable:
     """Element-wise binary cross-entropy between predictions and targets.
 
     .. math:: L = -t \\log(p) - (1 - t) \\log(1 - p)
@@ -255,7 +268,7 @@ def binary_crossentropy(predictions: Any, targets: Any) -> T.TensorVariable:
     >>> f(np.array([0.5, 0.9]), np.array([1.0, 0.0])).round(4)
     array([0.6931, 2.3026])
     """
-    predictions, targets = _prepare_pair("binary_crossentropy", predictions, targets)
+    predictions, targets = _prepare_pair(predictions, targets, caller="binary_crossentropy")
     z = _sigmoid_input(predictions)
     if z is not None:
         return T.softplus(z) - targets * z
@@ -263,7 +276,7 @@ def binary_crossentropy(predictions: Any, targets: Any) -> T.TensorVariable:
 
 
 def categorical_crossentropy(
-    predictions: Any, targets: Any, label_smoothing: float = 0.0
+    predictions: TensorLike, targets: TensorLike, label_smoothing: float = 0.0
 ) -> T.TensorVariable:
     """Item-wise categorical cross-entropy between predictions and targets.
 
@@ -314,18 +327,18 @@ def categorical_crossentropy(
     >>> f(np.array([[0.5, 0.5], [0.2, 0.8]]), np.array([[1.0, 0.0], [0.0, 1.0]])).round(4)
     array([0.6931, 0.2231])
     """
-    func = "categorical_crossentropy"
-    predictions = _as_tensor(predictions, func, "predictions")
-    targets = _as_tensor(targets, func, "targets")
-    targets, is_index = _class_targets(func, predictions, targets)
+    caller = "categorical_crossentropy"
+    predictions, targets, is_index = _class_targets(predictions, targets, caller=caller)
     z = _softmax_input(predictions)
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+    if not is_number(label_smoothing):
         raise TypeError(
-            f"{func}: label_smoothing must be a number in [0, 1), received "
+            f"{caller}: label_smoothing must be a number in [0, 1), received "
             f"{type(label_smoothing).__name__}"
         )
     if not 0.0 <= float(label_smoothing) < 1.0:
-        raise ValueError(f"{func}: label_smoothing must be in [0, 1), received {label_smoothing!r}")
+        raise ValueError(
+            f"{caller}: label_smoothing must be in [0, 1), received {label_smoothing!r}"
+        )
     if label_smoothing:
         log_p = log_softmax(z, axis=-1) if z is not None else T.log(predictions)
         if is_index:
@@ -346,7 +359,7 @@ def categorical_crossentropy(
     return -T.sum(targets * T.log(T.switch(T.neq(targets, 0), predictions, 1)), axis=-1)
 
 
-def squared_error(a: Any, b: Any) -> T.TensorVariable:
+def squared_error(a: TensorLike, b: TensorLike) -> T.TensorVariable:
     """Element-wise squared difference between two tensors.
 
     .. math:: L = (p - t)^2
@@ -378,13 +391,13 @@ def squared_error(a: Any, b: Any) -> T.TensorVariable:
     >>> convnet.function([a, b], squared_error(a, b))(np.array([1.0, 2.0]), np.array([3.0, 2.5]))
     array([4.  , 0.25])
     """
-    a, b = _prepare_pair("squared_error", a, b, names=("a", "b"))
+    a, b = _prepare_pair(a, b, names=("a", "b"), caller="squared_error")
     return T.square(a - b)
 
 
 def binary_hinge_loss(
-    predictions: Any,
-    targets: Any,
+    predictions: TensorLike,
+    targets: TensorLike,
     delta: float = 1,
     log_odds: bool | None = None,
     binary: bool = True,
@@ -431,7 +444,7 @@ def binary_hinge_loss(
     >>> f(np.array([2.0, 0.5, -0.5]), np.array([1.0, 1.0, 1.0]))
     array([0. , 0.5, 1.5])
     """
-    func = "binary_hinge_loss"
+    caller = "binary_hinge_loss"
     if log_odds is None:
         warnings.warn(
             "binary_hinge_loss: log_odds=None assumes log_odds=True (predictions are "
@@ -441,7 +454,7 @@ def binary_hinge_loss(
             stacklevel=2,
         )
         log_odds = True
-    predictions, targets = _prepare_pair(func, predictions, targets)
+    predictions, targets = _prepare_pair(predictions, targets, caller=caller)
     if not log_odds:
         predictions = T.log(predictions) - T.log1p(-predictions)
     if binary:
@@ -449,7 +462,9 @@ def binary_hinge_loss(
     return T.maximum(0, delta - predictions * targets)
 
 
-def multiclass_hinge_loss(predictions: Any, targets: Any, delta: float = 1) -> T.TensorVariable:
+def multiclass_hinge_loss(
+    predictions: TensorLike, targets: TensorLike, delta: float = 1
+) -> T.TensorVariable:
     """Item-wise multi-class hinge loss between predictions and targets.
 
     .. math:: L_i = \\max_{j \\neq t_i} (0, p_j - p_{t_i} + \\delta)
@@ -491,10 +506,9 @@ def multiclass_hinge_loss(predictions: Any, targets: Any, delta: float = 1) -> T
     >>> f(np.array([[0.7, 0.2, 0.1], [0.3, 0.4, 0.3]]), np.array([0, 2], dtype="int32"))
     array([0.5, 1.1])
     """
-    func = "multiclass_hinge_loss"
-    predictions = _as_tensor(predictions, func, "predictions")
-    targets = _as_tensor(targets, func, "targets")
-    targets, is_index = _class_targets(func, predictions, targets)
+    predictions, targets, is_index = _class_targets(
+        predictions, targets, caller="multiclass_hinge_loss"
+    )
     if is_index:
         correct_mask = _index_mask(predictions, targets)
     else:
@@ -504,7 +518,7 @@ def multiclass_hinge_loss(predictions: Any, targets: Any, delta: float = 1) -> T
     return T.maximum(0, rest - corrects + delta)
 
 
-def huber_loss(predictions: Any, targets: Any, delta: float = 1) -> T.TensorVariable:
+def huber_loss(predictions: TensorLike, targets: TensorLike, delta: float = 1) -> T.TensorVariable:
     """Element-wise Huber loss between predictions and targets.
 
     .. math::
@@ -551,7 +565,7 @@ def huber_loss(predictions: Any, targets: Any, delta: float = 1) -> T.TensorVari
     >>> f(np.array([0.5, 3.0]), np.array([0.0, 0.0]))
     array([0.125, 2.5  ])
     """
-    predictions, targets = _prepare_pair("huber_loss", predictions, targets)
+    predictions, targets = _prepare_pair(predictions, targets, caller="huber_loss")
     diff = predictions - targets
     abs_diff = abs(diff)
     quadratic = 0.5 * T.square(diff)
@@ -559,7 +573,9 @@ def huber_loss(predictions: Any, targets: Any, delta: float = 1) -> T.TensorVari
     return T.switch(abs_diff <= delta, quadratic, linear)
 
 
-def aggregate(loss: Any, weights: Any = None, mode: str = "mean") -> T.TensorVariable:
+def aggregate(
+    loss: TensorLike, weights: TensorLike | None = None, mode: str = "mean"
+) -> T.TensorVariable:
     """Aggregate an element- or item-wise loss into a scalar loss.
 
     Parameters
@@ -607,28 +623,25 @@ def aggregate(loss: Any, weights: Any = None, mode: str = "mean") -> T.TensorVar
     >>> float(f(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 0.0])))
     1.5
     """
-    func = "aggregate"
-    if mode not in _AGGREGATE_MODES:
-        raise ValueError(
-            f"{func}: mode must be 'mean', 'sum' or 'normalized_sum', received {mode!r}"
-        )
-    loss = _as_tensor(loss, func, "loss")
+    caller = "aggregate"
+    check_choice(mode, _AGGREGATE_MODES, caller=caller, argname="mode")
+    loss = _as_tensor(loss, caller=caller, argname="loss")
     if weights is not None:
-        weights = _as_tensor(weights, func, "weights")
+        weights = _as_tensor(weights, caller=caller, argname="weights")
         if weights.ndim > loss.ndim:
             raise ValueError(
-                f"{func}: weights with shape {_shape_str(weights)} have more dimensions than "
+                f"{caller}: weights with shape {_shape_str(weights)} have more dimensions than "
                 f"the loss with shape {_shape_str(loss)}; they must broadcast to the loss's "
                 f"shape"
             )
-        _check_broadcastable(func, loss, weights, ("loss", "weights"))
+        _check_broadcastable(loss, weights, ("loss", "weights"), caller=caller)
         loss = loss * weights
     if mode == "mean":
         return loss.mean()
     if mode == "sum":
         return loss.sum()
     if weights is None:
-        raise ValueError(f"{func}: mode='normalized_sum' requires weights, received None")
+        raise ValueError(f"{caller}: mode='normalized_sum' requires weights, received None")
     return loss.sum() / weights.sum()
 
 
@@ -637,7 +650,9 @@ def aggregate(loss: Any, weights: Any = None, mode: str = "mean") -> T.TensorVar
 # --------------------------------------------------------------------------------------
 
 
-def binary_accuracy(predictions: Any, targets: Any, threshold: float = 0.5) -> T.TensorVariable:
+def binary_accuracy(
+    predictions: TensorLike, targets: TensorLike, threshold: float = 0.5
+) -> T.TensorVariable:
     """Element-wise binary accuracy between predictions and targets.
 
     .. math:: L_i = \\mathbb{I}(t_i = \\mathbb{I}(p_i \\ge \\alpha))
@@ -673,11 +688,13 @@ def binary_accuracy(predictions: Any, targets: Any, threshold: float = 0.5) -> T
     >>> f(np.array([0.2, 0.5, 0.9]), np.array([0.0, 0.0, 1.0]))
     array([1, 0, 1], dtype=int8)
     """
-    predictions, targets = _prepare_pair("binary_accuracy", predictions, targets)
+    predictions, targets = _prepare_pair(predictions, targets, caller="binary_accuracy")
     return T.cast(T.eq(T.ge(predictions, threshold), targets), "int8")
 
 
-def categorical_accuracy(predictions: Any, targets: Any, top_k: int = 1) -> T.TensorVariable:
+def categorical_accuracy(
+    predictions: TensorLike, targets: TensorLike, top_k: int = 1
+) -> T.TensorVariable:
     """Item-wise categorical accuracy between predictions and targets.
 
     .. math:: L_i = \\mathbb{I}(t_i = \\operatorname{argmax}_c p_{i,c})
@@ -726,15 +743,15 @@ def categorical_accuracy(predictions: Any, targets: Any, top_k: int = 1) -> T.Te
     >>> f(np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]]), np.array([1, 2], dtype="int32"))
     array([1, 0], dtype=int8)
     """
-    func = "categorical_accuracy"
-    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
-        raise ValueError(f"{func}: top_k must be a positive integer, received {top_k!r}")
-    predictions = _as_tensor(predictions, func, "predictions")
-    targets = _as_tensor(targets, func, "targets")
+    caller = "categorical_accuracy"
+    if not is_int(top_k) or top_k < 1:
+        raise ValueError(f"{caller}: top_k must be a positive integer, received {top_k!r}")
+    predictions = _as_tensor(predictions, caller=caller, argname="predictions")
+    targets = _as_tensor(targets, caller=caller, argname="targets")
     if targets.ndim == predictions.ndim:
         targets = T.argmax(targets, axis=-1)
     elif targets.ndim != predictions.ndim - 1:
-        _class_targets(func, predictions, targets)  # raises the rank-mismatch message
+        _class_targets(predictions, targets, caller=caller)  # raises the rank-mismatch message
     if top_k == 1:
         correct = T.eq(T.argmax(predictions, axis=-1), targets)
     else:

@@ -56,11 +56,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytensor.tensor as T
 from pytensor.graph.basic import Variable
+
+from ._types import TensorLike
+
+if TYPE_CHECKING:
+    from .layers import Layer
 
 __all__ = [
     "l1",
@@ -75,7 +80,7 @@ __all__ = [
 _REGULARIZABLE = MappingProxyType({"regularizable": True})
 
 
-def l1(x: Any) -> T.TensorVariable:
+def l1(x: TensorLike) -> T.TensorVariable:
     """The L1 norm of a tensor: the sum of the absolute values of its elements.
 
     Parameters
@@ -99,7 +104,7 @@ def l1(x: Any) -> T.TensorVariable:
     return T.sum(abs(T.as_tensor_variable(x)))
 
 
-def l2(x: Any) -> T.TensorVariable:
+def l2(x: TensorLike) -> T.TensorVariable:
     """The squared L2 norm of a tensor: the sum of the squares of its elements.
 
     Parameters
@@ -128,7 +133,7 @@ def _is_tensor_like(x: Any) -> bool:
 
 
 def apply_penalty(
-    tensor_or_tensors: Any, penalty: Callable[..., Any], **kwargs: Any
+    tensor_or_tensors: TensorLike | Iterable[TensorLike], penalty: Callable[..., Any], **kwargs: Any
 ) -> T.TensorVariable:
     """The total cost of applying a penalty to a tensor or to a group of tensors.
 
@@ -172,25 +177,28 @@ def apply_penalty(
     return sum(penalty(x, **kwargs) for x in tensor_or_tensors)
 
 
-def _tags_dict(func: str, tags: Any) -> dict:
+def _tags_dict(tags: Any, *, caller: str) -> dict:
     if not isinstance(tags, Mapping):
         raise TypeError(
-            f"{func}: tags must be a dict of tag names to booleans, e.g. "
+            f"{caller}: tags must be a dict of tag names to booleans, e.g. "
             f"{{'regularizable': True}}, received {type(tags).__name__}"
         )
     return dict(tags)
 
 
-def _check_layer(func: str, layer: Any, arg: str) -> None:
+def _check_layer(layer: Any, *, caller: str, argname: str) -> None:
     if not callable(getattr(layer, "get_params", None)):
         raise TypeError(
-            f"{func}: {arg} must be a Layer (with a get_params method), received "
+            f"{caller}: {argname} must be a Layer (with a get_params method), received "
             f"{type(layer).__name__}"
         )
 
 
 def regularize_layer_params(
-    layer: Any, penalty: Callable[..., Any], tags: Mapping = _REGULARIZABLE, **kwargs: Any
+    layer: Layer | Iterable[Layer],
+    penalty: Callable[..., Any],
+    tags: Mapping = _REGULARIZABLE,
+    **kwargs: Any,
 ) -> T.TensorVariable:
     """A penalty on the parameters of a layer or of a list of layers.
 
@@ -223,22 +231,25 @@ def regularize_layer_params(
     >>> float(convnet.function([], penalty)())
     10.0
     """
-    func = "regularize_layer_params"
-    tags = _tags_dict(func, tags)
+    caller = "regularize_layer_params"
+    tags = _tags_dict(tags, caller=caller)
     layers = [layer] if hasattr(layer, "get_params") else layer
     if not isinstance(layers, Iterable):
         raise TypeError(
-            f"{func}: layer must be a Layer or a list of layers, received {type(layer).__name__}"
+            f"{caller}: layer must be a Layer or a list of layers, received {type(layer).__name__}"
         )
     params = []
     for i, lay in enumerate(layers):
-        _check_layer(func, lay, f"layer[{i}]" if lay is not layer else "layer")
+        _check_layer(lay, caller=caller, argname=f"layer[{i}]" if lay is not layer else "layer")
         params += list(lay.get_params(**tags))
     return apply_penalty(params, penalty, **kwargs)
 
 
 def regularize_layer_params_weighted(
-    layers: Mapping, penalty: Callable[..., Any], tags: Mapping = _REGULARIZABLE, **kwargs: Any
+    layers: Mapping[Layer, float],
+    penalty: Callable[..., Any],
+    tags: Mapping = _REGULARIZABLE,
+    **kwargs: Any,
 ) -> T.TensorVariable:
     """A penalty on the parameters of several layers, weighted by a coefficient per layer.
 
@@ -273,22 +284,25 @@ def regularize_layer_params_weighted(
     >>> float(convnet.function([], penalty)())  # 0.1 * 4 + 0.5 * 2
     1.4
     """
-    func = "regularize_layer_params_weighted"
+    caller = "regularize_layer_params_weighted"
     if not isinstance(layers, Mapping):
         raise TypeError(
-            f"{func}: layers must be a dict mapping layers to coefficients, received "
+            f"{caller}: layers must be a dict mapping layers to coefficients, received "
             f"{type(layers).__name__}"
         )
-    tags = _tags_dict(func, tags)
+    tags = _tags_dict(tags, caller=caller)
     total = 0
     for layer, coeff in layers.items():
-        _check_layer(func, layer, "each key of layers")
+        _check_layer(layer, caller=caller, argname="each key of layers")
         total = total + coeff * apply_penalty(layer.get_params(**tags), penalty, **kwargs)
     return total
 
 
 def regularize_network_params(
-    layer: Any, penalty: Callable[..., Any], tags: Mapping = _REGULARIZABLE, **kwargs: Any
+    layer: Layer | Iterable[Layer],
+    penalty: Callable[..., Any],
+    tags: Mapping = _REGULARIZABLE,
+    **kwargs: Any,
 ) -> T.TensorVariable:
     """A penalty on the parameters of all layers of a network.
 
@@ -327,5 +341,5 @@ def regularize_network_params(
     # module, and importing it here at module level would tie the two import orders.
     from .layers import get_all_params
 
-    tags = _tags_dict("regularize_network_params", tags)
+    tags = _tags_dict(tags, caller="regularize_network_params")
     return apply_penalty(get_all_params(layer, **tags), penalty, **kwargs)

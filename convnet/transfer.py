@@ -1,19 +1,5 @@
 """Fine-tuning and features: freeze layers, replace the head, load pretrained parameters.
 
-A typical fine-tuning session::
-
-    net = build_vgg16()                                   # the original architecture
-    load_pretrained(net, "vgg16.pkl")                     # Lasagne model-zoo file
-    head = replace_head(net, net_layers["fc7"], 5)        # a new 5-way softmax on fc7
-    freeze(net_layers["fc7"])                             # everything up to fc7 is fixed
-    params = get_all_params(head, trainable=True)         # only the new layer's W and b
-
-and, to train everything with a ten times lower learning rate for the pretrained part::
-
-    unfreeze(net_layers["fc7"])
-    pretrained, new = split_params(head, net_layers["fc7"])
-    updates = grouped_updates(loss, [(pretrained, 0.1), (new, 1.0)], adam, learning_rate=1e-3)
-
 Features of any layer feed other classifiers: :func:`extract_features` runs a layer on a
 data set in batches (deterministically: dropout off, batch normalisation on its averages)
 and :func:`train_svm` fits a linear SVM (scikit-learn, an optional dependency) on them.
@@ -22,16 +8,58 @@ Pretrained parameters come from convnet's HDF5 or npz files (:mod:`convnet.io`) 
 Lasagne model-zoo pickles, which are read by the restricted unpickler
 :func:`convnet.datasets.restricted_load`: it rebuilds NumPy arrays and plain containers
 and refuses any pickle that asks for anything else, so a malicious file cannot run code.
+
+Examples
+--------
+A typical fine-tuning session, on a small network standing in for a pretrained one:
+
+>>> import os, tempfile
+>>> import numpy as np
+>>> from convnet.layers import DenseLayer, InputLayer, get_all_params
+>>> from convnet.transfer import freeze, load_pretrained, replace_head
+>>> fc6 = DenseLayer(InputLayer((None, 8)), 16, name="fc6")   # the original architecture
+>>> fc7 = DenseLayer(fc6, 16, name="fc7")
+>>> fc8 = DenseLayer(fc7, 10, name="fc8")
+>>> path = os.path.join(tempfile.mkdtemp(), "pretrained.npz")
+>>> np.savez(path, *[p.get_value() for p in get_all_params(fc8)])  # a pretrained file
+>>> _ = load_pretrained(fc8, path)               # .npz, .h5 or a Lasagne model-zoo .pkl
+>>> head = replace_head(fc8, fc7, 5)             # a new 5-way softmax on fc7
+>>> _ = freeze(fc7)                              # everything up to fc7 is fixed
+>>> [p.name for p in get_all_params(head, trainable=True)]   # only the new layer's W and b
+['head.W', 'head.b']
+
+and, to train everything with a ten times lower learning rate for the pretrained part:
+
+>>> import pytensor.tensor as T
+>>> from convnet.layers import get_output
+>>> from convnet.objectives import categorical_crossentropy
+>>> from convnet.transfer import grouped_updates, split_params, unfreeze
+>>> loss = categorical_crossentropy(get_output(head), T.ivector("y")).mean()
+>>> _ = unfreeze(fc7)
+>>> pretrained, new = split_params(head, fc7)
+>>> updates = grouped_updates(loss, [(pretrained, 0.1), (new, 1.0)], "adam", learning_rate=1e-3)
+>>> [p.name for p in pretrained], [p.name for p in new]
+(['fc6.W', 'fc6.b', 'fc7.W', 'fc7.b'], ['head.W', 'head.b'])
 """
 
 from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from pytensor.compile.mode import Mode
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Variable
+
+from . import updates as _updates
+from ._checks import is_int, is_number, label
+from ._types import ArrayLike, TensorLike
+from .backend import function
+from .layers import DenseLayer, InputLayer, Layer, get_all_layers, get_all_params, get_output
+from .nonlinearities import softmax
 
 __all__ = [
     "freeze",
@@ -50,25 +78,14 @@ _FORMATS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".npz": "npz"}
 _FORMATS.update({".pkl": "pickle", ".pickle": "pickle", ".pck": "pickle"})
 
 
-def _layers():
-    from . import layers
-
-    return layers
-
-
-def _label(layer: Any) -> str:
-    name = getattr(layer, "name", None)
-    return f"{type(layer).__name__} {name!r}" if name else type(layer).__name__
-
-
-def _as_layer_list(layer_or_layers: Any, who: str) -> list:
+def _as_layer_list(layer_or_layers: Layer | Sequence[Layer], *, caller: str) -> list[Layer]:
     layers = (
         list(layer_or_layers) if isinstance(layer_or_layers, list | tuple) else [layer_or_layers]
     )
     for layer in layers:
         if not hasattr(layer, "params") or not hasattr(layer, "output_shape"):
             raise TypeError(
-                f"{who}: expected a Layer or a list of Layers, received {type(layer).__name__}"
+                f"{caller}: expected a Layer or a list of Layers, received {type(layer).__name__}"
             )
     return layers
 
@@ -78,10 +95,12 @@ def _as_layer_list(layer_or_layers: Any, who: str) -> list:
 # --------------------------------------------------------------------------------------
 
 
-def _retag(layer_or_layers: Any, recursive: bool, remove: str, add: str, who: str) -> list:
-    layers = _as_layer_list(layer_or_layers, who)
+def _retag(
+    layer_or_layers: Layer | Sequence[Layer], recursive: bool, remove: str, add: str, *, caller: str
+) -> list:
+    layers = _as_layer_list(layer_or_layers, caller=caller)
     if recursive:
-        layers = _layers().get_all_layers(layers)
+        layers = get_all_layers(layers)
     changed = []
     for layer in layers:
         for param, tags in layer.params.items():
@@ -92,7 +111,7 @@ def _retag(layer_or_layers: Any, recursive: bool, remove: str, add: str, who: st
     return changed
 
 
-def freeze(layer_or_layers: Any, recursive: bool = True) -> list:
+def freeze(layer_or_layers: Layer | Sequence[Layer], recursive: bool = True) -> list:
     """Stop training the parameters of a sub-graph: remove their ``trainable`` tag.
 
     Parameters
@@ -130,10 +149,10 @@ def freeze(layer_or_layers: Any, recursive: bool = True) -> list:
     >>> len(get_all_params(head, trainable=True))
     4
     """
-    return _retag(layer_or_layers, recursive, "trainable", "frozen", "freeze")
+    return _retag(layer_or_layers, recursive, "trainable", "frozen", caller="freeze")
 
 
-def unfreeze(layer_or_layers: Any, recursive: bool = True) -> list:
+def unfreeze(layer_or_layers: Layer | Sequence[Layer], recursive: bool = True) -> list:
     """Make the parameters :func:`freeze` froze trainable again.
 
     Parameters
@@ -156,7 +175,7 @@ def unfreeze(layer_or_layers: Any, recursive: bool = True) -> list:
     >>> len(layer.get_params(trainable=True)), len(unfreeze(layer)), len(unfreeze(layer))
     (0, 2, 0)
     """
-    return _retag(layer_or_layers, recursive, "frozen", "trainable", "unfreeze")
+    return _retag(layer_or_layers, recursive, "frozen", "trainable", caller="unfreeze")
 
 
 # --------------------------------------------------------------------------------------
@@ -164,31 +183,31 @@ def unfreeze(layer_or_layers: Any, recursive: bool = True) -> list:
 # --------------------------------------------------------------------------------------
 
 
-def _find_layer(network: Any, layer: Any, who: str) -> Any:
-    all_layers = _layers().get_all_layers(network)
+def _find_layer(network: Layer, layer: Layer | str, *, caller: str) -> Layer:
+    all_layers = get_all_layers(network)
     if isinstance(layer, str):
         matches = [x for x in all_layers if x.name == layer]
         if not matches:
             names = ", ".join(repr(x.name) for x in all_layers if x.name) or "none"
             raise ValueError(
-                f"{who}: layer_to_cut: the network has no layer named {layer!r} (named "
+                f"{caller}: layer_to_cut: the network has no layer named {layer!r} (named "
                 f"layers: {names})"
             )
         return matches[-1]
     if not any(x is layer for x in all_layers):
         raise ValueError(
-            f"{who}: layer_to_cut: {_label(layer)} is not part of the network whose output is "
-            f"{_label(network)}"
+            f"{caller}: layer_to_cut: {label(layer)} is not part of the network whose output is "
+            f"{label(network)}"
         )
     return layer
 
 
 def replace_head(
-    network: Any,
-    layer_to_cut: Any,
-    new_head: int | Callable[[Any], Any],
+    network: Layer,
+    layer_to_cut: Layer | str,
+    new_head: int | Callable[[Layer], Layer],
     name: str = "head",
-) -> Any:
+) -> Layer:
     """Put a new classifier head on a network in place of its old one.
 
     Parameters
@@ -219,35 +238,34 @@ def replace_head(
     >>> new.output_shape, [p.name for p in get_all_params(new)]
     ((None, 5), ['features.W', 'features.b', 'head.W', 'head.b'])
     """
-    layers = _layers()
-    cut = _find_layer(network, layer_to_cut, "replace_head")
+    cut = _find_layer(network, layer_to_cut, caller="replace_head")
     if cut is network:
         raise ValueError(
-            f"replace_head: layer_to_cut is the network's output layer {_label(network)}, so "
+            f"replace_head: layer_to_cut is the network's output layer {label(network)}, so "
             f"there is no head to replace; pass the last layer to keep (the one below the old "
             f"classifier)"
         )
-    if isinstance(new_head, bool) or not (isinstance(new_head, int) or callable(new_head)):
+    if not (is_int(new_head) or callable(new_head)):
         raise TypeError(
             f"replace_head: new_head: expected a number of classes or a callable "
             f"new_head(layer) -> Layer, received {type(new_head).__name__}"
         )
-    if isinstance(new_head, int):
+    if is_int(new_head):
         if new_head < 1:
             raise ValueError(f"replace_head: new_head: expected >= 1 classes, received {new_head}")
-        from .nonlinearities import softmax
-
-        return layers.DenseLayer(cut, num_units=new_head, nonlinearity=softmax, name=name)
+        return DenseLayer(cut, num_units=int(new_head), nonlinearity=softmax, name=name)
     head = new_head(cut)
-    if not hasattr(head, "output_shape") or not any(x is cut for x in layers.get_all_layers(head)):
+    if not hasattr(head, "output_shape") or not any(x is cut for x in get_all_layers(head)):
         raise ValueError(
-            f"replace_head: new_head({_label(cut)}) returned {head!r}; expected a Layer built "
+            f"replace_head: new_head({label(cut)}) returned {head!r}; expected a Layer built "
             f"on top of the layer it was given"
         )
     return head
 
 
-def split_params(network: Any, base: Any, **tags: bool) -> tuple[list, list]:
+def split_params(
+    network: Layer | Sequence[Layer], base: Layer | Sequence[Layer], **tags: bool
+) -> tuple[list, list]:
     """Split a network's parameters into those of a base sub-graph and the rest.
 
     Parameters
@@ -272,15 +290,14 @@ def split_params(network: Any, base: Any, **tags: bool) -> tuple[list, list]:
     >>> [[p.name for p in group] for group in split_params(head, body)]
     [['body.W', 'body.b'], ['head.W', 'head.b']]
     """
-    layers = _layers()
     tags = tags or {"trainable": True}
-    base_params = layers.get_all_params(_as_layer_list(base, "split_params"), **tags)
+    base_params = get_all_params(_as_layer_list(base, caller="split_params"), **tags)
     seen = set(base_params)
-    all_params = layers.get_all_params(network, **tags)
+    all_params = get_all_params(network, **tags)
     return [p for p in all_params if p in seen], [p for p in all_params if p not in seen]
 
 
-def merge_updates(*updates: Any) -> OrderedDict:
+def merge_updates(*updates: Mapping) -> OrderedDict:
     """Merge update dictionaries built separately, refusing a variable updated twice.
 
     Examples
@@ -303,10 +320,10 @@ def merge_updates(*updates: Any) -> OrderedDict:
 
 
 def grouped_updates(
-    loss: Any,
-    groups: Sequence[tuple[Sequence[Any], float]],
-    update: Callable[..., Any] | str,
-    learning_rate: Any,
+    loss: TensorLike,
+    groups: Sequence[tuple[Sequence[SharedVariable], float]],
+    update: Callable[..., Mapping] | str,
+    learning_rate: float | Variable,
     **kwargs: Any,
 ) -> OrderedDict:
     """Updates with a learning-rate multiplier per parameter group.
@@ -351,8 +368,6 @@ def grouped_updates(
     (0.95, 0.5)
     """
     if isinstance(update, str):
-        from . import updates as _updates
-
         rule = getattr(_updates, update, None)
         if rule is None or not callable(rule):
             raise ValueError(
@@ -361,12 +376,7 @@ def grouped_updates(
         update = rule
     results = []
     for i, group in enumerate(groups):
-        if not (
-            isinstance(group, tuple | list)
-            and len(group) == 2
-            and isinstance(group[1], int | float)
-            and not isinstance(group[1], bool)
-        ):
+        if not (isinstance(group, tuple | list) and len(group) == 2 and is_number(group[1])):
             raise TypeError(
                 f"grouped_updates: groups: expected (params, multiplier) pairs with a number as "
                 f"multiplier, group {i} is {group!r}"
@@ -381,7 +391,7 @@ def grouped_updates(
         if not params or multiplier == 0:
             continue
         if isinstance(learning_rate, int | float):
-            lr: Any = learning_rate * multiplier
+            lr: float | Variable = learning_rate * multiplier
         else:
             lr = learning_rate * np.asarray(multiplier, dtype=learning_rate.dtype)
         results.append(update(loss, params, learning_rate=lr, **kwargs))
@@ -455,8 +465,8 @@ def read_model_zoo(path: str | os.PathLike) -> dict:
 
 
 def load_pretrained(
-    network: Any,
-    source: Any,
+    network: Layer | Sequence[Layer],
+    source: str | os.PathLike | Mapping | Sequence[ArrayLike],
     format: str | None = None,
     strict: bool = True,
 ) -> list:
@@ -506,7 +516,6 @@ def load_pretrained(
     ValueError: load_pretrained: the source holds 4 parameter values but the network has 2 \
 parameters ('body.W', 'body.b'); pass strict=False to load the leading 2 into a network's body
     """
-    layers = _layers()
     if isinstance(source, dict):
         values = source.get("param values")
         if values is None:
@@ -530,7 +539,7 @@ parameters ('body.W', 'body.b'); pass strict=False to load the leading 2 into a 
             from .io import read_params
 
             values = read_params(path, format=fmt)
-    params = layers.get_all_params(network)
+    params = get_all_params(network)
     values = [np.asarray(v) for v in values]
     if len(values) != len(params) and (strict or len(values) < len(params)):
         names = ", ".join(repr(p.name) for p in params)
@@ -567,11 +576,11 @@ parameters ('body.W', 'body.b'); pass strict=False to load the leading 2 into a 
 
 
 def extract_features(
-    layer: Any,
-    X: Any,
+    layer: Layer,
+    X: ArrayLike,
     batch_size: int = 256,
     flatten: bool = False,
-    mode: Any = None,
+    mode: str | Mode | None = None,
 ) -> np.ndarray:
     """Run a network up to ``layer`` on a data set, in batches, deterministically.
 
@@ -610,22 +619,19 @@ def extract_features(
            [0. , 0. , 0. ],
            [0.5, 0.5, 0.5]])
     """
-    from .backend import function
-
-    layers = _layers()
-    inputs = [x for x in layers.get_all_layers(layer) if isinstance(x, layers.InputLayer)]
+    inputs = [x for x in get_all_layers(layer) if isinstance(x, InputLayer)]
     if len(inputs) != 1:
         raise ValueError(
-            f"extract_features: {_label(layer)} depends on {len(inputs)} input layers; "
+            f"extract_features: {label(layer)} depends on {len(inputs)} input layers; "
             f"expected exactly one"
         )
-    if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(
             f"extract_features: batch_size: expected a positive int, received {batch_size!r}"
         )
     input_var = inputs[0].input_var
     n = len(X)
-    fn = function([input_var], layers.get_output(layer, deterministic=True), mode=mode)
+    fn = function([input_var], get_output(layer, deterministic=True), mode=mode)
     chunks = []
     for start in range(0, n, batch_size):
         batch = np.asarray(X[start : start + batch_size], dtype=input_var.dtype)
@@ -642,8 +648,8 @@ def extract_features(
 
 
 def train_svm(
-    features: Any,
-    y: Any,
+    features: ArrayLike,
+    y: ArrayLike,
     C: float = 1.0,
     standardize: bool = True,
     **kwargs: Any,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from convnet._checks import check_choice, check_int, check_int_tuple, is_int, label
+from convnet._checks import check_choice, check_int, check_int_tuple, is_int, is_number, label
 
 
 class Named:
@@ -24,6 +24,16 @@ def test_is_int_accepts_python_and_numpy_ints(value):
 @pytest.mark.parametrize("value", [True, 3.0, "3", None, np.float32(1)])
 def test_is_int_refuses_bools_floats_and_others(value):
     assert not is_int(value)
+
+
+@pytest.mark.parametrize("value", [3, 0.5, np.float32(1), np.int8(-2), float("inf")])
+def test_is_number_accepts_python_and_numpy_reals(value):
+    assert is_number(value)
+
+
+@pytest.mark.parametrize("value", [True, np.bool_(False), "1", None, 1j, np.zeros(1)])
+def test_is_number_refuses_bools_and_others(value):
+    assert not is_number(value)
 
 
 def test_check_choice_message():

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from convnet import ensemble as E
+from convnet.ensemble._combine import _mixture_loss
+from convnet.ensemble._stacking import _meta_features
 
 
 def noisy_members(y, num_classes, accuracies, seed, confidence=0.5):
@@ -178,10 +180,10 @@ def test_mixture_loss_gradient_by_central_differences():
     rng = np.random.default_rng(11)
     p_true = rng.random((50, 4))
     w = rng.dirichlet(np.ones(4))
-    _, grad = E._mixture_loss(w, p_true)
+    _, grad = _mixture_loss(w, p_true)
     h = 1e-6
     num = [
-        (E._mixture_loss(w + h * e, p_true)[0] - E._mixture_loss(w - h * e, p_true)[0]) / (2 * h)
+        (_mixture_loss(w + h * e, p_true)[0] - _mixture_loss(w - h * e, p_true)[0]) / (2 * h)
         for e in np.eye(4)
     ]
     np.testing.assert_allclose(grad, num, rtol=1e-6)
@@ -292,7 +294,7 @@ def test_stacking_out_of_fold_predictions_are_cross_fitted():
     P = noisy_members(y, 3, [0.6, 0.6], seed=21)
     ens = E.Ensemble(list(P), method="stacking", n_splits=3).fit(y=y, probas=P)
     # rebuild the out-of-fold predictions fold by fold
-    feats = E._meta_features(P, "proba")
+    feats = _meta_features(P, "proba")
     ref = np.zeros((90, 3))
     for fold in E.stratified_folds(y, 3, seed=0):
         rest = np.setdiff1d(np.arange(90), fold)
@@ -428,7 +430,9 @@ def test_errors_name_the_function_argument_and_values():
         E.soft_vote([good, good], weights=[1, 2, 3])
     with pytest.raises(ValueError, match=r"non-negative weights.*received \[1.0, -1.0\]"):
         E.soft_vote([good, good], weights=[1, -1])
-    with pytest.raises(ValueError, match=r"Ensemble: method: expected one of hard, soft.*'median'"):
+    with pytest.raises(
+        ValueError, match=r"Ensemble: method: expected one of 'hard', 'soft'.*'median'"
+    ):
         E.Ensemble([good], method="median")
     with pytest.raises(ValueError, match=r"Ensemble \(weighted\): call fit\(X_val, y_val\)"):
         E.Ensemble([good, good], method="weighted").predict()
@@ -445,6 +449,15 @@ def test_errors_name_the_function_argument_and_values():
     with pytest.raises(ValueError, match=r"blending\): holdout=0.1 of 3 samples leaves an empty"):
         E.Ensemble([good], method="blending", holdout=0.1).fit(y=[0, 1, 0])
     with pytest.raises(
-        ValueError, match=r"meta_features: expected 'proba' or 'log', received 'logit'"
+        ValueError, match=r"meta_features: expected one of 'proba', 'log', received 'logit'"
     ):
         E.Ensemble([good], method="stacking", meta_features="logit")
+    with pytest.raises(
+        ValueError, match=r"grid_search_weights: metric: expected one of 'accuracy', 'log_loss'"
+    ):
+        E.grid_search_weights([good, good], [0, 1, 0], metric="auc")
+    # a bool is not a number of grid steps or folds
+    with pytest.raises(ValueError, match=r"resolution: expected a positive int, received True"):
+        E.grid_search_weights([good, good], [0, 1, 0], resolution=True)
+    with pytest.raises(ValueError, match=r"n_splits: expected an int in \[2, 3\]"):
+        E.stratified_folds([0, 1, 0], True)

@@ -341,7 +341,7 @@ def test_aggregate_errors():
     loss = T.dvector("loss")
     with pytest.raises(
         ValueError,
-        match=r"aggregate: mode must be 'mean', 'sum' or 'normalized_sum', received 'avg'",
+        match=r"aggregate: mode: expected one of 'mean', 'sum', 'normalized_sum', received 'avg'",
     ):
         O.aggregate(loss, mode="avg")
     with pytest.raises(ValueError, match=r"aggregate: mode='normalized_sum' requires weights"):

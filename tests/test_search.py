@@ -407,7 +407,9 @@ def test_result_table_text_csv_and_json(tmp_path):
 def test_run_trials_argument_errors():
     with pytest.raises(ValueError, match=r"patience needs a metric to watch"):
         S.run_trials(noisy_descent_trial, [{}], patience=2, executor="serial")
-    with pytest.raises(ValueError, match=r"mode: expected 'max' or 'min', received 'best'"):
+    with pytest.raises(
+        ValueError, match=r"run_trials: mode: expected one of 'max', 'min', received 'best'"
+    ):
         S.run_trials(noisy_descent_trial, [{}], mode="best", executor="serial")
     with pytest.raises(
         TypeError, match=r"fn: expected a function of \(config, context\), received .*\(seed\)"

@@ -14,13 +14,18 @@ resume exactly); the batches still come from ``iterate_minibatches``.
 It ships inside the package: ``python -m convnet.examples.mnist``, the ``convnet-mnist``
 command and ``python examples/mnist.py`` (in the source tree) run it.
 
-Examples::
+Examples
+--------
+From a shell (tests/test_docs_mnist_example.py checks that every line parses into a call of
+:func:`main`):
 
-    convnet-mnist --model cnn --epochs 2
-    python -m convnet.examples.mnist --model custom_mlp:2,800,0.2,0.5 --epochs 5
-    convnet-mnist --epochs 3 --checkpoint run.h5 --plot curves.png   # kill it, then
-    convnet-mnist --epochs 3 --checkpoint run.h5 --plot curves.png --resume
-    convnet-mnist --epochs 2 --tensorboard runs/cnn    # then: tensorboard --logdir runs
+.. code-block:: console
+
+    $ convnet-mnist --model cnn --epochs 2
+    $ python -m convnet.examples.mnist --model custom_mlp:2,800,0.2,0.5 --epochs 5
+    $ convnet-mnist --epochs 3 --checkpoint run.h5 --plot curves.png   # kill it, then
+    $ convnet-mnist --epochs 3 --checkpoint run.h5 --plot curves.png --resume
+    $ convnet-mnist --epochs 2 --tensorboard runs/cnn    # then: tensorboard --logdir runs
 """
 
 from __future__ import annotations

@@ -82,13 +82,10 @@ PENDING_PRIVATE: set[str] = {
 }
 PENDING_LONG: set[str] = {
     "convnet.datasets.safe_pickle",
-    "convnet.ensemble",
     "convnet.io",
     "convnet.preprocessing",
-    "convnet.search",
     "convnet.training.callbacks",
     "convnet.training.trainer",
-    "convnet.updates",
 }
 # (importer, imported) still to remove
 PENDING_EDGES: set[tuple[str, str]] = {

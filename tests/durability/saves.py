@@ -182,7 +182,8 @@ def check(kind: str, path: str, url: str | None, trainer=None) -> str:
         assert np.unique(prep.mean_).size == 1
         return f"v{int(prep.mean_[0, 0])}"
     if kind == "search_results":
-        from convnet.search import _read_records, run_trials
+        from convnet.search import run_trials
+        from convnet.search._results import _read_records
 
         records = _read_records(path)  # validates, repairs a torn last line
         n = len(records)
