@@ -107,7 +107,6 @@ PENDING_LONG: set[str] = {
     "convnet.layers.special",
     "convnet.preprocessing",
     "convnet.search",
-    "convnet.training.callbacks",
     "convnet.training.trainer",
     "convnet.updates",
 }
