@@ -2,27 +2,32 @@
 
 Who owns what:
 
-- A **data source** (:mod:`convnet.training.data`, the :class:`~convnet.training.data.BatchSource`
-  protocol) owns the data: batching, shuffling with the generator it is given, the checks of
-  the data against the network, the conversion to the compiled function's dtypes, and its
-  own state.
+- A **data source** (:mod:`convnet.training.data`, the
+  :class:`~convnet.training.data.BatchSource` protocol) owns the data: batching, shuffling
+  with the generator it is given, the checks of the data against the network, the
+  conversion to the compiled function's dtypes, and its own state.
+- The **training step** (``convnet/training/_step.py``) owns what one step computes: the
+  checks of the loss, accuracy, regularization and update rule, their expressions, the
+  compiled training and evaluation functions, and the list of the state they change.
 - The **callbacks** (:mod:`convnet.training.callbacks`) own what happens around the steps:
   learning-rate schedules, early stopping, checkpoint files, progress display. A
   :class:`~convnet.training.callbacks.base.CallbackList` sends each event to all of them,
   once, in their order.
 - :mod:`convnet.training.checkpoint` owns the checkpoint file: its format, and the checks
   of a saved training state against a trainer, done before anything is restored.
-- The **Trainer** owns the compiled functions (training step, evaluation, prediction) and
-  the state they change, the position in training (epoch, batch, global step), the
-  generator that shuffles, the :class:`EpochState` of an unfinished epoch, the
-  :class:`~convnet.training.History`, and the order of events: which hook runs when, and
-  when an epoch begins, ends, stops or resumes.
+- The **Trainer** owns the position in training (epoch, batch, global step), the generator
+  that shuffles, the :class:`EpochState` of an unfinished epoch, the
+  :class:`~convnet.training.History`, the values of the state the step changes (snapshots,
+  checkpoints), and the order of events: which hook runs when, and when an epoch begins,
+  ends, stops or resumes.
+
+This is one module because the Trainer is one class whose methods share that state; what
+is not the class lives in the modules above.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 import os
 import signal
 import sys
@@ -36,41 +41,22 @@ import numpy as np
 import pytensor
 import pytensor.tensor as T
 from pytensor.compile import Function, Mode
-from pytensor.tensor.random.type import RandomType
 
-from .. import backend, layers, objectives
+from .. import backend, layers
 from .. import io as _cio
-from .. import updates as update_rules
+from .._checks import label
 from .._types import ArrayLike
-from . import _checks, checkpoint
+from . import _checks, _step, checkpoint
 from .callbacks import Callback, ModelCheckpoint, ProgressBar, TerminateOnNaN
 from .callbacks.base import CallbackList
 from .data import BatchSource, is_array_like, make_source
 from .history import History
 
 if TYPE_CHECKING:
-    from pytensor.graph.basic import Variable
     from pytensor.link.basic import Container
     from pytensor.tensor.variable import TensorVariable
 
 __all__ = ["Trainer"]
-
-_LOSS_NAMES = ("categorical_crossentropy", "binary_crossentropy", "squared_error")
-
-
-@dataclass
-class _Compiled:
-    """The compiled functions and the bookkeeping of their shared state."""
-
-    train: Function
-    evaluate: Function
-    metrics: tuple[str, ...]
-    target_dtype: str
-    target_ndim: int
-    #: (variable, container, kind) of the state other than parameters, in a fixed order
-    entries: list[tuple[Variable, Container, str]]
-    param_containers: list[Container]
-    called: bool = False  # whether the training function has run (been JIT-compiled)
 
 
 @dataclass
@@ -232,44 +218,22 @@ class Trainer:
         mode: str | Mode | None = None,
     ):
         self.network = network
-        self.input_layer = None
-        self.input_var = self._find_input_var(network, input_var)
+        self.input_layer, self.input_var = _step.find_input(network, input_var)
         self._auto_loss: tuple[str, str] | None = None
         self.target_var = target_var
-        if loss is not None and not callable(loss) and loss not in _LOSS_NAMES:
-            raise ValueError(
-                f"Trainer: expected loss to be one of {', '.join(_LOSS_NAMES)} or a callable, "
-                f"received {loss!r}"
-            )
-        self.loss = loss
-        self.update = self._resolve_update(update)
         self.update_kwargs = dict(update_kwargs or {})
-        if "learning_rate" in self.update_kwargs:
-            raise ValueError(
-                "Trainer: pass the learning rate as learning_rate=..., not in update_kwargs"
-            )
-        if regularization is not None and not callable(regularization):
-            unknown = set(regularization) - {"l1", "l2"}
-            if unknown:
-                raise ValueError(
-                    f"Trainer: expected regularization keys 'l1' and/or 'l2' (or a callable), "
-                    f"received {sorted(unknown)}"
-                )
+        _step.check_settings(loss, self.update_kwargs, regularization, accuracy)
+        self.update = _step.update_rule(update)
+        self.loss = loss
         self.regularization = regularization
-        if not (accuracy in ("auto", None) or callable(accuracy)):
-            raise ValueError(
-                f"Trainer: expected accuracy 'auto', None or a callable, received {accuracy!r}"
-            )
         self.accuracy = accuracy
         self.mode = mode
         self.params = layers.get_all_params(network)
         self.trainable_params = layers.get_all_params(network, trainable=True)
         if not self.trainable_params:
-            raise ValueError(
-                f"Trainer: network {self._network_label()} has no trainable parameters"
-            )
+            raise ValueError(f"Trainer: network {label(self.network)} has no trainable parameters")
         dtype = self.trainable_params[0].dtype
-        lr = self._default_learning_rate() if learning_rate is None else learning_rate
+        lr = _step.default_learning_rate(self.update) if learning_rate is None else learning_rate
         self._lr = pytensor.shared(np.asarray(lr, dtype=dtype), name="learning_rate")
 
         self.history = History()
@@ -281,7 +245,7 @@ class Trainer:
         self.target_epochs: int | None = None
         self._rng: np.random.Generator | None = None  # shuffles the data, seeds sources
         self._epoch_state: EpochState | None = None
-        self._compiled: _Compiled | None = None
+        self._compiled: _step.CompiledStep | None = None
         self._predict_fn: Function | None = None
         self._callbacks = CallbackList()  # those of the running (or last) fit
         self._pending_callback_states: list[dict] | None = None  # from load_checkpoint
@@ -290,60 +254,6 @@ class Trainer:
     # ----------------------------------------------------------------------------------
     # set-up
     # ----------------------------------------------------------------------------------
-
-    def _network_label(self) -> str:
-        name = getattr(self.network, "name", None)
-        return f"{type(self.network).__name__}" + (f" {name!r}" if name else "")
-
-    def _find_input_var(
-        self, network: layers.Layer, input_var: TensorVariable | None
-    ) -> TensorVariable:
-        inputs = [
-            l
-            for l in layers.get_all_layers(network)
-            if hasattr(l, "input_var") and getattr(l, "input_layer", None) is None
-        ]
-        if input_var is not None:
-            match = [l for l in inputs if l.input_var is input_var]
-            self.input_layer = match[0] if len(match) == 1 else None
-            return input_var
-        if len(inputs) != 1:
-            raise ValueError(
-                f"Trainer: expected a network with exactly one InputLayer, found "
-                f"{len(inputs)} below {self._network_label() if hasattr(self, 'network') else ''}"
-                f"; pass input_var= for other networks"
-            )
-        self.input_layer = inputs[0]
-        return inputs[0].input_var
-
-    def _resolve_update(self, update: str | Callable) -> Callable:
-        if callable(update):
-            return update
-        if isinstance(update, str):
-            rule = getattr(update_rules, update, None)
-            if callable(rule):
-                return rule
-            names = [n for n in getattr(update_rules, "__all__", []) if not n[0].isupper()]
-            raise ValueError(
-                f"Trainer: convnet.updates has no update rule {update!r}; available: "
-                f"{', '.join(names)}"
-            )
-        raise TypeError(
-            f"Trainer: expected update to be a callable or the name of a rule in "
-            f"convnet.updates, received {type(update).__name__}"
-        )
-
-    def _default_learning_rate(self) -> float:
-        try:
-            param = inspect.signature(self.update).parameters.get("learning_rate")
-        except (TypeError, ValueError):
-            param = None
-        if param is None or param.default is inspect.Parameter.empty:
-            name = getattr(self.update, "__name__", repr(self.update))
-            raise ValueError(
-                f"Trainer: update rule {name} has no default learning_rate; pass learning_rate="
-            )
-        return float(param.default)
 
     @property
     def learning_rate(self) -> float:
@@ -367,16 +277,6 @@ class Trainer:
         """The shared variable holding the learning rate."""
         return self._lr
 
-    def _target_spec(self, y: ArrayLike) -> tuple[str, int]:
-        y = np.asarray(y)
-        if y.dtype.kind in "iub":
-            return "int32", y.ndim
-        out_dtype = self._output_dtype()
-        return out_dtype, y.ndim
-
-    def _output_dtype(self) -> str:
-        return str(layers.get_output(self.network, deterministic=True).dtype)
-
     @property
     def loss_name(self) -> str | None:
         """The loss in use: the ``loss`` given, or the one chosen from the first targets
@@ -397,49 +297,7 @@ class Trainer:
             if self._auto_loss is None:
                 self._auto_loss = _checks.auto_loss(targets.dtype, targets.ndim, self.network)
             loss = self._auto_loss[0]
-        if isinstance(loss, str):
-            loss_name = loss
-            loss = getattr(objectives, loss)
-        else:
-            loss_name = None
-        value = loss(predictions, targets)
-        if value.ndim > 0:
-            value = value.mean()
-        acc = None
-        if callable(self.accuracy):
-            acc = self.accuracy(predictions, targets)
-        elif self.accuracy == "auto":
-            if loss_name == "categorical_crossentropy":
-                acc = objectives.categorical_accuracy(predictions, targets)
-            elif loss_name == "binary_crossentropy":
-                acc = objectives.binary_accuracy(predictions, targets)
-        if acc is not None and acc.ndim > 0:
-            # in the loss's type: the mean of int8 hits would be float64 (truncated, with
-            # a warning, when JAX runs float32)
-            acc = T.cast(acc, value.dtype).mean()
-        return value, acc
-
-    def _penalty(self) -> TensorVariable | None:
-        reg = self.regularization
-        if reg is None:
-            return None
-        if callable(reg):
-            return reg(self.network)
-        params = layers.get_all_params(self.network, regularizable=True)
-        total = 0
-        if reg.get("l2"):
-            total = total + np.float32(reg["l2"]) * sum(T.sum(p**2) for p in params)
-        if reg.get("l1"):
-            total = total + np.float32(reg["l1"]) * sum(T.sum(abs(p)) for p in params)
-        return total
-
-    def _compile_function(
-        self,
-        inputs: list[Variable],
-        outputs: Variable | list[Variable],
-        updates: Mapping[Variable, Variable] | None = None,
-    ) -> Function:
-        return backend.function(inputs, outputs, mode=self.mode, updates=updates)
+        return _step.loss_and_accuracy(loss, self.accuracy, predictions, targets)
 
     def compile(self, target_dtype: str = "int32", target_ndim: int = 1) -> None:
         """Compile the training and evaluation functions (done by :meth:`fit` if needed).
@@ -451,64 +309,26 @@ class Trainer:
         """
         if self._compiled is not None:
             return
-        x = self.input_var
-        t = self.target_var
-        if t is None:
-            t = T.tensor("targets", dtype=target_dtype, shape=(None,) * target_ndim)
-            self.target_var = t
-        out_train = layers.get_output(self.network, deterministic=False)
-        out_test = layers.get_output(self.network, deterministic=True)
-        loss, acc = self._loss_expr(out_train, t)
-        objective = loss
-        penalty = self._penalty()
-        if penalty is not None:
-            objective = loss + T.cast(penalty, loss.dtype)
-        step_updates = self.update(
-            objective, self.trainable_params, learning_rate=self._lr, **self.update_kwargs
-        )
-        outputs = [loss] + ([acc] if acc is not None else [])
-        train = self._compile_function([x, t], outputs, updates=step_updates)
-        test_loss, test_acc = self._loss_expr(out_test, t)
-        evaluate = self._compile_function(
-            [x, t], [test_loss] + ([test_acc] if test_acc is not None else [])
-        )
-        # The state a training step changes: parameters (incl. batch-norm statistics, whose
-        # updates may act on clones sharing the parameter's container), then every other
-        # shared variable the compiled function holds (optimiser state, learning rate,
-        # random generators -- under JAX, the function's own copies of them).
-        # (PyTensor gives each function its own Container objects around the shared
-        # variables' storage cells, so identity is that of the cells.)
-        param_ids = {id(p.container.storage) for p in self.params}
-        update_keys = {id(k) for k in step_updates}
-        entries = []
-        fn = train.fn
-        for inp, cont in zip(fn.maker.inputs, fn.input_storage):
-            if not inp.implicit or id(cont.storage) in param_ids:
-                continue
-            var = inp.variable
-            if isinstance(var.type, RandomType):
-                kind = "rng"
-            elif var is self._lr:
-                kind = "learning_rate"
-            elif id(var) in update_keys:
-                kind = "optimizer"
-            else:
-                kind = "state"
-            entries.append((var, cont, kind))
-        self._compiled = _Compiled(
-            train=train,
-            evaluate=evaluate,
-            metrics=("loss", "acc") if acc is not None else ("loss",),
-            target_dtype=t.dtype,
-            target_ndim=t.ndim,
-            entries=entries,
-            param_containers=[p.container for p in self.params],
+        if self.target_var is None:
+            self.target_var = T.tensor("targets", dtype=target_dtype, shape=(None,) * target_ndim)
+        self._compiled = _step.compile_step(
+            self.network,
+            self.input_var,
+            self.target_var,
+            self._loss_expr,
+            self.regularization,
+            self.params,
+            self.trainable_params,
+            self.update,
+            self.update_kwargs,
+            self._lr,
+            self.mode,
         )
 
     def _predict_function(self) -> Function:
         if self._predict_fn is None:
             out = layers.get_output(self.network, deterministic=True)
-            self._predict_fn = self._compile_function([self.input_var], out)
+            self._predict_fn = backend.function([self.input_var], out, mode=self.mode)
         return self._predict_fn
 
     # ----------------------------------------------------------------------------------
@@ -678,7 +498,7 @@ class Trainer:
         )
         source.check(self._check_batch)
         if self._compiled is None:
-            self.compile(*self._target_spec(source.peek_targets()))
+            self.compile(*_step.target_type(source.peek_targets(), self.network))
         source.prepare(self._cast)
         return source
 
@@ -1018,7 +838,7 @@ class Trainer:
     def __repr__(self) -> str:
         rule = getattr(self.update, "__name__", repr(self.update))
         return (
-            f"Trainer({self._network_label()}, update={rule}, learning_rate="
+            f"Trainer({label(self.network)}, update={rule}, learning_rate="
             f"{self.learning_rate:g}, epoch={self.epoch})"
         )
 

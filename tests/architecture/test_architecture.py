@@ -107,7 +107,6 @@ PENDING_LONG: set[str] = {
     "convnet.layers.special",
     "convnet.preprocessing",
     "convnet.search",
-    "convnet.training.trainer",
     "convnet.updates",
 }
 # (importer, imported) still to remove
