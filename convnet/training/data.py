@@ -58,13 +58,29 @@ class BatchSource(Protocol):
     steps : int or None
         The number of batches in an epoch, None when unknown (an iterable without
         ``len()`` and no ``steps_per_epoch``).
+
+    Examples
+    --------
+    The source of five samples in batches of two, read as a resumed epoch reads it, from
+    its second batch on:
+
+    >>> import numpy as np
+    >>> from convnet.training.data import make_source
+    >>> X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
+    >>> source = make_source(X, y, batch_size=2, shuffle=False, steps_per_epoch=None,
+    ...                      caller="example", callable_ok=False)
+    >>> source.steps
+    3
+    >>> source.prepare(lambda inputs, targets: (inputs.astype("float32"), targets))
+    >>> [yb.tolist() for xb, yb in source.batches(0, None, start=1)]
+    [[2, 3], [4]]
     """
 
     steps: int | None
 
     def check(self, check: CheckBatch) -> None:
         """Check the data against the network with ``check``: all of it at once, or the
-        first batch when it arrives."""
+        first batch seen (by :meth:`peek_targets`, or the first one trained on)."""
 
     def peek_targets(self) -> Array:
         """Targets of the first batch (or all of them), to type the compiled function."""
@@ -198,7 +214,12 @@ class IterableSource:
         self._cast: Cast | None = None
 
     def check(self, check: CheckBatch) -> None:
-        self._check = check  # used on the first batch, when it arrives
+        self._check = check  # used on the first batch seen: peeked, or trained on
+
+    def _check_first(self, inputs: ArrayLike, targets: ArrayLike) -> None:
+        if self._check is not None:
+            check, self._check = self._check, None
+            check(np.asarray(inputs), np.asarray(targets), self.caller, "the first batch's inputs")
 
     def peek(self) -> Batch:
         """The first batch, as arrays (kept for the first epoch when the data is a stream)."""
@@ -215,7 +236,9 @@ class IterableSource:
         return np.asarray(first[0]), np.asarray(first[1])
 
     def peek_targets(self) -> Array:
-        return self.peek()[1]
+        inputs, targets = self.peek()
+        self._check_first(inputs, targets)  # before anything is compiled for them
+        return targets
 
     def prepare(self, cast: Cast) -> None:
         self._cast = cast
@@ -242,10 +265,7 @@ class IterableSource:
         if self.steps is not None:
             raw = itertools.islice(raw, self.steps)
         for batch in itertools.islice(raw, start, None):
-            if self._check is not None:
-                check, self._check = self._check, None
-                check(np.asarray(batch[0]), np.asarray(batch[1]), self.caller,
-                      "the first batch's inputs")  # fmt: skip
+            self._check_first(batch[0], batch[1])
             yield self._cast(batch[0], batch[1])
 
 

@@ -486,7 +486,8 @@ class Trainer:
         steps_per_epoch: int | None = None,
         callable_ok: bool = False,
     ) -> BatchSource:
-        """The checked source of ``X, y``, the functions compiled for its targets."""
+        """The source of ``X, y``, checked against the network (arrays at once, iterables
+        at their first batch); :meth:`_prepare` it before reading batches."""
         source = make_source(
             X,
             y,
@@ -497,10 +498,14 @@ class Trainer:
             callable_ok=callable_ok,
         )
         source.check(self._check_batch)
+        return source
+
+    def _prepare(self, source: BatchSource) -> None:
+        """Compile for the source's targets if nothing is compiled yet (an iterable's first
+        batch is checked before that); then the source converts to the compiled dtypes."""
         if self._compiled is None:
             self.compile(*_step.target_type(source.peek_targets(), self.network))
         source.prepare(self._cast)
-        return source
 
     # ----------------------------------------------------------------------------------
     # the fit loop
@@ -570,9 +575,10 @@ class Trainer:
         ``loss`` and ``acc`` are averages over the epoch's samples of the training-mode
         outputs (dropout on). An epoch interrupted by ``stop_training`` is not recorded.
 
-        The data are checked against the network before the first step: inputs against
-        the input layer's shape, targets against the loss and the output layer; a
-        mismatch raises a ValueError that names the layer, both shapes and the fix.
+        The data are checked against the network before anything is compiled (all
+        arrays; the first batch of an iterable): inputs against the input layer's shape,
+        targets against the loss and the output layer; a mismatch raises a ValueError that
+        names the layer, both shapes and the fix.
 
         Ctrl-C (SIGINT) ends training cleanly: the step in progress is finished, one line
         says where training stopped and which checkpoint was written last, and ``fit``
@@ -603,6 +609,9 @@ class Trainer:
                 int(validation_batch_size or batch_size),
                 "Trainer.fit(validation_data=...)",
             )
+        self._prepare(source)
+        if val is not None:
+            self._prepare(val)
         if self._rng is None:
             self._rng = np.random.default_rng(seed)
         self.target_epochs = epochs
@@ -784,6 +793,7 @@ class Trainer:
             ``{"loss": ..., "acc": ...}`` (no ``acc`` when the trainer reports none).
         """
         source = self._source(X, y, int(batch_size), "Trainer.evaluate")
+        self._prepare(source)
         return self._evaluate_source(source)
 
     def predict_proba(self, X: Any, batch_size: int = 128) -> np.ndarray:
@@ -795,17 +805,18 @@ class Trainer:
         batch_size : int
             For arrays (default 128).
         """
-        fn = self._predict_function()
         dtype = self.input_var.dtype
         if is_array_like(X):
             X = np.asarray(X)
-            if self.input_layer is not None:
+            if self.input_layer is not None:  # before anything is compiled
                 _checks.check_inputs(X, self.input_layer, "Trainer.predict")
+            fn = self._predict_function()
             parts = [
                 fn(np.asarray(X[i : i + batch_size], dtype=dtype))
                 for i in range(0, len(X), int(batch_size))
             ]
         else:
+            fn = self._predict_function()
             parts = [fn(np.asarray(xb, dtype=dtype)) for xb in X]
         if not parts:
             raise ValueError("Trainer.predict_proba: X is empty")

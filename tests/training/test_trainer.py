@@ -243,3 +243,58 @@ def test_checks_arguments(tinynet, trainer, data):
         trainer.fit(X, y, validation_data=lambda e, r: [], progress=False)
     with pytest.raises(ValueError, match="nothing to save yet"):
         tinynet.make_trainer(tinynet.build_net()).state_dict()
+
+
+def _packed_state(trainer):
+    from convnet.training.checkpoint import pack
+
+    arrays = []
+    doc = pack(trainer.state_dict(), arrays)
+    return doc, arrays, trainer.get_param_values()
+
+
+class StopInEpoch2(Callback):
+    def on_batch_end(self, batch, logs):
+        if self.trainer.epoch == 1 and batch == 2:
+            self.trainer.stop_training = True
+
+
+def test_a_cached_trainer_comes_back_as_compiled(trainers, tinynet, data, tmp_path):
+    """Tests share compiled trainers (conftest.TrainerCache); whatever one test did to a
+    trainer -- callbacks with state, a schedule, a stop in the middle of an epoch, a
+    checkpoint loaded -- the next one gets it as it was after compiling, so that no test
+    depends on the order the tests run in."""
+    from convnet.training import EarlyStopping, ModelCheckpoint, StepDecay
+
+    X, y, Xv, yv = data
+    t = trainers.get("main")
+    doc0, arrays0, params0 = _packed_state(t)
+    callbacks = [
+        StepDecay(step_size=1, gamma=0.5),
+        EarlyStopping(patience=5),
+        ModelCheckpoint(tmp_path / "ck.h5", every_n_batches=4),
+        StopInEpoch2(),
+    ]
+    t.fit(X, y, epochs=3, batch_size=16, validation_data=(Xv, yv), callbacks=callbacks,
+          seed=5, progress=False)  # fmt: skip
+    t.load_checkpoint(tmp_path / "ck.h5")
+    assert t.epoch_sums is not None and t.learning_rate != 0.05
+    history = t.history
+
+    t = trainers.get("main")
+    doc, arrays, params = _packed_state(t)
+    assert doc == doc0 and all(np.array_equal(a, b) for a, b in zip(arrays, arrays0))
+    assert all(np.array_equal(a, b) for a, b in zip(params, params0))
+    assert t.epoch_sums is None and len(t.history) == 0 and t.history is not history
+    # and it trains as a trainer never used before
+    t.fit(X, y, epochs=2, batch_size=16, seed=3, progress=False)
+    fresh = tinynet.make_trainer()
+    fresh.fit(X, y, epochs=2, batch_size=16, seed=3, progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(t.get_param_values(), fresh.get_param_values()))
+    assert t.history["loss"] == fresh.history["loss"]
+
+
+def test_a_cache_key_keeps_its_configuration(trainers):
+    trainers.get("plain", net={"dropout": False, "batchnorm": False})
+    with pytest.raises(ValueError, match="'plain' was made with"):
+        trainers.get("plain", net={"dropout": True})

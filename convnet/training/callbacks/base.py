@@ -94,6 +94,21 @@ class CallbackList:
         The callbacks that only show the run (progress bars): their state is not part of a
         checkpoint, and :meth:`close_displays` ends them (``on_train_end``) when fit stops
         by an error or Ctrl-C, when the others get no ``on_train_end``.
+
+    Examples
+    --------
+    >>> from convnet.training.callbacks import Callback, EarlyStopping, ModelCheckpoint
+    >>> from convnet.training.callbacks.base import CallbackList
+    >>> class Say(Callback):
+    ...     def on_epoch_begin(self, epoch):
+    ...         print("epoch", epoch)
+    >>> callbacks = CallbackList([ModelCheckpoint("ck.h5"), Say(), EarlyStopping()])
+    >>> [type(cb).__name__ for cb in callbacks]  # ModelCheckpoint has order 100
+    ['Say', 'EarlyStopping', 'ModelCheckpoint']
+    >>> callbacks.on_epoch_begin(0)
+    epoch 0
+    >>> [state["class"] for state in callbacks.get_states()]
+    ['Say', 'EarlyStopping', 'ModelCheckpoint']
     """
 
     def __init__(
