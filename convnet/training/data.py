@@ -200,16 +200,25 @@ class ArraySource:
 
 class IterableSource:
     """Batches from an iterable: a re-iterable (list, data set object) is iterated anew
-    every epoch; a one-shot iterator (a generator) is one stream that epochs share."""
+    every epoch; a one-shot iterator (a generator) is one stream that epochs share.
+
+    A peek at the first batch (a trainer not yet compiled) opens the first epoch's pass;
+    no pass is taken only to look.
+    """
 
     def __init__(self, data: Iterable | None, steps_per_epoch: int | None, caller: str):
         self.data = data
         self.caller = caller
-        self.one_shot = data is not None and iter(data) is data
+        # an iterator is its own iterable; asked without iter(), which starts a new pass
+        # (and a new epoch of an AugmentedIterator)
+        self.one_shot = isinstance(data, Iterator)
         self.steps = steps_per_epoch
         if self.steps is None and hasattr(data, "__len__"):
             self.steps = len(data)
         self._peeked: list = []
+        # the pass a peek opened on a re-iterable, and the data's state before it: the first
+        # epoch continues that pass, so peeking costs no pass of its own
+        self._opened: tuple[Iterator, Any] | None = None
         self._check: CheckBatch | None = None
         self._cast: Cast | None = None
 
@@ -222,17 +231,19 @@ class IterableSource:
             check(np.asarray(inputs), np.asarray(targets), self.caller, "the first batch's inputs")
 
     def peek(self) -> Batch:
-        """The first batch, as arrays (kept for the first epoch when the data is a stream)."""
+        """The first batch, as arrays; the first epoch starts with it."""
         if self._peeked:
             first = self._peeked[0]
         else:
+            state = self.get_state()
             it = iter(self.data)
             try:
                 first = next(it)
             except StopIteration:
                 raise ValueError(f"{self.caller}: the iterable of batches is empty") from None
-            if self.one_shot:  # keep the batch we took from the stream
-                self._peeked.append(first)
+            self._peeked.append(first)
+            if not self.one_shot:
+                self._opened = (it, state)
         return np.asarray(first[0]), np.asarray(first[1])
 
     def peek_targets(self) -> Array:
@@ -244,6 +255,8 @@ class IterableSource:
         self._cast = cast
 
     def get_state(self) -> Any:
+        if self._opened is not None:  # the pass a peek opened began in this state
+            return self._opened[1]
         getter = getattr(self.data, "get_state", None)
         return getter() if callable(getter) else None
 
@@ -253,11 +266,14 @@ class IterableSource:
             setter(state)
 
     def _raw(self, epoch: int, rng: np.random.Generator | None) -> Iterator:
+        stream: Iterable = self.data
+        if self._opened is not None:
+            stream, self._opened = self._opened[0], None
         while self._peeked:
             yield self._peeked.pop(0)
         # a plain loop, not ``yield from``: closing this generator must not close the
         # user's stream, which later epochs continue
-        for batch in self.data:  # noqa: UP028
+        for batch in stream:  # noqa: UP028
             yield batch
 
     def batches(self, epoch: int, rng: np.random.Generator | None, start: int) -> Iterator[Batch]:

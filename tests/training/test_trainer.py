@@ -298,3 +298,35 @@ def test_a_cache_key_keeps_its_configuration(trainers):
     trainers.get("plain", net={"dropout": False, "batchnorm": False})
     with pytest.raises(ValueError, match="'plain' was made with"):
         trainers.get("plain", net={"dropout": True})
+
+
+def test_an_augmented_iterator_trains_on_its_epochs_from_0(tinynet, data):
+    """fit takes no hidden pass over a re-iterable: peeking at the first batch (to type
+    the targets) starts the first epoch, and telling a stream from a re-iterable does not
+    call iter() (which starts an AugmentedIterator's next epoch)."""
+    from convnet.augmentation import AugmentedIterator, RandomFlip
+
+    X, y, _, _ = data
+    X4 = X.reshape(96, 1, 2, 3)
+
+    def flatten(batches):
+        return ((xb.reshape(len(xb), 6), yb) for xb, yb in batches)
+
+    class Flat:  # a re-iterable over an AugmentedIterator's epochs
+        def __init__(self, it):
+            self.it = it
+
+        def __len__(self):
+            return len(self.it)
+
+        def __iter__(self):
+            return flatten(iter(self.it))
+
+    it = AugmentedIterator(X4, y, 16, augment=RandomFlip(), seed=3, workers=0)
+    t = tinynet.make_trainer()  # a fresh trainer peeks
+    t.fit(Flat(it), epochs=2, progress=False)
+    assert it.epoch == 2
+    again = AugmentedIterator(X4, y, 16, augment=RandomFlip(), seed=3, workers=0)
+    ref = tinynet.make_trainer()
+    ref.fit(lambda epoch, rng: flatten(again.iter_epoch(epoch)), epochs=2, progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(t.get_param_values(), ref.get_param_values()))
