@@ -37,6 +37,13 @@ __all__ = ["BatchSource"]
 
 #: One training batch: inputs and targets.
 Batch: TypeAlias = tuple[Array, Array]
+#: The data ``fit`` and ``evaluate`` take: arrays ``X`` (with ``y``), an iterable of
+#: ``(inputs, targets)`` batches, or (``fit``) a callable ``data(epoch, rng)`` of batches.
+Data: TypeAlias = (
+    ArrayLike
+    | Iterable[tuple[ArrayLike, ArrayLike]]
+    | Callable[[int, np.random.Generator], Iterable[tuple[ArrayLike, ArrayLike]]]
+)
 #: ``cast(inputs, targets)``: a batch converted to the compiled function's dtypes.
 Cast: TypeAlias = Callable[[ArrayLike, ArrayLike], Batch]
 #: ``check(inputs, targets, caller, what)``: raises ValueError when the data do not fit the
@@ -110,7 +117,7 @@ def is_array_like(x: Any) -> bool:
 
 
 def make_source(
-    X: Any,
+    X: Data,
     y: ArrayLike | None,
     *,
     batch_size: int,

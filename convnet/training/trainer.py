@@ -33,8 +33,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +50,7 @@ from .._types import ArrayLike
 from . import _checks, _step, checkpoint
 from .callbacks import Callback, ModelCheckpoint, ProgressBar, TerminateOnNaN
 from .callbacks.base import CallbackList
-from .data import BatchSource, is_array_like, make_source
+from .data import BatchSource, Data, is_array_like, make_source
 from .history import History
 
 if TYPE_CHECKING:
@@ -478,7 +479,7 @@ class Trainer:
 
     def _source(
         self,
-        X: Any,
+        X: Data,
         y: ArrayLike | None,
         batch_size: int,
         caller: str,
@@ -513,11 +514,11 @@ class Trainer:
 
     def fit(
         self,
-        X: Any,
+        X: Data,
         y: ArrayLike | None = None,
         epochs: int = 1,
         batch_size: int = 128,
-        validation_data: Any = None,
+        validation_data: Data | tuple[ArrayLike, ArrayLike] | None = None,
         callbacks: Sequence[Callback] | None = None,
         shuffle: bool = True,
         seed: int | None = None,
@@ -777,7 +778,7 @@ class Trainer:
         return {name: float(v / n) for name, v in zip(c.metrics, totals)}
 
     def evaluate(
-        self, X: Any, y: ArrayLike | None = None, batch_size: int = 128
+        self, X: Data, y: ArrayLike | None = None, batch_size: int = 128
     ) -> dict[str, float]:
         """The deterministic loss (and accuracy) on ``X, y``, averaged over samples.
 
@@ -796,7 +797,9 @@ class Trainer:
         self._prepare(source)
         return self._evaluate_source(source)
 
-    def predict_proba(self, X: Any, batch_size: int = 128) -> np.ndarray:
+    def predict_proba(
+        self, X: ArrayLike | Iterable[ArrayLike], batch_size: int = 128
+    ) -> np.ndarray:
         """The network's deterministic output for ``X`` (computed in batches).
 
         Parameters
@@ -822,7 +825,7 @@ class Trainer:
             raise ValueError("Trainer.predict_proba: X is empty")
         return np.concatenate(parts, axis=0)
 
-    def predict(self, X: Any, batch_size: int = 128) -> np.ndarray:
+    def predict(self, X: ArrayLike | Iterable[ArrayLike], batch_size: int = 128) -> np.ndarray:
         """Predicted class labels (argmax over axis 1) for classifiers, else the output.
 
         A network counts as a classifier when its targets are integer class labels or its
@@ -874,7 +877,7 @@ class _DeferredInterrupt:
         self.trainer = trainer
         self.previous: Callable | int | None = None
 
-    def _handler(self, signum: int, frame: Any) -> None:
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
         if self.trainer._interrupted:
             raise KeyboardInterrupt
         self.trainer._interrupted = True
