@@ -37,7 +37,9 @@ __all__: list[str] = []
 LOSS_NAMES = ("categorical_crossentropy", "binary_crossentropy", "squared_error")
 
 #: ``loss(predictions, targets) -> (loss, accuracy or None)``: the expressions of a step.
-Objective = Callable[["TensorVariable", "TensorVariable"], "tuple[TensorVariable, Any]"]
+Objective = Callable[
+    ["TensorVariable", "TensorVariable"], "tuple[TensorVariable, TensorVariable | None]"
+]
 
 
 def find_input(

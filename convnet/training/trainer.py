@@ -11,7 +11,7 @@ Who owns what:
   compiled training and evaluation functions, and the list of the state they change.
 - The **callbacks** (:mod:`convnet.training.callbacks`) own what happens around the steps:
   learning-rate schedules, early stopping, checkpoint files, progress display. A
-  :class:`~convnet.training.callbacks.base.CallbackList` sends each event to all of them,
+  ``CallbackList`` sends each event to all of them,
   once, in their order.
 - :mod:`convnet.training.checkpoint` owns the checkpoint file: its format, and the checks
   of a saved training state against a trainer, done before anything is restored.
@@ -49,7 +49,7 @@ from .._checks import label
 from .._types import ArrayLike
 from . import _checks, _step, checkpoint
 from .callbacks import Callback, ModelCheckpoint, ProgressBar, TerminateOnNaN
-from .callbacks.base import CallbackList
+from .callbacks._base import CallbackList
 from .data import BatchSource, Data, is_array_like, make_source
 from .history import History
 
@@ -630,26 +630,26 @@ class Trainer:
         if progress is None or progress:
             cbs.append(ProgressBar(enabled=None if progress is None else True))
         # progress bars only show the run: no state in checkpoints, closed on any exit
-        callbacks = self._callbacks = CallbackList(cbs, displays=(ProgressBar,))
+        hooks = self._callbacks = CallbackList(cbs, displays=(ProgressBar,))
         if self._pending_callback_states:
-            callbacks.set_states(self._pending_callback_states)
+            hooks.set_states(self._pending_callback_states)
         self._pending_callback_states = None
-        callbacks.set_trainer(self)
+        hooks.set_trainer(self)
 
         self.stop_training = False
         self._interrupted = False
         try:
             with _DeferredInterrupt(self):
-                callbacks.on_train_begin()
+                hooks.on_train_begin()
                 while self.epoch < epochs and not (self.stop_training or self._interrupted):
-                    self._run_epoch(source, val, callbacks)
+                    self._run_epoch(source, val, hooks)
                 if self._interrupted:
-                    callbacks.close_displays()
-                    self._report_interrupt(callbacks)
+                    hooks.close_displays()
+                    self._report_interrupt(hooks)
                     return self.history
-                callbacks.on_train_end()
+                hooks.on_train_end()
         except BaseException:
-            callbacks.close_displays()
+            hooks.close_displays()
             raise
         return self.history
 

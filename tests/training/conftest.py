@@ -29,7 +29,7 @@ COMPILED = frozenset({"_compiled", "_predict_fn", "target_var", "_auto_loss"})
 def reset(trainer, snapshot, lr, initial):
     """Put ``trainer`` back as it was when ``initial = dict(vars(trainer))`` was taken."""
     from convnet.training import History
-    from convnet.training.callbacks.base import CallbackList
+    from convnet.training.callbacks._base import CallbackList
 
     added = set(vars(trainer)) - set(initial)
     if added:  # an attribute set outside __init__, which this reset would not put back

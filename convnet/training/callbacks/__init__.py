@@ -11,18 +11,17 @@ Callbacks run in the order given, except that those with a higher ``order`` run 
 :class:`ModelCheckpoint` (``order = 100``) runs after all others, so that what it saves
 includes their updates for the same batch or epoch.
 
-The callbacks live in one module per purpose, all importable from here:
-:mod:`~convnet.training.callbacks.base` (the protocol),
-:mod:`~convnet.training.callbacks.stopping` (early stopping, NaN losses),
-:mod:`~convnet.training.callbacks.schedules` (learning-rate schedules),
-:mod:`~convnet.training.callbacks.checkpointing` (checkpoints and history files) and
-:mod:`~convnet.training.callbacks.progress` (the progress bar).
+Each part lives in a private module of its own: ``_base`` (:class:`Callback`, and the
+``CallbackList`` through which the trainer calls a run's callbacks), ``_stopping`` (early
+stopping, NaN losses), ``_schedules`` (learning-rate schedules), ``_checkpointing``
+(checkpoint and history files) and ``_progress`` (the progress bar). Import everything
+from ``convnet.training.callbacks`` (or ``convnet.training``).
 """
 
-from .base import Callback
-from .checkpointing import HistoryLogger, ModelCheckpoint
-from .progress import ProgressBar
-from .schedules import (
+from ._base import Callback
+from ._checkpointing import HistoryLogger, ModelCheckpoint
+from ._progress import ProgressBar
+from ._schedules import (
     CosineDecay,
     ExponentialDecay,
     LearningRateScheduler,
@@ -30,7 +29,7 @@ from .schedules import (
     ReduceLROnPlateau,
     StepDecay,
 )
-from .stopping import EarlyStopping, TerminateOnNaN
+from ._stopping import EarlyStopping, TerminateOnNaN
 
 __all__ = [
     "Callback",

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 
 from ..._checks import check_int
-from .base import Callback, Monitor
+from ._base import Callback, Monitor
 
 __all__ = [
     "LearningRateScheduler",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..._checks import check_choice, check_int
 from ...io import atomic_write
-from .base import Callback, Monitor
+from ._base import Callback, Monitor
 
 __all__ = ["ModelCheckpoint", "HistoryLogger"]
 

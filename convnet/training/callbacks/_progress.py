@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from ..._display import in_notebook
-from .base import Callback
+from ._base import Callback
 
 __all__ = ["ProgressBar"]
 

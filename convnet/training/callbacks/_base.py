@@ -98,7 +98,7 @@ class CallbackList:
     Examples
     --------
     >>> from convnet.training.callbacks import Callback, EarlyStopping, ModelCheckpoint
-    >>> from convnet.training.callbacks.base import CallbackList
+    >>> from convnet.training.callbacks._base import CallbackList
     >>> class Say(Callback):
     ...     def on_epoch_begin(self, epoch):
     ...         print("epoch", epoch)

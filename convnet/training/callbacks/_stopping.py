@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..._checks import check_int
-from .base import Callback, Monitor
+from ._base import Callback, Monitor
 
 __all__ = ["EarlyStopping", "TerminateOnNaN"]
 
