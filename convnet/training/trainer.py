@@ -45,7 +45,7 @@ from pytensor.compile import Function, Mode
 
 from .. import backend, layers
 from .. import io as _cio
-from .._checks import label
+from .._checks import check_int, label
 from .._types import ArrayLike
 from . import _checks, _step, checkpoint
 from .callbacks import Callback, ModelCheckpoint, ProgressBar, TerminateOnNaN
@@ -793,7 +793,10 @@ class Trainer:
         dict
             ``{"loss": ..., "acc": ...}`` (no ``acc`` when the trainer reports none).
         """
-        source = self._source(X, y, int(batch_size), "Trainer.evaluate")
+        batch_size = check_int(
+            batch_size, caller="Trainer.evaluate", argname="batch_size", minimum=1
+        )
+        source = self._source(X, y, batch_size, "Trainer.evaluate")
         self._prepare(source)
         return self._evaluate_source(source)
 
@@ -808,6 +811,9 @@ class Trainer:
         batch_size : int
             For arrays (default 128).
         """
+        batch_size = check_int(
+            batch_size, caller="Trainer.predict_proba", argname="batch_size", minimum=1
+        )
         dtype = self.input_var.dtype
         if is_array_like(X):
             X = np.asarray(X)
@@ -816,7 +822,7 @@ class Trainer:
             fn = self._predict_function()
             parts = [
                 fn(np.asarray(X[i : i + batch_size], dtype=dtype))
-                for i in range(0, len(X), int(batch_size))
+                for i in range(0, len(X), batch_size)
             ]
         else:
             fn = self._predict_function()

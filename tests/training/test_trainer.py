@@ -230,6 +230,13 @@ def test_checks_arguments(tinynet, trainer, data):
         trainer.fit(X, progress=False)
     with pytest.raises(ValueError, match="expected epochs >= 0 and batch_size >= 1"):
         trainer.fit(X, y, batch_size=0, progress=False)
+    # (were ZeroDivisionError and range()'s ValueError)
+    with pytest.raises(ValueError, match=r"Trainer\.evaluate: batch_size: expected an int >= 1"):
+        trainer.evaluate(X, y, batch_size=0)
+    with pytest.raises(
+        ValueError, match=r"Trainer\.predict_proba: batch_size: expected an int >= 1"
+    ):
+        trainer.predict(X, batch_size=0)
     with pytest.raises(
         TypeError,
         match="expected callbacks to be Callback instances, received builtin_function_or_method",
