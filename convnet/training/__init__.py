@@ -20,7 +20,8 @@
     TensorBoard
 
 See the user guide's "Training a network" page for the fit loop, callbacks, checkpoints
-and resuming.
+and resuming, and :mod:`convnet.training.data` for the forms of data ``fit`` takes and the
+protocol it reads them through.
 """
 
 from . import callbacks, checkpoint, history, tensorboard, trainer

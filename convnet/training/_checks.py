@@ -5,16 +5,18 @@ dtype, and the fix."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._checks import label
+from .._types import ArrayLike
+
+if TYPE_CHECKING:
+    from ..layers import InputLayer, Layer
+
 __all__: list[str] = []
-
-
-def _layer_label(layer: Any) -> str:
-    name = getattr(layer, "name", None)
-    return type(layer).__name__ + (f" {name!r}" if name else "")
 
 
 def _shape_text(shape: tuple) -> str:
@@ -47,15 +49,16 @@ def _transpose_hint(x_shape: tuple, layer_shape: tuple) -> str | None:
     return None
 
 
-def check_inputs(X: Any, input_layer: Any, func: str, what: str = "X") -> None:
-    """Raise a ValueError naming ``input_layer`` if ``X`` cannot be its input."""
+def check_inputs(X: ArrayLike, input_layer: InputLayer, caller: str, what: str = "X") -> None:
+    """Raise a ValueError naming ``input_layer`` if ``X`` cannot be its input.
+
+    ``caller`` starts the message (``"Trainer.fit"``); ``what`` names ``X`` in it.
+    """
     X = np.asarray(X) if not hasattr(X, "shape") else X
     dtype = np.dtype(getattr(X, "dtype", np.float64))
     x_shape = tuple(int(s) for s in X.shape)
     shape = tuple(input_layer.shape)
-    who = (
-        f"Trainer.{func}: {_layer_label(input_layer)} expects inputs of shape {_shape_text(shape)}"
-    )
+    who = f"{caller}: {label(input_layer)} expects inputs of shape {_shape_text(shape)}"
     got = f"{what} has shape {x_shape} and dtype {dtype}"
     if dtype.kind not in "biuf":
         raise ValueError(
@@ -79,13 +82,13 @@ def check_inputs(X: Any, input_layer: Any, func: str, what: str = "X") -> None:
         raise ValueError(f"{who}; {got}.{fix}")
 
 
-def is_softmax_output(network: Any) -> bool:
+def is_softmax_output(network: Layer) -> bool:
     from .. import nonlinearities
 
     return getattr(network, "nonlinearity", None) is nonlinearities.softmax
 
 
-def auto_loss(target_dtype: str, target_ndim: int, network: Any) -> tuple[str, str]:
+def auto_loss(target_dtype: str, target_ndim: int, network: Layer) -> tuple[str, str]:
     """The loss chosen when none was given, and why (shown in fit's first line)."""
     out_ndim = len(network.output_shape)
     if np.dtype(target_dtype).kind in "iub":
@@ -95,11 +98,14 @@ def auto_loss(target_dtype: str, target_ndim: int, network: Any) -> tuple[str, s
     return "squared_error", "real-valued targets"
 
 
-def check_targets(y: Any, network: Any, loss: Any, func: str) -> None:
-    """Raise a ValueError if targets ``y`` do not fit the output layer and the loss."""
+def check_targets(y: ArrayLike, network: Layer, loss: str | Callable | None, caller: str) -> None:
+    """Raise a ValueError if targets ``y`` do not fit the output layer and the loss.
+
+    ``caller`` starts the message (``"Trainer.fit"``).
+    """
     y = np.asarray(y)
     out_shape = tuple(network.output_shape)
-    who = f"Trainer.{func}: {_layer_label(network)} has output shape {_shape_text(out_shape)}"
+    who = f"{caller}: {label(network)} has output shape {_shape_text(out_shape)}"
     got = f"y has shape {tuple(y.shape)} and dtype {y.dtype}"
     if y.dtype.kind not in "biuf":
         raise ValueError(f"{who}; {got}, which is not numeric")

@@ -22,13 +22,17 @@ it is unpickled or executed on load. Writes go through :func:`convnet.io.atomic_
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _hdf5
 from .. import io as _cio
+
+if TYPE_CHECKING:
+    from pytensor.graph.basic import Variable
+    from pytensor.link.basic import Container
 
 __all__ = ["CHECKPOINT_FORMAT", "write_checkpoint", "read_checkpoint", "pack", "unpack"]
 
@@ -86,7 +90,7 @@ def pack(obj: Any, arrays: list[np.ndarray]) -> Any:
 
 
 def generator_from_state(
-    state: Mapping[str, Any], path: str = "the checkpoint", func: str = "checkpoint"
+    state: Mapping[str, Any], path: str = "the checkpoint", caller: str = "checkpoint"
 ) -> np.random.Generator:
     """A NumPy Generator whose bit generator has ``state`` (a ``bit_generator.state``).
 
@@ -95,13 +99,13 @@ def generator_from_state(
     name = state.get("bit_generator")
     cls = getattr(np.random, str(name), None)
     if cls is None or not isinstance(cls, type) or not issubclass(cls, np.random.BitGenerator):
-        raise ValueError(f"{func}: {path!r}: unknown bit generator {str(name)[:40]!r}")
+        raise ValueError(f"{caller}: {path!r}: unknown bit generator {str(name)[:40]!r}")
     bit_gen = cls()
     try:
         bit_gen.state = dict(state)
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise ValueError(
-            f"{func}: {path!r} holds an invalid {name} state ({type(exc).__name__}: "
+            f"{caller}: {path!r} holds an invalid {name} state ({type(exc).__name__}: "
             f"{str(exc)[:120]})"
         ) from None
     return np.random.Generator(bit_gen)
@@ -186,3 +190,216 @@ def read_checkpoint(
                 )
             arrays.append(_hdf5.read_dataset(ds, path, func))
     return values, arch, unpack(doc, arrays, path, func)
+
+
+# --------------------------------------------------------------------------------------
+# restoring a trainer: the checks of a checkpoint's training state against the trainer
+# --------------------------------------------------------------------------------------
+#
+# Trainer.load_checkpoint reads a file with read_checkpoint, checks its state here (the
+# structure with check_state, then the target and the state variables against the compiled
+# training function), and only then assigns anything: a damaged or mismatching checkpoint
+# leaves the trainer and its network as they were.
+
+#: The target dtypes a checkpoint may name.
+TARGET_DTYPES = frozenset(
+    ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+     "float16", "float32", "float64")
+)  # fmt: skip
+
+#: The keys of a checkpoint's training state (``Trainer.state_dict()``).
+STATE_KEYS = ("epoch", "batch_in_epoch", "global_step", "target", "rng", "epoch_state",
+              "history", "callbacks", "variables")  # fmt: skip
+
+
+def check_state(state: Any, path: str) -> dict[str, Any]:
+    """The training state of a checkpoint, its structure and types checked (nothing set).
+
+    Returns a copy with the generator of shuffling (``"rng"``) as a NumPy Generator.
+    Raises ValueError naming ``path`` and the first part that is missing or malformed.
+    """
+
+    def bad(what: str, found: Any) -> ValueError:
+        text = type(found).__name__ if not isinstance(found, int | float | str) else repr(found)
+        return ValueError(
+            f"load_checkpoint: {path!r} is damaged or crafted: expected {what}, found {text[:60]}"
+        )
+
+    def count(value: Any, what: str) -> int:
+        if type(value) is not int or value < 0:
+            raise bad(f"{what} to be an integer >= 0", value)
+        return value
+
+    if not isinstance(state, dict) or any(k not in state for k in STATE_KEYS):
+        missing = (
+            [k for k in STATE_KEYS if k not in state] if isinstance(state, dict) else STATE_KEYS
+        )
+        raise bad(f"a training state with {', '.join(missing)}", state)
+    out = dict(state)
+    for key in ("epoch", "batch_in_epoch", "global_step"):
+        out[key] = count(state[key], key)
+    target = state["target"]
+    if not (
+        isinstance(target, dict)
+        and isinstance(target.get("dtype"), str)
+        and target["dtype"] in TARGET_DTYPES
+        and type(target.get("ndim")) is int
+        and 1 <= target["ndim"] <= 8
+    ):
+        raise bad("target = {'dtype': a numeric dtype name, 'ndim': 1 to 8}", target)
+    if state["rng"] is not None and not isinstance(state["rng"], dict):
+        raise bad("rng to be None or a bit generator state", state["rng"])
+    if state["rng"] is not None:
+        out["rng"] = generator_from_state(state["rng"], path, "load_checkpoint")
+    es = state["epoch_state"]
+    if es is not None:
+        if not (
+            isinstance(es, dict)
+            and isinstance(es.get("start_rng"), dict)
+            and isinstance(es.get("sums"), dict)
+            and all(k in es["sums"] for k in ("loss", "acc", "n"))
+            and all(isinstance(v, int | float) for v in es["sums"].values())
+            and isinstance(es.get("elapsed"), int | float)
+        ):
+            raise bad(
+                "epoch_state = {'start_rng', 'sums': {'loss', 'acc', 'n'}, 'elapsed', "
+                "'data_state'}",
+                es,
+            )
+        generator_from_state(es["start_rng"], path, "load_checkpoint")  # checked, not kept
+    history = state["history"]
+    if not (
+        isinstance(history, dict)
+        and isinstance(history.get("epoch", []), list)
+        and all(type(e) is int for e in history.get("epoch", []))
+        and isinstance(history.get("history", {}), dict)
+        and all(
+            isinstance(v, list)
+            and len(v) == len(history.get("epoch", []))
+            and all(isinstance(x, int | float) for x in v)
+            for v in history.get("history", {}).values()
+        )
+    ):
+        raise bad("history = {'epoch': [ints], 'history': {name: [one number per epoch]}}", history)
+    callbacks = state["callbacks"]
+    if not isinstance(callbacks, list) or not all(
+        isinstance(cb, dict) and isinstance(cb.get("class"), str) for cb in callbacks
+    ):
+        raise bad("callbacks = [{'class': name, 'state': ...}]", callbacks)
+    variables = state["variables"]
+    if not isinstance(variables, list) or not all(
+        isinstance(v, dict)
+        and isinstance(v.get("name"), str | type(None))
+        and isinstance(v.get("kind"), str)
+        and "value" in v
+        for v in variables
+    ):
+        raise bad("variables = [{'name', 'kind', 'value'}]", variables)
+    return out
+
+
+def check_target(saved: Mapping[str, Any], dtype: str, ndim: int, path: str) -> None:
+    """ValueError unless the checkpoint's targets (``state["target"]``) are of ``dtype``
+    with ``ndim`` dimensions, as the trainer's compiled functions take them."""
+    if (dtype, ndim) != (saved["dtype"], int(saved["ndim"])):
+        raise ValueError(
+            f"load_checkpoint: {path!r} was written for targets of dtype "
+            f"{saved['dtype']} with {saved['ndim']} dimensions, this trainer's are "
+            f"{dtype} with {ndim}"
+        )
+
+
+def checked_variables(
+    saved: list[dict[str, Any]], entries: list[tuple[Variable, Container, str]], path: str
+) -> list[Any]:
+    """The values to put into the storage cells of a compiled training function's state.
+
+    ``saved`` is a checkpoint's ``state["variables"]`` (``{"name", "kind", "value"}``);
+    ``entries`` are the function's ``(variable, container, kind)``, in the same order.
+    Raises ValueError (and sets nothing) when the number, names, kinds, shapes or dtypes
+    differ.
+    """
+    if len(saved) != len(entries):
+        raise ValueError(
+            f"load_checkpoint: {path!r} holds {len(saved)} state variables "
+            f"({_kinds(v['kind'] for v in saved)}) but this trainer has {len(entries)} "
+            f"({_kinds(k for _, _, k in entries)}); was it written with another update "
+            f"rule or network?"
+        )
+    for i, (entry, (var, _, kind)) in enumerate(zip(saved, entries)):
+        if entry["name"] != var.name or entry["kind"] != kind:
+            raise ValueError(
+                f"load_checkpoint: state variable {i} is {entry['kind']} "
+                f"{entry['name']!r} in {path!r} but {kind} {var.name!r} in this "
+                f"trainer"
+            )
+    return [
+        _checked_value(cont, var, entry["value"], path)
+        for entry, (var, cont, _) in zip(saved, entries)
+    ]
+
+
+def _kinds(kinds: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for k in kinds:
+        counts[k] = counts.get(k, 0) + 1
+    return ", ".join(f"{v} {k}" for k, v in counts.items()) or "none"
+
+
+def _checked_value(cont: Container, var: Variable, value: Any, path: str) -> Any:
+    """What to put into a compiled function's storage cell for a checkpointed value.
+
+    Raises ValueError when it does not fit the variable (shape, dtype, kind); sets nothing.
+    """
+    current = cont.storage[0]
+    if isinstance(value, np.random.Generator):
+        if isinstance(current, np.random.Generator) or current is None:
+            return value
+        from pytensor.link.jax.dispatch import jax_typify
+
+        return jax_typify(value)
+    if isinstance(value, dict):
+        if not isinstance(current, dict):
+            raise ValueError(
+                f"load_checkpoint: random generator {var.name!r} in {path!r} was saved from "
+                f"a JAX-compiled function; resume it under the JAX mode"
+            )
+        try:
+            return _like(current, value)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(
+                f"load_checkpoint: random generator {var.name!r} in {path!r} has a state that "
+                f"does not fit this trainer's ({type(exc).__name__}: {str(exc)[:80]})"
+            ) from None
+    if value is None or isinstance(value, list | str):
+        raise ValueError(
+            f"load_checkpoint: state variable {var.name!r} in {path!r} should be an array, "
+            f"found {type(value).__name__}"
+        )
+    value = np.asarray(value)
+    shape = tuple(np.shape(current)) if current is not None else None
+    if shape is not None and shape != value.shape:
+        raise ValueError(
+            f"load_checkpoint: state variable {var.name!r} has shape {shape} in this trainer "
+            f"but {value.shape} in {path!r}"
+        )
+    if value.dtype.kind != np.dtype(var.dtype).kind:
+        raise ValueError(
+            f"load_checkpoint: state variable {var.name!r} has dtype {var.dtype} in this "
+            f"trainer but {value.dtype} in {path!r}"
+        )
+    return value
+
+
+def _like(template: Any, value: Any) -> Any:
+    """``value`` (a tree of NumPy arrays) converted to the array types of ``template``."""
+    if isinstance(template, dict):
+        return {k: _like(template[k], value[k]) for k in template}
+    if isinstance(template, np.ndarray) or not hasattr(template, "dtype"):
+        return np.asarray(value)
+    import jax.numpy as jnp
+
+    out = jnp.asarray(value, dtype=template.dtype)
+    if getattr(template, "weak_type", False) and out.ndim == 0:
+        out = jnp.asarray(out.item())  # a Python scalar gives a weakly typed array
+    return out

@@ -10,27 +10,35 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._checks import check_int
+from .._types import ArrayLike
 from .callbacks import Callback
+
+if TYPE_CHECKING:
+    from pytensor.compile.sharedvalue import SharedVariable
+    from tensorboardX import SummaryWriter
+
+    from ..layers import Layer
 
 __all__ = ["TensorBoard"]
 
 
-def _summary_writer(log_dir: str, who: str):
+def _summary_writer(log_dir: str, caller: str) -> SummaryWriter:
     try:
         from tensorboardX import SummaryWriter
     except ImportError as exc:
         raise ImportError(
-            f"{who} needs tensorboardX, which is not installed: pip install tensorboardX "
+            f"{caller} needs tensorboardX, which is not installed: pip install tensorboardX "
             f"(or pip install 'convnet[tensorboard]')"
         ) from exc
     return SummaryWriter(logdir=log_dir)
 
 
-def _tag(layer: Any, index: int) -> str:
+def _tag(layer: Layer, index: int) -> str:
     name = getattr(layer, "name", None)
     return name if name else f"{index}_{type(layer).__name__}"
 
@@ -92,27 +100,25 @@ class TensorBoard(Callback):
         self,
         log_dir: str | os.PathLike,
         histogram_freq: int = 1,
-        grad_data: tuple[Any, Any] | None = None,
+        grad_data: tuple[ArrayLike, ArrayLike] | None = None,
         log_every_n_steps: int = 1,
         filters: bool = True,
     ):
-        for argname, value, low in (
-            ("histogram_freq", histogram_freq, 0),
-            ("log_every_n_steps", log_every_n_steps, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(
-                    f"TensorBoard: {argname}: expected an int >= {low}, received {value!r}"
-                )
+        histogram_freq = check_int(
+            histogram_freq, caller="TensorBoard", argname="histogram_freq", minimum=0
+        )
+        log_every_n_steps = check_int(
+            log_every_n_steps, caller="TensorBoard", argname="log_every_n_steps", minimum=1
+        )
         if grad_data is not None and (not isinstance(grad_data, tuple) or len(grad_data) != 2):
             raise TypeError(
                 f"TensorBoard: grad_data: expected a tuple (inputs, targets), received "
                 f"{type(grad_data).__name__}"
             )
         self.log_dir = os.fspath(log_dir)
-        self.histogram_freq = int(histogram_freq)
+        self.histogram_freq = histogram_freq
         self.grad_data = grad_data
-        self.log_every_n_steps = int(log_every_n_steps)
+        self.log_every_n_steps = log_every_n_steps
         self.filters = filters
         self.writer = None
         self._grad_fn = None
@@ -177,7 +183,7 @@ class TensorBoard(Callback):
 
     # -- histograms and images ----------------------------------------------------------
 
-    def _named_params(self) -> list[tuple[str, Any]]:
+    def _named_params(self) -> list[tuple[str, SharedVariable]]:
         from ..layers import get_all_layers
 
         trainable = {id(p) for p in self.trainer.trainable_params}

@@ -156,13 +156,12 @@ def read(reader: str, path: str) -> str:
         return "ok"
     if reader == "checkpoint":
         from convnet.io import param_shapes
-        from convnet.training.checkpoint import read_checkpoint
-        from convnet.training.trainer import _checked_state
+        from convnet.training.checkpoint import check_state, read_checkpoint
 
         if _NET is None:
             _NET = _net()
         values, _, state = read_checkpoint(path, expected_shapes=param_shapes(_NET))
-        _checked_state(state, path)
+        check_state(state, path)
         return f"{[v.shape for v in values]}"
     if reader == "preprocessing":
         from convnet.preprocessing import Preprocessor

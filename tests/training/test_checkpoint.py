@@ -279,3 +279,18 @@ def test_resume_with_augmenting_data_sources(trainers, data, tmp_path, kind):
         source(6) if kind == "stateful iterable" else source(0), epochs=3, seed=1, progress=False
     )
     assert not all(np.array_equal(a, b) for a, b in zip(other.get_param_values(), expected))
+
+
+def test_resume_in_the_first_epoch_of_a_fresh_trainer(trainers, tinynet, data, tmp_path):
+    """A fresh trainer peeks at the first batch to type its targets; the first epoch then
+    continues that pass, and the data state saved for it is the one before the peek, so
+    that a resume in the first epoch sees the same batches."""
+    X, y, _, _ = data
+    fresh = tinynet.make_trainer()  # not compiled: fit peeks
+    ck = ModelCheckpoint(tmp_path / "{epoch}-{batch}.h5", every_n_batches=2)
+    fresh.fit(FlippedBatches(X, y, 5), epochs=2, callbacks=[ck], seed=0, progress=False)
+    resumed = trainers.get("main")
+    resumed.load_checkpoint(tmp_path / "0-2.h5")
+    resumed.fit(FlippedBatches(X, y, 99), epochs=2, progress=False)
+    for a, b in zip(resumed.get_param_values(), fresh.get_param_values()):
+        np.testing.assert_array_equal(a, b)

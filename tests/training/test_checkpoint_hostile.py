@@ -98,6 +98,17 @@ def _bad_target(doc, f):
     doc["target"] = {"dtype": "object", "ndim": 1}
 
 
+def _sums_without_loss(doc, f):
+    # a mid-epoch state whose running sums lack the loss: loaded, it failed at the next fit
+    doc["batch_in_epoch"] = 2
+    doc["epoch_state"] = {
+        "start_rng": doc["rng"],
+        "data_state": None,
+        "sums": {"acc": 0.5, "n": 32},
+        "elapsed": 1.0,
+    }
+
+
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
@@ -109,6 +120,10 @@ def _bad_target(doc, f):
         (_missing_array, "refers to array 1000000"),
         (_missing_key, "with global_step"),
         (_bad_target, "expected target"),
+        (
+            _sums_without_loss,
+            r"expected epoch_state = \{'start_rng', 'sums': \{'loss', 'acc', 'n'\}",
+        ),
     ],
 )
 def test_failed_load_changes_nothing(trainers, data, good_checkpoint, tmp_path, edit, match):

@@ -88,6 +88,8 @@ def test_evaluate_predict_and_validation_data_are_checked(image_trainer):
         image_trainer.predict(flat)
     with pytest.raises(ValueError, match=r"^Trainer\.fit\(validation_data=\.\.\.\): InputLayer"):
         image_trainer.fit(X, y, validation_data=(flat, y), progress=False)
+    # all before anything was compiled (the training data were fine)
+    assert image_trainer._compiled is None and image_trainer._predict_fn is None
 
 
 def test_first_batch_of_an_iterable_is_checked(image_trainer):
@@ -95,6 +97,7 @@ def test_first_batch_of_an_iterable_is_checked(image_trainer):
     batches = [(X[:4].reshape(4, 784), y[:4]), (X[4:], y[4:])]
     with pytest.raises(ValueError, match=r"the first batch's inputs has shape \(4, 784\)"):
         image_trainer.fit(batches, epochs=1, progress=False)
+    assert image_trainer._compiled is None  # the batch was checked when first seen
 
 
 # --------------------------------------------------------------------------------------

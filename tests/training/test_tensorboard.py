@@ -184,7 +184,7 @@ def test_network_graph_as_text(run):
     "kwargs, error, message",
     [
         ({"histogram_freq": -1}, ValueError, "histogram_freq: expected an int >= 0, received -1"),
-        ({"histogram_freq": 1.5}, ValueError, "histogram_freq: expected an int >= 0"),
+        ({"histogram_freq": 1.5}, TypeError, "histogram_freq: expected an int, received float"),
         ({"log_every_n_steps": 0}, ValueError, "log_every_n_steps: expected an int >= 1"),
         ({"grad_data": [1, 2]}, TypeError, r"grad_data: expected a tuple \(inputs, targets\)"),
     ],

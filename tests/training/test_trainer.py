@@ -230,6 +230,13 @@ def test_checks_arguments(tinynet, trainer, data):
         trainer.fit(X, progress=False)
     with pytest.raises(ValueError, match="expected epochs >= 0 and batch_size >= 1"):
         trainer.fit(X, y, batch_size=0, progress=False)
+    # (were ZeroDivisionError and range()'s ValueError)
+    with pytest.raises(ValueError, match=r"Trainer\.evaluate: batch_size: expected an int >= 1"):
+        trainer.evaluate(X, y, batch_size=0)
+    with pytest.raises(
+        ValueError, match=r"Trainer\.predict_proba: batch_size: expected an int >= 1"
+    ):
+        trainer.predict(X, batch_size=0)
     with pytest.raises(
         TypeError,
         match="expected callbacks to be Callback instances, received builtin_function_or_method",
@@ -243,3 +250,90 @@ def test_checks_arguments(tinynet, trainer, data):
         trainer.fit(X, y, validation_data=lambda e, r: [], progress=False)
     with pytest.raises(ValueError, match="nothing to save yet"):
         tinynet.make_trainer(tinynet.build_net()).state_dict()
+
+
+def _packed_state(trainer):
+    from convnet.training.checkpoint import pack
+
+    arrays = []
+    doc = pack(trainer.state_dict(), arrays)
+    return doc, arrays, trainer.get_param_values()
+
+
+class StopInEpoch2(Callback):
+    def on_batch_end(self, batch, logs):
+        if self.trainer.epoch == 1 and batch == 2:
+            self.trainer.stop_training = True
+
+
+def test_a_cached_trainer_comes_back_as_compiled(trainers, tinynet, data, tmp_path):
+    """Tests share compiled trainers (conftest.TrainerCache); whatever one test did to a
+    trainer -- callbacks with state, a schedule, a stop in the middle of an epoch, a
+    checkpoint loaded -- the next one gets it as it was after compiling, so that no test
+    depends on the order the tests run in."""
+    from convnet.training import EarlyStopping, ModelCheckpoint, StepDecay
+
+    X, y, Xv, yv = data
+    t = trainers.get("main")
+    doc0, arrays0, params0 = _packed_state(t)
+    callbacks = [
+        StepDecay(step_size=1, gamma=0.5),
+        EarlyStopping(patience=5),
+        ModelCheckpoint(tmp_path / "ck.h5", every_n_batches=4),
+        StopInEpoch2(),
+    ]
+    t.fit(X, y, epochs=3, batch_size=16, validation_data=(Xv, yv), callbacks=callbacks,
+          seed=5, progress=False)  # fmt: skip
+    t.load_checkpoint(tmp_path / "ck.h5")
+    assert t.epoch_sums is not None and t.learning_rate != 0.05
+    history = t.history
+
+    t = trainers.get("main")
+    doc, arrays, params = _packed_state(t)
+    assert doc == doc0 and all(np.array_equal(a, b) for a, b in zip(arrays, arrays0))
+    assert all(np.array_equal(a, b) for a, b in zip(params, params0))
+    assert t.epoch_sums is None and len(t.history) == 0 and t.history is not history
+    # and it trains as a trainer never used before
+    t.fit(X, y, epochs=2, batch_size=16, seed=3, progress=False)
+    fresh = tinynet.make_trainer()
+    fresh.fit(X, y, epochs=2, batch_size=16, seed=3, progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(t.get_param_values(), fresh.get_param_values()))
+    assert t.history["loss"] == fresh.history["loss"]
+
+
+def test_a_cache_key_keeps_its_configuration(trainers):
+    trainers.get("plain", net={"dropout": False, "batchnorm": False})
+    with pytest.raises(ValueError, match="'plain' was made with"):
+        trainers.get("plain", net={"dropout": True})
+
+
+def test_an_augmented_iterator_trains_on_its_epochs_from_0(tinynet, data):
+    """fit takes no hidden pass over a re-iterable: peeking at the first batch (to type
+    the targets) starts the first epoch, and telling a stream from a re-iterable does not
+    call iter() (which starts an AugmentedIterator's next epoch)."""
+    from convnet.augmentation import AugmentedIterator, RandomFlip
+
+    X, y, _, _ = data
+    X4 = X.reshape(96, 1, 2, 3)
+
+    def flatten(batches):
+        return ((xb.reshape(len(xb), 6), yb) for xb, yb in batches)
+
+    class Flat:  # a re-iterable over an AugmentedIterator's epochs
+        def __init__(self, it):
+            self.it = it
+
+        def __len__(self):
+            return len(self.it)
+
+        def __iter__(self):
+            return flatten(iter(self.it))
+
+    it = AugmentedIterator(X4, y, 16, augment=RandomFlip(), seed=3, workers=0)
+    t = tinynet.make_trainer()  # a fresh trainer peeks
+    t.fit(Flat(it), epochs=2, progress=False)
+    assert it.epoch == 2
+    again = AugmentedIterator(X4, y, 16, augment=RandomFlip(), seed=3, workers=0)
+    ref = tinynet.make_trainer()
+    ref.fit(lambda epoch, rng: flatten(again.iter_epoch(epoch)), epochs=2, progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(t.get_param_values(), ref.get_param_values()))
