@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
-from numpy.lib.stride_tricks import as_strided
 from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
@@ -32,6 +31,7 @@ from pytensor.scalar import upcast
 from pytensor.tensor.exceptions import ShapeError
 
 from ._args import as_int_tuple, as_pad_pairs, conv_transpose_output_length
+from ._geometry import conv_output_shape, windows
 
 __all__ = ["Conv", "ConvGradInput", "ConvGradWeights", "conv", "conv_transpose"]
 
@@ -54,31 +54,11 @@ def _pad_or_crop(x, pads):
     return x
 
 
-def _windows(xp, out_shape, kernel, stride, dilation):
-    """View of shape (N, C, *out_shape, *kernel): element [n, c, o, k] = xp[n, c, o*s + k*d]."""
-    lead_strides = xp.strides[:2]
-    sp_strides = xp.strides[2:]
-    strides = (
-        lead_strides
-        + tuple(st * s for st, s in zip(sp_strides, stride))
-        + tuple(st * d for st, d in zip(sp_strides, dilation))
-    )
-    shape = xp.shape[:2] + tuple(out_shape) + tuple(kernel)
-    return as_strided(xp, shape=shape, strides=strides, writeable=False)
-
-
-def _out_shape(in_shape, kernel, stride, pads, dilation):
-    return tuple(
-        (i + lo + hi - d * (k - 1) - 1) // s + 1
-        for i, k, s, (lo, hi), d in zip(in_shape, kernel, stride, pads, dilation)
-    )
-
-
 def corr_np(x, w, stride, pads, dilation, groups):
     """Grouped N-d cross-correlation in NumPy. x (N, C, *S), w (F, C//groups, *K)."""
     n = w.ndim - 2
     kernel = w.shape[2:]
-    out_shape = _out_shape(x.shape[2:], kernel, stride, pads, dilation)
+    out_shape = conv_output_shape(x.shape[2:], kernel, stride, pads, dilation)
     if any(o <= 0 for o in out_shape):
         raise ValueError(
             f"convolution: input spatial shape {x.shape[2:]} is smaller than the dilated "
@@ -86,7 +66,7 @@ def corr_np(x, w, stride, pads, dilation, groups):
         )
     dtype = np.result_type(x.dtype, w.dtype)
     xp = np.ascontiguousarray(_pad_or_crop(x, pads), dtype=dtype)
-    win = _windows(xp, out_shape, kernel, stride, dilation)
+    win = windows(xp, out_shape, kernel, stride, dilation)
     N, C = x.shape[:2]
     F = w.shape[0]
     cg, fg = C // groups, F // groups
@@ -148,7 +128,7 @@ def corr_grad_weights_np(x, gz, kernel, stride, pads, dilation, groups):
     dtype = np.result_type(x.dtype, gz.dtype)
     out_shape = gz.shape[2:]
     xp = np.ascontiguousarray(_pad_or_crop(x, pads), dtype=dtype)
-    win = _windows(xp, out_shape, kernel, stride, dilation)  # (N, C, *O, *K)
+    win = windows(xp, out_shape, kernel, stride, dilation)  # (N, C, *O, *K)
     C = x.shape[1]
     F = gz.shape[1]
     cg, fg = C // groups, F // groups
@@ -208,13 +188,6 @@ def _check_divisible(where, name, w_shape, groups):
         )
 
 
-def _static_out(in_shape, kernel, stride, pads, dilation):
-    return tuple(
-        None if i is None or k is None else (i + lo + hi - d * (k - 1) - 1) // s + 1
-        for i, k, s, (lo, hi), d in zip(in_shape, kernel, stride, pads, dilation)
-    )
-
-
 class Conv(_ConvBase):
     """Grouped N-d cross-correlation: inputs ``x (N, C, *S)``, ``w (F, C // groups, *K)``."""
 
@@ -225,7 +198,7 @@ class Conv(_ConvBase):
         self._check("input", x, n + 2)
         self._check("filters", w, n + 2)
         dtype = upcast(x.type.dtype, w.type.dtype)
-        spatial = _static_out(x.type.shape[2:], w.type.shape[2:], **self._sdp())
+        spatial = conv_output_shape(x.type.shape[2:], w.type.shape[2:], **self._sdp())
         out = pt.tensor(dtype=dtype, shape=(x.type.shape[0], w.type.shape[0]) + spatial)
         return Apply(self, [x, w], [out])
 

@@ -40,8 +40,9 @@ from pytensor.tensor.elemwise import CAReduce
 from pytensor.tensor.math import Argmax
 from pytensor.tensor.shape import Shape_i
 
-from .conv import Conv, ConvGradInput, ConvGradWeights, _static_out
-from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool, _counts, _geometry
+from ._geometry import conv_output_shape, pool_counts, pool_geometry
+from .conv import Conv, ConvGradInput, ConvGradWeights
+from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool
 from .shape import ConcreteShape
 
 try:  # PyTensor >= 3.3; its old home, pytensor.ifelse, warns (DeprecationWarning) on import
@@ -117,7 +118,7 @@ def _conv_small_taps(op, x, w):
     xp = _pad_spatial(x, op.pads)
     n = op.nd
     kernel = w.shape[2:]
-    out_spatial = _static_out(x.shape[2:], kernel, op.stride, op.pads, op.dilation)
+    out_spatial = conv_output_shape(x.shape[2:], kernel, op.stride, op.pads, op.dilation)
     out = None
     for c in range(x.shape[1]):
         for offset in _offsets(kernel):
@@ -272,13 +273,14 @@ def _window_args(op, ndim):
 def _reduce_window_pool(op, x):
     n = op.nd
     in_shape = x.shape[-n:]
-    out_shape, pads = _geometry(in_shape, op.ws, op.stride, op.pad, op.ignore_border)
+    out_shape, pads = pool_geometry(in_shape, op.ws, op.stride, op.pad, op.ignore_border)
     lead, dims, strides = _window_args(op, x.ndim)
     padding = ((0, 0),) * lead + pads
     if op.mode == "max":
         return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding)
     total = lax.reduce_window(x, 0.0, lax.add, dims, strides, padding)
-    counts = _counts(in_shape, out_shape, op.ws, op.stride, pads, op.mode == "average_exc_pad")
+    exclude_pad = op.mode == "average_exc_pad"
+    counts = pool_counts(in_shape, out_shape, op.ws, op.stride, pads, exclude_pad)
     return total / jnp.asarray(counts, dtype=x.dtype)
 
 

@@ -29,22 +29,11 @@ from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 
 from ._args import as_int_tuple, pool_output_length
-from .conv import _windows
+from ._geometry import pool_counts, pool_geometry, windows
 
 __all__ = ["Pool", "PoolGrad", "RuntimePool", "RuntimePoolGrad", "pool", "MODES"]
 
 MODES = ("max", "average_inc_pad", "average_exc_pad")
-
-
-def _geometry(in_shape, ws, stride, pad, ignore_border):
-    """Output shape and (lo, hi) padding so that every window lies inside the padded array."""
-    out_shape, pads = [], []
-    for i, w, s, p in zip(in_shape, ws, stride, pad):
-        o = pool_output_length(i, w, s, p, ignore_border)
-        out_shape.append(o)
-        hi = max(p, (o - 1) * s + w - i - p)
-        pads.append((p, hi))
-    return tuple(out_shape), tuple(pads)
 
 
 def _check_windows(where, in_shape, out_shape, ws, pad):
@@ -56,25 +45,11 @@ def _check_windows(where, in_shape, out_shape, ws, pad):
         )
 
 
-def _counts(in_shape, out_shape, ws, stride, pads, exclude_pad):
-    """Number of counted elements of every window, shape out_shape (outer product of 1-D)."""
-    result = np.ones((), dtype=np.float64)
-    for i, o, w, s, (lo, _hi) in zip(in_shape, out_shape, ws, stride, pads):
-        start = np.arange(o) * s - lo  # window start in unpadded coordinates
-        end = start + w
-        if exclude_pad:
-            c = np.minimum(end, i) - np.maximum(start, 0)
-        else:
-            c = np.minimum(end, i + lo) - np.maximum(start, -lo)
-        result = np.multiply.outer(result, c.astype(np.float64))
-    return result
-
-
 def pool_np(x, ws, stride, pad, ignore_border, mode):
     """Pooling in NumPy; returns the output and, for max, the flat in-window argmax."""
     n = len(ws)
     in_shape = x.shape[-n:]
-    out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
+    out_shape, pads = pool_geometry(in_shape, ws, stride, pad, ignore_border)
     _check_windows("Pool", in_shape, out_shape, ws, pad)
     lead = x.shape[:-n]
     xr = x.reshape((-1, 1) + in_shape)
@@ -82,13 +57,13 @@ def pool_np(x, ws, stride, pad, ignore_border, mode):
     if mode == "max":  # padding never wins a maximum
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = np.pad(xr, [(0, 0), (0, 0)] + list(pads), constant_values=fill)
-    win = _windows(xp, out_shape, ws, stride, (1,) * n)  # (B, 1, *O, *K)
+    win = windows(xp, out_shape, ws, stride, (1,) * n)  # (B, 1, *O, *K)
     win = win.reshape(win.shape[: 2 + n] + (-1,))
     if mode == "max":
         arg = np.argmax(win, axis=-1)
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         return out.reshape(lead + out_shape).astype(x.dtype, copy=False), arg
-    counts = _counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
+    counts = pool_counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
     out = win.sum(axis=-1) / counts
     return out.reshape(lead + out_shape).astype(x.dtype, copy=False), None
 
@@ -97,7 +72,7 @@ def pool_grad_np(x, gz, ws, stride, pad, ignore_border, mode):
     """Gradient of :func:`pool_np` with respect to x."""
     n = len(ws)
     in_shape = x.shape[-n:]
-    out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
+    out_shape, pads = pool_geometry(in_shape, ws, stride, pad, ignore_border)
     g = gz.reshape((-1,) + out_shape).astype(np.result_type(x.dtype, gz.dtype), copy=False)
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(in_shape, pads))
     dxp = np.zeros((g.shape[0],) + padded, dtype=g.dtype)
@@ -105,7 +80,7 @@ def pool_grad_np(x, gz, ws, stride, pad, ignore_border, mode):
         _, arg = pool_np(x, ws, stride, pad, ignore_border, mode)
         arg = arg.reshape(g.shape)
     else:
-        counts = _counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
+        counts = pool_counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
         g = g / counts
     for flat, offset in enumerate(np.ndindex(*ws)):
         index = (slice(None),) + tuple(
@@ -218,12 +193,12 @@ class MaxPoolGather(_PoolBase):
     def perform(self, node, inputs, outputs):
         x, g = inputs
         n = self.nd
-        out_shape, pads = _geometry(
+        out_shape, pads = pool_geometry(
             x.shape[-n:], self.ws, self.stride, self.pad, self.ignore_border
         )
         _, arg = pool_np(x, self.ws, self.stride, self.pad, self.ignore_border, "max")
         gp = np.pad(g.reshape((-1, 1) + g.shape[-n:]), [(0, 0), (0, 0)] + list(pads))
-        win = _windows(gp, out_shape, self.ws, self.stride, (1,) * n)
+        win = windows(gp, out_shape, self.ws, self.stride, (1,) * n)
         win = win.reshape(win.shape[: 2 + n] + (-1,))
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         outputs[0][0] = out.reshape(x.shape[:-n] + out_shape).astype(g.dtype, copy=False)

@@ -93,8 +93,6 @@ PENDING_PRIVATE: set[str] = {
     "convnet.layers.recurrent",
     "convnet.layers.shape",
     "convnet.layers.special",
-    "convnet.ops.jax",
-    "convnet.ops.pool",
     "convnet.random",
     "convnet.theano_extensions.padding",
     "convnet.visualize",
