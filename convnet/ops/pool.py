@@ -21,13 +21,18 @@ first-order gradients only, and no JAX implementation (JAX needs static windows)
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
+from pytensor.tensor.variable import TensorVariable
 
+from .._checks import check_choice
+from .._types import IntOrTuple, TensorLike
 from ._args import as_int_tuple, pool_output_length
 from ._geometry import pool_counts, pool_geometry, windows
 
@@ -36,10 +41,10 @@ __all__ = ["Pool", "PoolGrad", "RuntimePool", "RuntimePoolGrad", "pool", "MODES"
 MODES = ("max", "average_inc_pad", "average_exc_pad")
 
 
-def _check_windows(where, in_shape, out_shape, ws, pad):
+def _check_windows(caller, in_shape, out_shape, ws, pad):
     if any(o is not None and o < 1 for o in out_shape):
         raise ValueError(
-            f"{where}: input spatial shape {tuple(in_shape)} is smaller than pool_size "
+            f"{caller}: input spatial shape {tuple(in_shape)} is smaller than pool_size "
             f"{tuple(ws)} with padding {tuple(pad)}: no whole window fits (output shape "
             f"{tuple(out_shape)}); use ignore_border=False to keep partial windows"
         )
@@ -208,7 +213,14 @@ class MaxPoolGather(_PoolBase):
         return [grad_not_implemented(self, 0, x), PoolGrad(**self._params())(x, output_grads[0])]
 
 
-def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max"):
+def pool(
+    input: TensorLike,
+    pool_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ignore_border: bool = True,
+    mode: str = "max",
+) -> TensorVariable:
     """Symbolic N-d pooling over the last ``len(pool_size)`` axes (N = 1 for an int).
 
     Parameters
@@ -238,37 +250,41 @@ def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max
            [13., 15.]])
     """
     input = pt.as_tensor_variable(input)
-    where = "convnet.ops.pool"
-    if hasattr(pool_size, "__index__") and not isinstance(pool_size, bool):
-        pool_size = (pool_size,)  # an int (Python or NumPy) pools over the last axis
+    caller = "convnet.ops.pool"
+    if (
+        not isinstance(pool_size, bool)
+        and np.ndim(pool_size) == 0
+        and hasattr(pool_size, "__index__")
+    ):
+        # one int (Python, NumPy, a 0-d array) pools over the last axis
+        pool_size = (operator.index(pool_size),)
     if isinstance(pool_size, str) or not hasattr(pool_size, "__len__") or not len(pool_size):
         raise TypeError(
-            f"{where}: pool_size must be an int or a non-empty tuple of ints, "
+            f"{caller}: pool_size must be an int or a non-empty tuple of ints, "
             f"received {pool_size!r}"
         )
     n = len(pool_size)
-    ws = as_int_tuple(pool_size, n, "pool_size", minimum=1, where=where)
-    stride = ws if stride is None else as_int_tuple(stride, n, "stride", minimum=1, where=where)
-    pad = as_int_tuple(padding, n, "padding", minimum=0, where=where)
-    if mode not in MODES:
-        raise ValueError(f"{where}: mode must be one of {', '.join(MODES)}, received {mode!r}")
+    ws = as_int_tuple(pool_size, n, "pool_size", minimum=1, caller=caller)
+    stride = ws if stride is None else as_int_tuple(stride, n, "stride", minimum=1, caller=caller)
+    pad = as_int_tuple(padding, n, "padding", minimum=0, caller=caller)
+    check_choice(mode, MODES, caller=caller, argname="mode")
     if not ignore_border and any(pad):
         raise ValueError(
-            f"{where}: padding requires ignore_border=True, received padding={pad} with "
+            f"{caller}: padding requires ignore_border=True, received padding={pad} with "
             f"ignore_border=False"
         )
     if any(p >= w for p, w in zip(pad, ws)):
         raise ValueError(
-            f"{where}: padding must be smaller than pool_size in every dimension, received "
+            f"{caller}: padding must be smaller than pool_size in every dimension, received "
             f"padding={pad}, pool_size={ws}"
         )
     if input.type.ndim < n:
         raise ValueError(
-            f"{where}: input must have at least {n} dimensions for pool_size {ws}, received "
+            f"{caller}: input must have at least {n} dimensions for pool_size {ws}, received "
             f"{input.type.ndim}"
         )
     out = Pool(ws, stride, pad, ignore_border, mode)(input)
-    _check_windows(where, input.type.shape[-n:], out.type.shape[-n:], ws, pad)
+    _check_windows(caller, input.type.shape[-n:], out.type.shape[-n:], ws, pad)
     return out
 
 
