@@ -24,6 +24,22 @@ name       PyTensor mode
 Plain ``pytensor.function`` (PyTensor's own default mode, the numba linker) gives the same
 results, more slowly than JAX (see docs/benchmarks.md).
 
+Fixes to PyTensor's JAX backend, for convnet's functions only
+--------------------------------------------------------------
+A few of PyTensor's conversions of its own operators to JAX give convnet's graphs the wrong
+dtype or fail on them: a float32 sum or ``T.zeros`` that comes back float64, an ``ifelse``
+with a constant branch that fails, JAX warnings about 64-bit types it does not have at every
+float32 training step, a scan gradient whose size arithmetic becomes a traced value,
+``T.arange`` of more than 127 elements (PyTensor < 3.2.1). The ``"jax"`` mode converts with
+fixes for these, each with the PyTensor versions that need it (``convnet/_pytensor_patches.py``
+lists them, with what PyTensor does and why that is wrong). PyTensor's converter is one
+process-wide dispatch function, so the fixes are registered there, but they act only while
+the linker of the ``"jax"`` mode converts a graph: a ``pytensor.function(...,
+mode="JAX")``, or a :class:`~pytensor.compile.Mode` of your own passed to :func:`function`,
+gets PyTensor's conversions unchanged. Pass ``mode=convnet.get_mode("jax")`` to
+``pytensor.function`` to get the fixes there too. Nothing is registered before convnet builds
+its first JAX mode.
+
 Compiled JAX functions are cached on disk
 -----------------------------------------
 XLA's compilation of a training step takes seconds; the same graph compiled again in another
@@ -63,6 +79,7 @@ import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode
 from pytensor.compile.mode import get_mode as _pytensor_get_mode
+from pytensor.link.jax.linker import JAXLinker  # imports neither JAX nor its dispatch
 
 __all__ = [
     "MODES",
@@ -137,7 +154,10 @@ def get_mode(mode: str | Mode | None = None) -> Mode:
             f"function(mode=...): expected a str or a pytensor Mode, received {type(mode).__name__}"
         )
     if name == "jax":
-        return _pytensor_get_mode("JAX")
+        # PyTensor's JAX mode, with convnet's fixes to its conversions (see the module docs)
+        from ._pytensor_patches import jax_mode
+
+        return jax_mode()
     if name == "numba":
         return _pytensor_get_mode("NUMBA")
     if name == "c":
@@ -209,8 +229,7 @@ class Function:
         self.fn = fn
         self.mode_name = mode_name
         self.parallel = parallel
-        jax_linker = sys.modules.get("pytensor.link.jax.linker")
-        self._jax = jax_linker is not None and isinstance(fn.maker.linker, jax_linker.JAXLinker)
+        self._jax = isinstance(fn.maker.linker, JAXLinker)
         pairs = list(zip(fn.maker.inputs, fn.input_storage))
         if self._jax:  # the shared variables whose values the call replaces
             self._shared = [c for i, c in pairs if i.update is not None]
@@ -560,4 +579,4 @@ def _resolve_devices(devices):
 
 
 def _is_jax_mode(mode: Mode) -> bool:
-    return type(mode.linker).__name__ == "JAXLinker"
+    return isinstance(mode.linker, JAXLinker)

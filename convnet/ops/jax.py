@@ -1,12 +1,14 @@
 """JAX implementations of convnet's operators for PyTensor's JAX backend.
 
 Registered with :func:`pytensor.link.jax.dispatch.jax_funcify` when this module is imported
-(``convnet.ops`` does so when JAX is installed). Convolutions call
+(``convnet.ops`` does so when JAX is installed). These registrations concern convnet's own
+operators only; the fixes convnet makes to PyTensor's JAX conversions of PyTensor's
+operators are in ``convnet/_pytensor_patches.py``. Convolutions call
 ``jax.lax.conv_general_dilated``; their input gradients are its exact transposes
 (``jax.linear_transpose``), which XLA lowers to its own transposed-convolution kernels.
 
 Two cases where XLA's CPU convolution is slow get their own formulation when JAX runs on the
-CPU (measured on 2 cores, batch 128; ``shared/design/ops-findings.md``):
+CPU (measured on 2 cores, batch 128; the training-step figures are in ``docs/benchmarks.md``):
 
 * the filter gradient: XLA computes it as a convolution whose "batch" is the input's channel
   axis and whose reduction runs over batch and space, 2.5-5x slower than one matrix product
@@ -31,24 +33,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from pytensor.compile.ops import DeepCopyOp
-from pytensor.graph.basic import Constant
 from pytensor.link.jax.dispatch import jax_funcify
-from pytensor.scalar.basic import Composite, ScalarOp
-from pytensor.tensor.basic import Alloc, ARange, ScalarFromTensor
-from pytensor.tensor.elemwise import CAReduce
-from pytensor.tensor.math import Argmax
-from pytensor.tensor.shape import Shape_i
 
 from ._geometry import conv_output_shape, pool_counts, pool_geometry
 from .conv import Conv, ConvGradInput, ConvGradWeights
 from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool
 from .shape import ConcreteShape
-
-try:  # PyTensor >= 3.3; its old home, pytensor.ifelse, warns (DeprecationWarning) on import
-    from pytensor.conditional.op import IfElse
-except ImportError:  # PyTensor 3.0-3.2
-    from pytensor.ifelse import IfElse
 
 __all__: list[str] = []
 
@@ -339,199 +329,3 @@ def _jax_runtime_pool(op, **kwargs):
         f"implementation, because JAX needs static windows: pass ints to convnet.ops.pool, "
         f"or compile with mode 'c', 'numba' or 'py'"
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX ``ARange`` passes NumPy scalar constants (e.g. an int8 ``0``) to
-# ``jnp.arange``, whose length arithmetic then overflows under NumPy 2's promotion rules once
-# ``stop`` exceeds the constant's dtype (``take_along_axis`` on a batch of 128 fails). Same
-# semantics, with the constants turned into Python numbers first.
-# --------------------------------------------------------------------------------------------
-
-
-@jax_funcify.register(ARange)
-def _jax_arange(op, node, **kwargs):
-    constants = []
-    for arg in node.inputs:
-        if arg.owner and isinstance(arg.owner.op, Shape_i):
-            constants.append(None)
-        elif isinstance(arg, Constant):
-            constants.append(np.asarray(arg.value).item())
-        else:
-            raise NotImplementedError(
-                "convnet: under the JAX backend arange needs constant arguments or array "
-                "lengths (JAX arrays have static shapes)"
-            )
-
-    def arange(start, stop, step):
-        values = [v if c is None else c for v, c in zip((start, stop, step), constants)]
-        return jnp.arange(*values, dtype=op.dtype)
-
-    return arange
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX reductions (sum, prod, ...) return their accumulator dtype, so a
-# float32 sum comes back float64 although its PyTensor type says float32. Gradients sum over
-# the batch, so float32 parameters silently turned float64 after one training step. Cast the
-# result to the type PyTensor promised (``_cast_result`` below, shared with Alloc and
-# DeepCopyOp).
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX backend hands 0-d constants to the compiled function as Python
-# numbers (``jax_typify`` of a 0-d ndarray is ``data.item()``), which lose their dtype. Where
-# such a constant becomes an output without meeting a typed array, it comes back as JAX's
-# default type (float64, int64) instead of its PyTensor type:
-#
-# * ``Alloc`` of a 0-d constant value: ``T.zeros((2, 3))``, ``T.ones(x.shape)``, ``T.full``,
-#   ``T.alloc(np.float32(2), n, 3)`` (``zeros_like``/``fill`` are not affected: their value is
-#   broadcast to the full rank first, and arrays keep their dtype);
-# * ``DeepCopyOp`` of a 0-d constant: a function output or shared-variable update that is a
-#   constant after constant folding (``T.ones(())``, ``T.cast(T.constant(2.5), "float32")``);
-# * ``IfElse`` with a 0-d constant branch fails instead: ``lax.cond`` refuses branches of
-#   different types (float64 from the constant, float32 from the other branch).
-#
-# A float32 network's optimiser state reset with ``T.zeros`` thus silently turned float64.
-# The first two get their result cast to the type PyTensor promised; IfElse gets its branch
-# values cast to the output types before ``lax.cond``.
-# --------------------------------------------------------------------------------------------
-
-
-def _dtype_of(variable):
-    """The dtype of a tensor variable, None for other types (random generators, ...)."""
-    return getattr(variable.type, "dtype", None)
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: with JAX's 64-bit types off (PyTensor turns them off unless floatX is float64),
-# PyTensor's JAX dispatch still asks for them: reductions accumulate in float64 or int64
-# (PyTensor's accumulator for float32 and small-integer sums) and argmax returns int64. JAX
-# narrows these to 32 bits anyway, with a UserWarning ("Explicitly requested dtype float64
-# ... will be truncated to dtype float32") at the first call of every float32 training
-# function. Ask for the types JAX computes in (``_jax_dtype``): reductions get a 32-bit
-# accumulator, results are cast to the narrowed type, and Argmax is dispatched here.
-# --------------------------------------------------------------------------------------------
-
-
-def _jax_dtype(dtype):
-    """``dtype`` as JAX computes it now: 64-bit types narrowed when x64 is off."""
-    return np.dtype(jax.dtypes.canonicalize_dtype(np.dtype(dtype)))
-
-
-def _cast_result(pytensor_impl):
-    """Wrap PyTensor's dispatch of an op with one output: cast the result to its dtype."""
-
-    def funcify(op, node=None, **kwargs):
-        acc = getattr(op, "acc_dtype", None)
-        if acc is not None and _jax_dtype(acc) != np.dtype(acc):
-            op = op.clone(acc_dtype=str(_jax_dtype(acc)))
-        impl = pytensor_impl(op, node=node, **kwargs)
-        dtype = None if node is None else _dtype_of(node.outputs[0])
-        if dtype is None:
-            return impl
-        dtype = _jax_dtype(dtype)
-
-        def cast(*inputs):
-            return jnp.asarray(impl(*inputs), dtype=dtype)
-
-        return cast
-
-    return funcify
-
-
-jax_funcify.register(CAReduce)(_cast_result(jax_funcify.dispatch(CAReduce)))
-jax_funcify.register(Alloc)(_cast_result(jax_funcify.dispatch(Alloc)))
-jax_funcify.register(DeepCopyOp)(_cast_result(jax_funcify.dispatch(DeepCopyOp)))
-
-
-@jax_funcify.register(Argmax)
-def _jax_argmax(op, node=None, **kwargs):
-    """PyTensor's Argmax (first maximum over ``op.axis``) in the index type JAX uses."""
-    axis = op.axis
-    dtype = _jax_dtype("int64")
-
-    def argmax(x):
-        axes = tuple(range(x.ndim)) if axis is None else tuple(int(a) for a in axis)
-        keep = tuple(i for i in range(x.ndim) if i not in axes)
-        moved = jnp.transpose(x, keep + axes)
-        flat = moved.reshape(moved.shape[: len(keep)] + (-1,))
-        return jnp.argmax(flat, axis=-1).astype(dtype)
-
-    return argmax
-
-
-_pytensor_ifelse = jax_funcify.dispatch(IfElse)
-
-
-@jax_funcify.register(IfElse)
-def _jax_ifelse(op, node=None, **kwargs):
-    impl = _pytensor_ifelse(op, node=node, **kwargs)
-    if node is None:
-        return impl
-    dtypes = [_dtype_of(out) for out in node.outputs] * 2  # the true, then the false branch
-
-    def ifelse(cond, *branches):
-        branches = [b if d is None else jnp.asarray(b, dtype=d) for b, d in zip(branches, dtypes)]
-        return impl(cond, *branches)
-
-    return ifelse
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX backend computes integer scalar arithmetic on array sizes (a
-# ``Composite`` such as ``n_steps + 1``, ``ScalarFromTensor`` of a size) with ``jnp``, and
-# inside ``jax.jit`` every ``jnp`` result is a tracer even when its inputs are plain numbers.
-# A size that passes through such arithmetic can no longer be the shape of an array: the
-# gradient of a ``scan`` whose length is not static (``Alloc(n_steps + 1, batch, units)``)
-# fails with "Shapes must be 1D sequences of concrete values". Sizes read off arrays
-# (``Shape_i``) and constants are Python or NumPy integers at trace time, so integer scalar
-# nodes whose inputs are all such numbers are computed with NumPy (``op.impl``) and stay
-# concrete; anything else goes to PyTensor's implementation. Checked with pytensor 3.0.7.
-# --------------------------------------------------------------------------------------------
-
-
-def _is_concrete_int(value):
-    return isinstance(value, (int, np.integer)) or (
-        isinstance(value, np.ndarray) and value.dtype.kind in "iu"
-    )
-
-
-def _integer_node(node):
-    """Whether all inputs and outputs of ``node`` are 0-d integers (sizes, counts)."""
-    return node is not None and all(
-        (_dtype_of(v) or "").startswith(("int", "uint")) and getattr(v.type, "ndim", 0) == 0
-        for v in node.inputs + node.outputs
-    )
-
-
-def _concrete_integers(pytensor_impl, compute):
-    """Wrap PyTensor's dispatch of an integer scalar op: NumPy when the inputs are numbers."""
-
-    def funcify(op, node=None, **kwargs):
-        impl = pytensor_impl(op, node=node, **kwargs)
-        if not _integer_node(node):
-            return impl
-
-        def concrete_or_traced(*inputs):
-            if all(_is_concrete_int(i) for i in inputs):
-                return compute(op, inputs)
-            return impl(*inputs)
-
-        return concrete_or_traced
-
-    return funcify
-
-
-def _scalar_impl(op, inputs):
-    return op.impl(*[np.asarray(i) for i in inputs])
-
-
-def _scalar_from_tensor(op, inputs):
-    return np.asarray(inputs[0]).reshape(-1)[0]
-
-
-jax_funcify.register(ScalarOp)(_concrete_integers(jax_funcify.dispatch(ScalarOp), _scalar_impl))
-jax_funcify.register(Composite)(_concrete_integers(jax_funcify.dispatch(Composite), _scalar_impl))
-jax_funcify.register(ScalarFromTensor)(
-    _concrete_integers(jax_funcify.dispatch(ScalarFromTensor), _scalar_from_tensor)
-)
