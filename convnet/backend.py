@@ -44,18 +44,19 @@ Compiled JAX functions are cached on disk
 -----------------------------------------
 XLA's compilation of a training step takes seconds; the same graph compiled again in another
 process (a second run of a script, a resumed training) is read back from JAX's persistent
-compilation cache instead. :func:`function` turns the cache on when it builds its first JAX
-function, unless the process already configured one (``jax_compilation_cache_dir``):
+compilation cache instead. :func:`function` turns the cache on when it builds a JAX
+function, unless the process configured one itself (``jax_compilation_cache_dir``):
 
 * ``CONVNET_CACHE_DIR``: the folder (default ``$XDG_CACHE_HOME/convnet/jax``, else
   ``~/.cache/convnet/jax``);
 * ``CONVNET_NO_CACHE=1``: no cache.
 
-Both are read when a function is built. Entries are keyed by the XLA program, the JAX and
-XLA versions, the device and the compiler flags, so a changed graph or machine never reads
-another's entry. The cache is capped at :data:`CACHE_MAX_BYTES` (least recently used entries
-go first); JAX then takes a file lock around every read and write, so processes that compile
-at the same time share the folder safely. An entry JAX cannot read back is compiled again.
+Both are read each time a JAX function is built (as ``CONVNET_MODE`` is), so a change takes
+effect at the next one. Entries are keyed by the XLA program, the JAX and XLA versions, the
+device and the compiler flags, so a changed graph or machine never reads another's entry.
+The cache is capped at :data:`CACHE_MAX_BYTES` (least recently used entries go first); JAX
+then takes a file lock around every read and write, so processes that compile at the same
+time share the folder safely. An entry JAX cannot read back is compiled again.
 
 Float32 data through float64 parameters
 ---------------------------------------
@@ -100,7 +101,10 @@ _JAX_SKIP_BROADCAST_ASSERT = (
 )
 #: The size at which the compilation cache starts to drop its least recently used entries.
 CACHE_MAX_BYTES = 2 * 1024**3
-_cache_configured = False
+#: The folder convnet pointed JAX's compilation cache at (None: none, or the process's own).
+_cache_folder: str | None = None
+#: The last folder that could not be created (warned about once).
+_cache_failed: str | None = None
 _float64_warned = False
 
 
@@ -408,40 +412,49 @@ def compilation_cache_dir() -> str | None:
 
 
 def _configure_compilation_cache() -> None:
-    """Point JAX's persistent compilation cache at :func:`compilation_cache_dir`, once.
+    """Point JAX's persistent compilation cache at :func:`compilation_cache_dir`, read now.
 
-    A cache the process configured itself (``jax_compilation_cache_dir`` set) is left alone.
-    Every compiled program is cached (JAX's default keeps only those that took over a second),
-    so that a warm process also skips the small ones.
+    Called each time :func:`function` builds a JAX function, so that a change of
+    ``$CONVNET_CACHE_DIR`` or ``$CONVNET_NO_CACHE`` takes effect at the next build. A cache
+    the process configured itself (``jax_compilation_cache_dir`` set, to another folder than
+    the one convnet set) is left alone. Every compiled program is cached (JAX's default keeps
+    only those that took over a second), so that a warm process also skips the small ones.
     """
-    global _cache_configured
-    if _cache_configured:
-        return
+    global _cache_folder, _cache_failed
     folder = compilation_cache_dir()
-    if folder is None:
-        return
+    if folder is None and _cache_folder is None:
+        return  # no cache wanted and none set by convnet: JAX need not even be imported
     import jax
 
-    _cache_configured = True
-    if jax.config.jax_compilation_cache_dir:
+    current = jax.config.jax_compilation_cache_dir
+    if current and current != _cache_folder:
+        return  # the process's own cache
+    if folder == current:
         return
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as err:
-        warnings.warn(
-            f"convnet: cannot create the compilation cache folder {folder!r} ({err}); "
-            "compiling without a cache (set CONVNET_CACHE_DIR or CONVNET_NO_CACHE=1)",
-            UserWarning,
-            stacklevel=3,
-        )
-        return
+    if folder is not None:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as err:
+            if folder != _cache_failed:  # once per folder
+                _cache_failed = folder
+                warnings.warn(
+                    f"convnet: cannot create the compilation cache folder {folder!r} ({err}); "
+                    "compiling without a cache (set CONVNET_CACHE_DIR or CONVNET_NO_CACHE=1)",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            folder = None
+        if folder == current:
+            return
     jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
-    # JAX decides once per process, at its first compilation, whether a cache is in use; a
-    # program compiled before this point (any jax.jit call) has decided "no". Make it decide
-    # again with the settings above.
+    if folder is not None:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    _cache_folder = folder
+    # JAX decides once per process, at its first compilation, whether a cache is in use (and
+    # which); a program compiled before this point (any jax.jit call) has decided. Make it
+    # decide again with the settings above.
     from jax.experimental.compilation_cache import compilation_cache
 
     compilation_cache.reset_cache()

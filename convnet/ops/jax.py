@@ -22,6 +22,15 @@ Pooling whose windows tile the input exactly is a reshape and a reduction; its m
 is routed through a one-hot of the first argmax of each window. Other pooling geometries use
 ``lax.reduce_window`` and JAX's own gradient (``select_and_scatter_add``, which also picks the
 first maximum).
+
+Two environment variables switch the formulations, for benchmarking (not an API); both are
+read each time an operator is converted to JAX, that is when a function is compiled:
+
+* ``CONVNET_JAX_CONV_LAYOUT=NCHW``: 2-D convolutions in XLA's channels-first layout (the
+  default, ``NHWC``, transposes around each convolution: XLA's CPU kernels run faster
+  channels-last, and XLA merges the transposes of neighbouring operations);
+* ``CONVNET_JAX_CPU_CONV=lax``: XLA's kernels on the CPU too, instead of the two
+  formulations above.
 """
 
 from __future__ import annotations
@@ -42,21 +51,34 @@ from .shape import ConcreteShape
 
 __all__: list[str] = []
 
-
-# XLA's CPU convolutions run faster with channels last: NCHW inputs are transposed around
-# each 2-D convolution (XLA merges the transposes of neighbouring operations). The variable
-# exists for benchmarking the choice (``CONVNET_JAX_CONV_LAYOUT=NCHW``), not as an API.
-_CHANNELS_LAST = os.environ.get("CONVNET_JAX_CONV_LAYOUT", "NHWC").upper() == "NHWC"
+#: Environment variables read when a function is compiled (see the module docstring).
+_LAYOUT_ENV = "CONVNET_JAX_CONV_LAYOUT"
+_CPU_CONV_ENV = "CONVNET_JAX_CPU_CONV"
 
 
-def _conv_fn(op, pads=None):
+def _channels_last() -> bool:
+    """Whether 2-D convolutions run channels-last: ``$CONVNET_JAX_CONV_LAYOUT``, now."""
+    return os.environ.get(_LAYOUT_ENV, "NHWC").upper() == "NHWC"
+
+
+def _cpu_formulations() -> bool:
+    """Whether JAX on the CPU gets convnet's own formulations: JAX's platform and
+    ``$CONVNET_JAX_CPU_CONV``, now."""
+    return os.environ.get(_CPU_CONV_ENV, "matmul").lower() != "lax" and (
+        jax.default_backend() == "cpu"
+    )
+
+
+def _conv_fn(op, channels_last, pads=None):
+    """``fn(x, w)``: the convolution of ``op`` through ``lax`` (with ``pads`` instead of its
+    padding if given), channels-last for 2-D convolutions if ``channels_last``."""
     common = dict(
         window_strides=op.stride,
         padding=op.pads if pads is None else pads,
         rhs_dilation=op.dilation,
         feature_group_count=op.groups,
     )
-    if _CHANNELS_LAST and op.nd == 2:
+    if channels_last and op.nd == 2:
 
         def fn(x, w):
             y = lax.conv_general_dilated(
@@ -72,17 +94,9 @@ def _conv_fn(op, pads=None):
     return fn
 
 
-# The CPU formulations can be switched off to compare with XLA's kernels
-# (``CONVNET_JAX_CPU_CONV=lax``); not an API.
-_CPU_FORMULATIONS = os.environ.get("CONVNET_JAX_CPU_CONV", "matmul").lower() != "lax"
-
 #: Forward convolutions with at most this many input channels x filter taps are computed as
 #: fused broadcast multiply-adds on the CPU.
 _SMALL_CONV_TAPS = 32
-
-
-def _on_cpu():
-    return _CPU_FORMULATIONS and jax.default_backend() == "cpu"
 
 
 def _offsets(kernel):
@@ -142,9 +156,9 @@ def _conv_grad_weights_matmul(op, x, gz, kernel):
 
 @jax_funcify.register(Conv)
 def _jax_conv(op, node=None, **kwargs):
-    fwd = _conv_fn(op)
+    fwd = _conv_fn(op, _channels_last())
     small = False
-    if node is not None and _on_cpu() and op.groups == 1:
+    if node is not None and _cpu_formulations() and op.groups == 1:
         c, *kernel = node.inputs[1].type.shape[1:]
         small = None not in (c, *kernel) and c * int(np.prod(kernel)) <= _SMALL_CONV_TAPS
 
@@ -160,6 +174,8 @@ def _jax_conv(op, node=None, **kwargs):
 
 @jax_funcify.register(ConvGradInput)
 def _jax_conv_grad_input(op, **kwargs):
+    channels_last = _channels_last()
+
     def grad_input(gz, w, *like):
         dtype = jnp.result_type(gz, w)
         gz, w = gz.astype(dtype), w.astype(dtype)
@@ -184,7 +200,7 @@ def _jax_conv_grad_input(op, **kwargs):
                 gz.shape[2:], kernel, op.stride, op.pads, op.dilation, spatial
             )
         )
-        fwd = _conv_fn(op, pads)
+        fwd = _conv_fn(op, channels_last, pads)
         shape = (gz.shape[0], w.shape[1] * op.groups) + tuple(spatial)
         transpose = jax.linear_transpose(lambda x: fwd(x, w), jax.ShapeDtypeStruct(shape, dtype))
         return transpose(gz)[0]
@@ -194,8 +210,8 @@ def _jax_conv_grad_input(op, **kwargs):
 
 @jax_funcify.register(ConvGradWeights)
 def _jax_conv_grad_weights(op, **kwargs):
-    fwd = _conv_fn(op)
-    matmul = _on_cpu() and op.groups == 1
+    fwd = _conv_fn(op, _channels_last())
+    matmul = _cpu_formulations() and op.groups == 1
 
     def grad_weights(x, gz, like):
         dtype = jnp.result_type(x, gz)
