@@ -73,14 +73,22 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pytensor
+from pytensor.compile.io import In, Out
 from pytensor.compile.mode import Mode
 from pytensor.compile.mode import get_mode as _pytensor_get_mode
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Variable
 from pytensor.link.jax.linker import JAXLinker  # imports neither JAX nor its dispatch
+
+from ._types import TensorLike
+
+if TYPE_CHECKING:
+    import jax
 
 __all__ = [
     "MODES",
@@ -92,6 +100,11 @@ __all__ = [
     "function",
     "compilation_cache_dir",
 ]
+
+#: The updates of shared variables a function makes: ``{shared: new value}`` or pairs.
+Updates: TypeAlias = (
+    Mapping[SharedVariable, TensorLike] | Iterable[tuple[SharedVariable, TensorLike]]
+)
 
 ENV_VAR = "CONVNET_MODE"
 MODES = ("jax", "c", "numba", "py")
@@ -489,13 +502,13 @@ def _warn_float64_upcast(fn) -> None:
 
 
 def function(
-    inputs: Sequence[Any],
-    outputs: Any = None,
+    inputs: Sequence[Variable | In],
+    outputs: Variable | Out | Sequence[Variable | Out] | None = None,
     mode: str | Mode | None = None,
-    updates: Any = None,
-    devices: Any = None,
+    updates: Updates | None = None,
+    devices: int | str | Sequence[jax.Device] | None = None,
     batch_inputs: Sequence[int] | None = None,
-    **kwargs: Any,
+    **kwargs: Any,  # pytensor.function's own arguments
 ) -> Function:
     """Compile a PyTensor function with convnet's default mode.
 
