@@ -57,9 +57,9 @@ try:  # PyTensor >= 3.3; its old home, pytensor.ifelse, warns (DeprecationWarnin
     from pytensor.conditional.op import IfElse
 except ImportError:  # PyTensor 3.0-3.2
     from pytensor.ifelse import IfElse
-try:  # later PyTensor 3.3 releases compile ifelse's branches into inner graphs
+try:  # PyTensor 3.3 releases that compile ifelse's branches into inner graphs (3.3.8 does)
     from pytensor.conditional.op import LazyIfElse
-except ImportError:  # PyTensor 3.0-3.2 and early 3.3 releases
+except ImportError:  # PyTensor 3.0-3.2 (and 3.3.0)
     LazyIfElse = None
 
 __all__ = ["PATCHES", "Patch", "PatchedJAXLinker", "install", "jax_mode", "pytensor_version"]
@@ -220,10 +220,10 @@ def _fix_constant_output(pytensor_funcify: Funcify) -> Funcify:
 #
 # * ``IfElse``, whose branch values are its inputs: they are cast to the output types before
 #   PyTensor's ``lax.cond``. Present in 3.0.7 and 3.3.8;
-# * ``LazyIfElse`` (later 3.3 releases rewrite ``IfElse`` into it under JAX), whose branches
-#   are inner graphs that PyTensor's conversion builds itself: the conversion is rebuilt here
-#   (it is PyTensor's four lines) with each branch's results cast to the output types.
-#   Present in 3.3.8.
+# * ``LazyIfElse`` (3.3 releases that have it, 3.3.8 among them, rewrite an ``IfElse`` with a
+#   computed branch into it under JAX), whose branches are inner graphs that PyTensor's
+#   conversion converts itself: the conversion is rebuilt here (it is PyTensor's four lines)
+#   with each branch's results cast to the output types. Present in 3.3.8.
 # --------------------------------------------------------------------------------------------
 
 
@@ -314,7 +314,10 @@ def _fix_argmax(pytensor_funcify: Funcify) -> Funcify:
 # read off arrays (``Shape_i``) and constants are Python or NumPy integers when JAX traces, so
 # the fix computes integer scalar nodes whose inputs are all such numbers with NumPy
 # (``op.impl``), and they stay concrete; anything else goes to PyTensor's conversion.
-# Present in 3.0.7 and 3.3.8.
+# Present in 3.0.7 and 3.3.8: in 3.0.7 the arithmetic arrives fused into ``Composite`` nodes
+# (PyTensor's JAX mode stopped fusing in 3.1.1), in 3.3.8 as scalar operators that PyTensor
+# does not compute with Python's own operators (``maximum``, unlike ``+``); in both the slice
+# bound or shape is a ``ScalarFromTensor`` (the second patch).
 # --------------------------------------------------------------------------------------------
 
 
