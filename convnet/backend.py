@@ -24,22 +24,39 @@ name       PyTensor mode
 Plain ``pytensor.function`` (PyTensor's own default mode, the numba linker) gives the same
 results, more slowly than JAX (see docs/benchmarks.md).
 
+Fixes to PyTensor's JAX backend, for convnet's functions only
+--------------------------------------------------------------
+A few of PyTensor's conversions of its own operators to JAX give convnet's graphs the wrong
+dtype or fail on them: a float32 sum or ``T.zeros`` that comes back float64, an ``ifelse``
+with a constant branch that fails, JAX warnings about 64-bit types it does not have at every
+float32 training step, a scan gradient whose size arithmetic becomes a traced value,
+``T.arange`` of more than 127 elements (PyTensor < 3.2.1). The ``"jax"`` mode converts with
+fixes for these, each with the PyTensor versions that need it (``convnet/_pytensor_patches.py``
+lists them, with what PyTensor does and why that is wrong). PyTensor's converter is one
+process-wide dispatch function, so the fixes are registered there, but they act only while
+the linker of the ``"jax"`` mode converts a graph: a ``pytensor.function(...,
+mode="JAX")``, or a :class:`~pytensor.compile.Mode` of your own passed to :func:`function`,
+gets PyTensor's conversions unchanged. Pass ``mode=convnet.get_mode("jax")`` to
+``pytensor.function`` to get the fixes there too. Nothing is registered before convnet builds
+its first JAX mode.
+
 Compiled JAX functions are cached on disk
 -----------------------------------------
 XLA's compilation of a training step takes seconds; the same graph compiled again in another
 process (a second run of a script, a resumed training) is read back from JAX's persistent
-compilation cache instead. :func:`function` turns the cache on when it builds its first JAX
-function, unless the process already configured one (``jax_compilation_cache_dir``):
+compilation cache instead. :func:`function` turns the cache on when it builds a JAX
+function, unless the process configured one itself (``jax_compilation_cache_dir``):
 
 * ``CONVNET_CACHE_DIR``: the folder (default ``$XDG_CACHE_HOME/convnet/jax``, else
   ``~/.cache/convnet/jax``);
 * ``CONVNET_NO_CACHE=1``: no cache.
 
-Both are read when a function is built. Entries are keyed by the XLA program, the JAX and
-XLA versions, the device and the compiler flags, so a changed graph or machine never reads
-another's entry. The cache is capped at :data:`CACHE_MAX_BYTES` (least recently used entries
-go first); JAX then takes a file lock around every read and write, so processes that compile
-at the same time share the folder safely. An entry JAX cannot read back is compiled again.
+Both are read each time a JAX function is built (as ``CONVNET_MODE`` is), so a change takes
+effect at the next one. Entries are keyed by the XLA program, the JAX and XLA versions, the
+device and the compiler flags, so a changed graph or machine never reads another's entry.
+The cache is capped at :data:`CACHE_MAX_BYTES` (least recently used entries go first); JAX
+then takes a file lock around every read and write, so processes that compile at the same
+time share the folder safely. An entry JAX cannot read back is compiled again.
 
 Float32 data through float64 parameters
 ---------------------------------------
@@ -56,13 +73,22 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pytensor
+from pytensor.compile.io import In, Out
 from pytensor.compile.mode import Mode
 from pytensor.compile.mode import get_mode as _pytensor_get_mode
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Variable
+from pytensor.link.jax.linker import JAXLinker  # imports neither JAX nor its dispatch
+
+from ._types import TensorLike
+
+if TYPE_CHECKING:
+    import jax
 
 __all__ = [
     "MODES",
@@ -75,6 +101,11 @@ __all__ = [
     "compilation_cache_dir",
 ]
 
+#: The updates of shared variables a function makes: ``{shared: new value}`` or pairs.
+Updates: TypeAlias = (
+    Mapping[SharedVariable, TensorLike] | Iterable[tuple[SharedVariable, TensorLike]]
+)
+
 ENV_VAR = "CONVNET_MODE"
 MODES = ("jax", "c", "numba", "py")
 _JAX_RNG_COPY = r"The RandomType SharedVariables .* will not be used in the compiled JAX graph"
@@ -83,7 +114,10 @@ _JAX_SKIP_BROADCAST_ASSERT = (
 )
 #: The size at which the compilation cache starts to drop its least recently used entries.
 CACHE_MAX_BYTES = 2 * 1024**3
-_cache_configured = False
+#: The folder convnet pointed JAX's compilation cache at (None: none, or the process's own).
+_cache_folder: str | None = None
+#: The last folder that could not be created (warned about once).
+_cache_failed: str | None = None
 _float64_warned = False
 
 
@@ -137,7 +171,10 @@ def get_mode(mode: str | Mode | None = None) -> Mode:
             f"function(mode=...): expected a str or a pytensor Mode, received {type(mode).__name__}"
         )
     if name == "jax":
-        return _pytensor_get_mode("JAX")
+        # PyTensor's JAX mode, with convnet's fixes to its conversions (see the module docs)
+        from ._pytensor_patches import jax_mode
+
+        return jax_mode()
     if name == "numba":
         return _pytensor_get_mode("NUMBA")
     if name == "c":
@@ -209,8 +246,7 @@ class Function:
         self.fn = fn
         self.mode_name = mode_name
         self.parallel = parallel
-        jax_linker = sys.modules.get("pytensor.link.jax.linker")
-        self._jax = jax_linker is not None and isinstance(fn.maker.linker, jax_linker.JAXLinker)
+        self._jax = isinstance(fn.maker.linker, JAXLinker)
         pairs = list(zip(fn.maker.inputs, fn.input_storage))
         if self._jax:  # the shared variables whose values the call replaces
             self._shared = [c for i, c in pairs if i.update is not None]
@@ -389,40 +425,49 @@ def compilation_cache_dir() -> str | None:
 
 
 def _configure_compilation_cache() -> None:
-    """Point JAX's persistent compilation cache at :func:`compilation_cache_dir`, once.
+    """Point JAX's persistent compilation cache at :func:`compilation_cache_dir`, read now.
 
-    A cache the process configured itself (``jax_compilation_cache_dir`` set) is left alone.
-    Every compiled program is cached (JAX's default keeps only those that took over a second),
-    so that a warm process also skips the small ones.
+    Called each time :func:`function` builds a JAX function, so that a change of
+    ``$CONVNET_CACHE_DIR`` or ``$CONVNET_NO_CACHE`` takes effect at the next build. A cache
+    the process configured itself (``jax_compilation_cache_dir`` set, to another folder than
+    the one convnet set) is left alone. Every compiled program is cached (JAX's default keeps
+    only those that took over a second), so that a warm process also skips the small ones.
     """
-    global _cache_configured
-    if _cache_configured:
-        return
+    global _cache_folder, _cache_failed
     folder = compilation_cache_dir()
-    if folder is None:
-        return
+    if folder is None and _cache_folder is None:
+        return  # no cache wanted and none set by convnet: JAX need not even be imported
     import jax
 
-    _cache_configured = True
-    if jax.config.jax_compilation_cache_dir:
+    current = jax.config.jax_compilation_cache_dir
+    if current and current != _cache_folder:
+        return  # the process's own cache
+    if folder == current:
         return
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as err:
-        warnings.warn(
-            f"convnet: cannot create the compilation cache folder {folder!r} ({err}); "
-            "compiling without a cache (set CONVNET_CACHE_DIR or CONVNET_NO_CACHE=1)",
-            UserWarning,
-            stacklevel=3,
-        )
-        return
+    if folder is not None:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as err:
+            if folder != _cache_failed:  # once per folder
+                _cache_failed = folder
+                warnings.warn(
+                    f"convnet: cannot create the compilation cache folder {folder!r} ({err}); "
+                    "compiling without a cache (set CONVNET_CACHE_DIR or CONVNET_NO_CACHE=1)",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            folder = None
+        if folder == current:
+            return
     jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
-    # JAX decides once per process, at its first compilation, whether a cache is in use; a
-    # program compiled before this point (any jax.jit call) has decided "no". Make it decide
-    # again with the settings above.
+    if folder is not None:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    _cache_folder = folder
+    # JAX decides once per process, at its first compilation, whether a cache is in use (and
+    # which); a program compiled before this point (any jax.jit call) has decided. Make it
+    # decide again with the settings above.
     from jax.experimental.compilation_cache import compilation_cache
 
     compilation_cache.reset_cache()
@@ -457,13 +502,13 @@ def _warn_float64_upcast(fn) -> None:
 
 
 def function(
-    inputs: Sequence[Any],
-    outputs: Any = None,
+    inputs: Sequence[Variable | In],
+    outputs: Variable | Out | Sequence[Variable | Out] | None = None,
     mode: str | Mode | None = None,
-    updates: Any = None,
-    devices: Any = None,
+    updates: Updates | None = None,
+    devices: int | str | Sequence[jax.Device] | None = None,
     batch_inputs: Sequence[int] | None = None,
-    **kwargs: Any,
+    **kwargs: Any,  # pytensor.function's own arguments
 ) -> Function:
     """Compile a PyTensor function with convnet's default mode.
 
@@ -560,4 +605,4 @@ def _resolve_devices(devices):
 
 
 def _is_jax_mode(mode: Mode) -> bool:
-    return type(mode.linker).__name__ == "JAXLinker"
+    return isinstance(mode.linker, JAXLinker)

@@ -91,7 +91,7 @@ print(json.dumps({
 """
 
 
-def _run_cache_script(tmp_path, **env):
+def _run_cache_script(tmp_path, script=_CACHE_SCRIPT, args=(), **env):
     import json
     import os
     import subprocess
@@ -101,7 +101,7 @@ def _run_cache_script(tmp_path, **env):
     full_env.update(env)
     full_env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), full_env.get("PYTHONPATH", "")])
     out = subprocess.run(
-        [sys.executable, "-c", _CACHE_SCRIPT],
+        [sys.executable, "-c", script, *args],
         env=full_env,
         cwd=tmp_path,
         capture_output=True,
@@ -129,6 +129,44 @@ def test_no_cache_when_switched_off(tmp_path):
     out = _run_cache_script(tmp_path, CONVNET_CACHE_DIR=str(cache), CONVNET_NO_CACHE="1")
     assert out["dir"] is None
     assert not cache.exists()
+
+
+_SWITCH_SCRIPT = r"""
+import json, os, sys
+import jax
+import numpy as np
+import pytensor.tensor as T
+import convnet
+
+a, b = sys.argv[1:]
+x = T.fvector("x")
+seen = []
+switches = [{"CONVNET_CACHE_DIR": a}, {"CONVNET_CACHE_DIR": b}, {"CONVNET_NO_CACHE": "1"}]
+for k, env in enumerate(switches + [{"CONVNET_CACHE_DIR": a}]):
+    os.environ.pop("CONVNET_NO_CACHE", None)
+    os.environ.update(env)
+    f = convnet.function([x], T.tanh(x) * float(k + 1))  # a new program each time
+    f(np.ones(2, dtype="float32"))
+    seen.append(jax.config.jax_compilation_cache_dir)
+print(json.dumps(seen))
+"""
+
+
+def test_cache_variables_are_read_at_each_build(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    seen = _run_cache_script(tmp_path, _SWITCH_SCRIPT, (str(a), str(b)))
+    assert seen == [str(a), str(b), None, str(a)]
+    for folder in (a, b):  # both received compiled programs
+        assert any(p.name.endswith("-cache") for p in folder.iterdir()), list(folder.iterdir())
+
+
+def test_mode_variable_is_read_at_each_build(monkeypatch):
+    x = T.dvector("x")
+    monkeypatch.setenv("CONVNET_MODE", "py")
+    assert convnet.function([x], 2 * x).mode_name == "py"
+    monkeypatch.setenv("CONVNET_MODE", "c")
+    f = convnet.function([x], 2 * x)
+    assert f.mode_name == "c" and type(f.maker.linker).__name__ == "VMLinker"
 
 
 def test_default_cache_folder_follows_xdg(monkeypatch, tmp_path):

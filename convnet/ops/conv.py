@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
-from numpy.lib.stride_tricks import as_strided
 from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
 from pytensor.tensor.exceptions import ShapeError
+from pytensor.tensor.variable import TensorVariable
 
-from ._args import as_int_tuple, as_pad_pairs, conv_transpose_output_length
+from .._checks import check_int
+from .._types import IntOrTuple, TensorLike
+from ._args import Padding, as_int_tuple, as_pad_pairs, conv_transpose_output_length
+from ._geometry import conv_output_shape, windows
 
 __all__ = ["Conv", "ConvGradInput", "ConvGradWeights", "conv", "conv_transpose"]
 
@@ -54,31 +57,11 @@ def _pad_or_crop(x, pads):
     return x
 
 
-def _windows(xp, out_shape, kernel, stride, dilation):
-    """View of shape (N, C, *out_shape, *kernel): element [n, c, o, k] = xp[n, c, o*s + k*d]."""
-    lead_strides = xp.strides[:2]
-    sp_strides = xp.strides[2:]
-    strides = (
-        lead_strides
-        + tuple(st * s for st, s in zip(sp_strides, stride))
-        + tuple(st * d for st, d in zip(sp_strides, dilation))
-    )
-    shape = xp.shape[:2] + tuple(out_shape) + tuple(kernel)
-    return as_strided(xp, shape=shape, strides=strides, writeable=False)
-
-
-def _out_shape(in_shape, kernel, stride, pads, dilation):
-    return tuple(
-        (i + lo + hi - d * (k - 1) - 1) // s + 1
-        for i, k, s, (lo, hi), d in zip(in_shape, kernel, stride, pads, dilation)
-    )
-
-
 def corr_np(x, w, stride, pads, dilation, groups):
     """Grouped N-d cross-correlation in NumPy. x (N, C, *S), w (F, C//groups, *K)."""
     n = w.ndim - 2
     kernel = w.shape[2:]
-    out_shape = _out_shape(x.shape[2:], kernel, stride, pads, dilation)
+    out_shape = conv_output_shape(x.shape[2:], kernel, stride, pads, dilation)
     if any(o <= 0 for o in out_shape):
         raise ValueError(
             f"convolution: input spatial shape {x.shape[2:]} is smaller than the dilated "
@@ -86,7 +69,7 @@ def corr_np(x, w, stride, pads, dilation, groups):
         )
     dtype = np.result_type(x.dtype, w.dtype)
     xp = np.ascontiguousarray(_pad_or_crop(x, pads), dtype=dtype)
-    win = _windows(xp, out_shape, kernel, stride, dilation)
+    win = windows(xp, out_shape, kernel, stride, dilation)
     N, C = x.shape[:2]
     F = w.shape[0]
     cg, fg = C // groups, F // groups
@@ -148,7 +131,7 @@ def corr_grad_weights_np(x, gz, kernel, stride, pads, dilation, groups):
     dtype = np.result_type(x.dtype, gz.dtype)
     out_shape = gz.shape[2:]
     xp = np.ascontiguousarray(_pad_or_crop(x, pads), dtype=dtype)
-    win = _windows(xp, out_shape, kernel, stride, dilation)  # (N, C, *O, *K)
+    win = windows(xp, out_shape, kernel, stride, dilation)  # (N, C, *O, *K)
     C = x.shape[1]
     F = gz.shape[1]
     cg, fg = C // groups, F // groups
@@ -199,20 +182,13 @@ class _ConvBase(Op):
         )
 
 
-def _check_divisible(where, name, w_shape, groups):
+def _check_divisible(caller, name, w_shape, groups):
     """The first filter axis (output channels of a conv) must split into ``groups`` blocks."""
     if w_shape[0] is not None and w_shape[0] % groups:
         raise ValueError(
-            f"{where}: {name} of shape {tuple(w_shape)} have {w_shape[0]} channels on their "
+            f"{caller}: {name} of shape {tuple(w_shape)} have {w_shape[0]} channels on their "
             f"first axis, which is not divisible by groups={groups}"
         )
-
-
-def _static_out(in_shape, kernel, stride, pads, dilation):
-    return tuple(
-        None if i is None or k is None else (i + lo + hi - d * (k - 1) - 1) // s + 1
-        for i, k, s, (lo, hi), d in zip(in_shape, kernel, stride, pads, dilation)
-    )
 
 
 class Conv(_ConvBase):
@@ -225,7 +201,7 @@ class Conv(_ConvBase):
         self._check("input", x, n + 2)
         self._check("filters", w, n + 2)
         dtype = upcast(x.type.dtype, w.type.dtype)
-        spatial = _static_out(x.type.shape[2:], w.type.shape[2:], **self._sdp())
+        spatial = conv_output_shape(x.type.shape[2:], w.type.shape[2:], **self._sdp())
         out = pt.tensor(dtype=dtype, shape=(x.type.shape[0], w.type.shape[0]) + spatial)
         return Apply(self, [x, w], [out])
 
@@ -405,24 +381,32 @@ def _flip(w, n):
     return w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
 
 
-def _normalise(filters, n_name, stride, padding, dilation, groups, where):
+def _normalise(filters, stride, padding, dilation, groups, caller):
+    """The number of spatial axes and the checked stride, padding pairs, dilation and groups."""
     n = filters.type.ndim - 2
     if n < 1:
         raise ValueError(
-            f"{where}: filters must have at least 3 dimensions (out, in, *kernel), "
+            f"{caller}: filters must have at least 3 dimensions (out, in, *kernel), "
             f"received {filters.type.ndim}"
         )
-    stride = as_int_tuple(stride, n, "stride", minimum=1, where=where)
-    dilation = as_int_tuple(dilation, n, "dilation", minimum=1, where=where)
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"{where}: groups must be a positive int, received {groups!r}")
+    stride = as_int_tuple(stride, n, "stride", minimum=1, caller=caller)
+    dilation = as_int_tuple(dilation, n, "dilation", minimum=1, caller=caller)
+    groups = check_int(groups, caller=caller, argname="groups", minimum=1)
     pads = as_pad_pairs(
-        padding, n, kernel=filters.type.shape[2:], dilation=dilation, name="padding", where=where
+        padding, n, kernel=filters.type.shape[2:], dilation=dilation, name="padding", caller=caller
     )
-    return n, stride, pads, dilation
+    return n, stride, pads, dilation, groups
 
 
-def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters=False):
+def conv(
+    input: TensorLike,
+    filters: TensorLike,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    flip_filters: bool = False,
+) -> TensorVariable:
     """Symbolic N-d multi-channel convolution (N = ``filters.ndim - 2``).
 
     Parameters
@@ -455,28 +439,29 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
     """
     input = pt.as_tensor_variable(input)
     filters = pt.as_tensor_variable(filters)
-    n, stride, pads, dilation = _normalise(
-        filters, "conv", stride, padding, dilation, groups, "convnet.ops.conv"
+    caller = "convnet.ops.conv"
+    n, stride, pads, dilation, groups = _normalise(
+        filters, stride, padding, dilation, groups, caller
     )
     if input.type.ndim != n + 2:
         raise ValueError(
-            f"convnet.ops.conv: input must have {n + 2} dimensions (batch, channels, "
+            f"{caller}: input must have {n + 2} dimensions (batch, channels, "
             f"{n} spatial) to match filters of {n + 2}, received {input.type.ndim} "
             f"with static shape {input.type.shape}"
         )
     cin, cf = input.type.shape[1], filters.type.shape[1]
     if cin is not None and cf is not None and cin != cf * groups:
         raise ValueError(
-            f"convnet.ops.conv: input has {cin} channels, filters expect {cf} x {groups} "
+            f"{caller}: input has {cin} channels, filters expect {cf} x {groups} "
             f"groups = {cf * groups}"
         )
-    _check_divisible("convnet.ops.conv", "filters", filters.type.shape, groups)
+    _check_divisible(caller, "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
     out = Conv(stride, pads, dilation, groups)(input, filters)
     if any(o is not None and o < 1 for o in out.type.shape[2:]):
         raise ValueError(
-            f"convnet.ops.conv: input spatial shape {input.type.shape[2:]} is smaller than the "
+            f"{caller}: input spatial shape {input.type.shape[2:]} is smaller than the "
             f"dilated filter {filters.type.shape[2:]} (dilation {dilation}) with padding "
             f"{pads}: the output shape would be {out.type.shape}"
         )
@@ -484,8 +469,15 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1, flip_filters
 
 
 def conv_transpose(
-    input, filters, stride=1, padding=0, dilation=1, groups=1, output_padding=0, flip_filters=False
-):
+    input: TensorLike,
+    filters: TensorLike,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    output_padding: IntOrTuple = 0,
+    flip_filters: bool = False,
+) -> TensorVariable:
     """Symbolic transposed convolution: the gradient of :func:`conv` with respect to its input.
 
     Parameters
@@ -514,26 +506,28 @@ def conv_transpose(
     """
     input = pt.as_tensor_variable(input)
     filters = pt.as_tensor_variable(filters)
-    where = "convnet.ops.conv_transpose"
-    n, stride, pads, dilation = _normalise(filters, "", stride, padding, dilation, groups, where)
-    output_padding = as_int_tuple(output_padding, n, "output_padding", minimum=0, where=where)
+    caller = "convnet.ops.conv_transpose"
+    n, stride, pads, dilation, groups = _normalise(
+        filters, stride, padding, dilation, groups, caller
+    )
+    output_padding = as_int_tuple(output_padding, n, "output_padding", minimum=0, caller=caller)
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= max(s, d):
             raise ValueError(
-                f"{where}: output_padding must be smaller than stride or dilation, received "
+                f"{caller}: output_padding must be smaller than stride or dilation, received "
                 f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
             )
     if input.type.ndim != n + 2:
         raise ValueError(
-            f"{where}: input must have {n + 2} dimensions (batch, channels, {n} spatial), "
+            f"{caller}: input must have {n + 2} dimensions (batch, channels, {n} spatial), "
             f"received {input.type.ndim} with static shape {input.type.shape}"
         )
     cin, cf = input.type.shape[1], filters.type.shape[0]
     if cin is not None and cf is not None and cin != cf:
         raise ValueError(
-            f"{where}: input has {cin} channels, filters of shape {filters.type.shape} expect {cf}"
+            f"{caller}: input has {cin} channels, filters of shape {filters.type.shape} expect {cf}"
         )
-    _check_divisible(where, "filters", filters.type.shape, groups)
+    _check_divisible(caller, "filters", filters.type.shape, groups)
     if flip_filters:
         filters = _flip(filters, n)
     # Fold the output padding into the trailing padding: the operation is then exactly the

@@ -1,12 +1,14 @@
 """JAX implementations of convnet's operators for PyTensor's JAX backend.
 
 Registered with :func:`pytensor.link.jax.dispatch.jax_funcify` when this module is imported
-(``convnet.ops`` does so when JAX is installed). Convolutions call
+(``convnet.ops`` does so when JAX is installed). These registrations concern convnet's own
+operators only; the fixes convnet makes to PyTensor's JAX conversions of PyTensor's
+operators are in ``convnet/_pytensor_patches.py``. Convolutions call
 ``jax.lax.conv_general_dilated``; their input gradients are its exact transposes
 (``jax.linear_transpose``), which XLA lowers to its own transposed-convolution kernels.
 
 Two cases where XLA's CPU convolution is slow get their own formulation when JAX runs on the
-CPU (measured on 2 cores, batch 128; ``shared/design/ops-findings.md``):
+CPU (measured on 2 cores, batch 128; the training-step figures are in ``docs/benchmarks.md``):
 
 * the filter gradient: XLA computes it as a convolution whose "batch" is the input's channel
   axis and whose reduction runs over batch and space, 2.5-5x slower than one matrix product
@@ -20,6 +22,15 @@ Pooling whose windows tile the input exactly is a reshape and a reduction; its m
 is routed through a one-hot of the first argmax of each window. Other pooling geometries use
 ``lax.reduce_window`` and JAX's own gradient (``select_and_scatter_add``, which also picks the
 first maximum).
+
+Two environment variables switch the formulations, for benchmarking (not an API); both are
+read each time an operator is converted to JAX, that is when a function is compiled:
+
+* ``CONVNET_JAX_CONV_LAYOUT=NCHW``: 2-D convolutions in XLA's channels-first layout (the
+  default, ``NHWC``, transposes around each convolution: XLA's CPU kernels run faster
+  channels-last, and XLA merges the transposes of neighbouring operations);
+* ``CONVNET_JAX_CPU_CONV=lax``: XLA's kernels on the CPU too, instead of the two
+  formulations above.
 """
 
 from __future__ import annotations
@@ -31,41 +42,43 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from pytensor.compile.ops import DeepCopyOp
-from pytensor.graph.basic import Constant
 from pytensor.link.jax.dispatch import jax_funcify
-from pytensor.scalar.basic import Composite, ScalarOp
-from pytensor.tensor.basic import Alloc, ARange, ScalarFromTensor
-from pytensor.tensor.elemwise import CAReduce
-from pytensor.tensor.math import Argmax
-from pytensor.tensor.shape import Shape_i
 
-from .conv import Conv, ConvGradInput, ConvGradWeights, _static_out
-from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool, _counts, _geometry
+from ._geometry import conv_output_shape, pool_counts, pool_geometry
+from .conv import Conv, ConvGradInput, ConvGradWeights
+from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool
 from .shape import ConcreteShape
-
-try:  # PyTensor >= 3.3; its old home, pytensor.ifelse, warns (DeprecationWarning) on import
-    from pytensor.conditional.op import IfElse
-except ImportError:  # PyTensor 3.0-3.2
-    from pytensor.ifelse import IfElse
 
 __all__: list[str] = []
 
-
-# XLA's CPU convolutions run faster with channels last: NCHW inputs are transposed around
-# each 2-D convolution (XLA merges the transposes of neighbouring operations). The variable
-# exists for benchmarking the choice (``CONVNET_JAX_CONV_LAYOUT=NCHW``), not as an API.
-_CHANNELS_LAST = os.environ.get("CONVNET_JAX_CONV_LAYOUT", "NHWC").upper() == "NHWC"
+#: Environment variables read when a function is compiled (see the module docstring).
+_LAYOUT_ENV = "CONVNET_JAX_CONV_LAYOUT"
+_CPU_CONV_ENV = "CONVNET_JAX_CPU_CONV"
 
 
-def _conv_fn(op, pads=None):
+def _channels_last() -> bool:
+    """Whether 2-D convolutions run channels-last: ``$CONVNET_JAX_CONV_LAYOUT``, now."""
+    return os.environ.get(_LAYOUT_ENV, "NHWC").upper() == "NHWC"
+
+
+def _cpu_formulations() -> bool:
+    """Whether JAX on the CPU gets convnet's own formulations: JAX's platform and
+    ``$CONVNET_JAX_CPU_CONV``, now."""
+    return os.environ.get(_CPU_CONV_ENV, "matmul").lower() != "lax" and (
+        jax.default_backend() == "cpu"
+    )
+
+
+def _conv_fn(op, channels_last, pads=None):
+    """``fn(x, w)``: the convolution of ``op`` through ``lax`` (with ``pads`` instead of its
+    padding if given), channels-last for 2-D convolutions if ``channels_last``."""
     common = dict(
         window_strides=op.stride,
         padding=op.pads if pads is None else pads,
         rhs_dilation=op.dilation,
         feature_group_count=op.groups,
     )
-    if _CHANNELS_LAST and op.nd == 2:
+    if channels_last and op.nd == 2:
 
         def fn(x, w):
             y = lax.conv_general_dilated(
@@ -81,17 +94,9 @@ def _conv_fn(op, pads=None):
     return fn
 
 
-# The CPU formulations can be switched off to compare with XLA's kernels
-# (``CONVNET_JAX_CPU_CONV=lax``); not an API.
-_CPU_FORMULATIONS = os.environ.get("CONVNET_JAX_CPU_CONV", "matmul").lower() != "lax"
-
 #: Forward convolutions with at most this many input channels x filter taps are computed as
 #: fused broadcast multiply-adds on the CPU.
 _SMALL_CONV_TAPS = 32
-
-
-def _on_cpu():
-    return _CPU_FORMULATIONS and jax.default_backend() == "cpu"
 
 
 def _offsets(kernel):
@@ -117,7 +122,7 @@ def _conv_small_taps(op, x, w):
     xp = _pad_spatial(x, op.pads)
     n = op.nd
     kernel = w.shape[2:]
-    out_spatial = _static_out(x.shape[2:], kernel, op.stride, op.pads, op.dilation)
+    out_spatial = conv_output_shape(x.shape[2:], kernel, op.stride, op.pads, op.dilation)
     out = None
     for c in range(x.shape[1]):
         for offset in _offsets(kernel):
@@ -151,9 +156,9 @@ def _conv_grad_weights_matmul(op, x, gz, kernel):
 
 @jax_funcify.register(Conv)
 def _jax_conv(op, node=None, **kwargs):
-    fwd = _conv_fn(op)
+    fwd = _conv_fn(op, _channels_last())
     small = False
-    if node is not None and _on_cpu() and op.groups == 1:
+    if node is not None and _cpu_formulations() and op.groups == 1:
         c, *kernel = node.inputs[1].type.shape[1:]
         small = None not in (c, *kernel) and c * int(np.prod(kernel)) <= _SMALL_CONV_TAPS
 
@@ -169,6 +174,8 @@ def _jax_conv(op, node=None, **kwargs):
 
 @jax_funcify.register(ConvGradInput)
 def _jax_conv_grad_input(op, **kwargs):
+    channels_last = _channels_last()
+
     def grad_input(gz, w, *like):
         dtype = jnp.result_type(gz, w)
         gz, w = gz.astype(dtype), w.astype(dtype)
@@ -193,7 +200,7 @@ def _jax_conv_grad_input(op, **kwargs):
                 gz.shape[2:], kernel, op.stride, op.pads, op.dilation, spatial
             )
         )
-        fwd = _conv_fn(op, pads)
+        fwd = _conv_fn(op, channels_last, pads)
         shape = (gz.shape[0], w.shape[1] * op.groups) + tuple(spatial)
         transpose = jax.linear_transpose(lambda x: fwd(x, w), jax.ShapeDtypeStruct(shape, dtype))
         return transpose(gz)[0]
@@ -203,8 +210,8 @@ def _jax_conv_grad_input(op, **kwargs):
 
 @jax_funcify.register(ConvGradWeights)
 def _jax_conv_grad_weights(op, **kwargs):
-    fwd = _conv_fn(op)
-    matmul = _on_cpu() and op.groups == 1
+    fwd = _conv_fn(op, _channels_last())
+    matmul = _cpu_formulations() and op.groups == 1
 
     def grad_weights(x, gz, like):
         dtype = jnp.result_type(x, gz)
@@ -272,13 +279,14 @@ def _window_args(op, ndim):
 def _reduce_window_pool(op, x):
     n = op.nd
     in_shape = x.shape[-n:]
-    out_shape, pads = _geometry(in_shape, op.ws, op.stride, op.pad, op.ignore_border)
+    out_shape, pads = pool_geometry(in_shape, op.ws, op.stride, op.pad, op.ignore_border)
     lead, dims, strides = _window_args(op, x.ndim)
     padding = ((0, 0),) * lead + pads
     if op.mode == "max":
         return lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, padding)
     total = lax.reduce_window(x, 0.0, lax.add, dims, strides, padding)
-    counts = _counts(in_shape, out_shape, op.ws, op.stride, pads, op.mode == "average_exc_pad")
+    exclude_pad = op.mode == "average_exc_pad"
+    counts = pool_counts(in_shape, out_shape, op.ws, op.stride, pads, exclude_pad)
     return total / jnp.asarray(counts, dtype=x.dtype)
 
 
@@ -337,199 +345,3 @@ def _jax_runtime_pool(op, **kwargs):
         f"implementation, because JAX needs static windows: pass ints to convnet.ops.pool, "
         f"or compile with mode 'c', 'numba' or 'py'"
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX ``ARange`` passes NumPy scalar constants (e.g. an int8 ``0``) to
-# ``jnp.arange``, whose length arithmetic then overflows under NumPy 2's promotion rules once
-# ``stop`` exceeds the constant's dtype (``take_along_axis`` on a batch of 128 fails). Same
-# semantics, with the constants turned into Python numbers first.
-# --------------------------------------------------------------------------------------------
-
-
-@jax_funcify.register(ARange)
-def _jax_arange(op, node, **kwargs):
-    constants = []
-    for arg in node.inputs:
-        if arg.owner and isinstance(arg.owner.op, Shape_i):
-            constants.append(None)
-        elif isinstance(arg, Constant):
-            constants.append(np.asarray(arg.value).item())
-        else:
-            raise NotImplementedError(
-                "convnet: under the JAX backend arange needs constant arguments or array "
-                "lengths (JAX arrays have static shapes)"
-            )
-
-    def arange(start, stop, step):
-        values = [v if c is None else c for v, c in zip((start, stop, step), constants)]
-        return jnp.arange(*values, dtype=op.dtype)
-
-    return arange
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX reductions (sum, prod, ...) return their accumulator dtype, so a
-# float32 sum comes back float64 although its PyTensor type says float32. Gradients sum over
-# the batch, so float32 parameters silently turned float64 after one training step. Cast the
-# result to the type PyTensor promised (``_cast_result`` below, shared with Alloc and
-# DeepCopyOp).
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX backend hands 0-d constants to the compiled function as Python
-# numbers (``jax_typify`` of a 0-d ndarray is ``data.item()``), which lose their dtype. Where
-# such a constant becomes an output without meeting a typed array, it comes back as JAX's
-# default type (float64, int64) instead of its PyTensor type:
-#
-# * ``Alloc`` of a 0-d constant value: ``T.zeros((2, 3))``, ``T.ones(x.shape)``, ``T.full``,
-#   ``T.alloc(np.float32(2), n, 3)`` (``zeros_like``/``fill`` are not affected: their value is
-#   broadcast to the full rank first, and arrays keep their dtype);
-# * ``DeepCopyOp`` of a 0-d constant: a function output or shared-variable update that is a
-#   constant after constant folding (``T.ones(())``, ``T.cast(T.constant(2.5), "float32")``);
-# * ``IfElse`` with a 0-d constant branch fails instead: ``lax.cond`` refuses branches of
-#   different types (float64 from the constant, float32 from the other branch).
-#
-# A float32 network's optimiser state reset with ``T.zeros`` thus silently turned float64.
-# The first two get their result cast to the type PyTensor promised; IfElse gets its branch
-# values cast to the output types before ``lax.cond``.
-# --------------------------------------------------------------------------------------------
-
-
-def _dtype_of(variable):
-    """The dtype of a tensor variable, None for other types (random generators, ...)."""
-    return getattr(variable.type, "dtype", None)
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: with JAX's 64-bit types off (PyTensor turns them off unless floatX is float64),
-# PyTensor's JAX dispatch still asks for them: reductions accumulate in float64 or int64
-# (PyTensor's accumulator for float32 and small-integer sums) and argmax returns int64. JAX
-# narrows these to 32 bits anyway, with a UserWarning ("Explicitly requested dtype float64
-# ... will be truncated to dtype float32") at the first call of every float32 training
-# function. Ask for the types JAX computes in (``_jax_dtype``): reductions get a 32-bit
-# accumulator, results are cast to the narrowed type, and Argmax is dispatched here.
-# --------------------------------------------------------------------------------------------
-
-
-def _jax_dtype(dtype):
-    """``dtype`` as JAX computes it now: 64-bit types narrowed when x64 is off."""
-    return np.dtype(jax.dtypes.canonicalize_dtype(np.dtype(dtype)))
-
-
-def _cast_result(pytensor_impl):
-    """Wrap PyTensor's dispatch of an op with one output: cast the result to its dtype."""
-
-    def funcify(op, node=None, **kwargs):
-        acc = getattr(op, "acc_dtype", None)
-        if acc is not None and _jax_dtype(acc) != np.dtype(acc):
-            op = op.clone(acc_dtype=str(_jax_dtype(acc)))
-        impl = pytensor_impl(op, node=node, **kwargs)
-        dtype = None if node is None else _dtype_of(node.outputs[0])
-        if dtype is None:
-            return impl
-        dtype = _jax_dtype(dtype)
-
-        def cast(*inputs):
-            return jnp.asarray(impl(*inputs), dtype=dtype)
-
-        return cast
-
-    return funcify
-
-
-jax_funcify.register(CAReduce)(_cast_result(jax_funcify.dispatch(CAReduce)))
-jax_funcify.register(Alloc)(_cast_result(jax_funcify.dispatch(Alloc)))
-jax_funcify.register(DeepCopyOp)(_cast_result(jax_funcify.dispatch(DeepCopyOp)))
-
-
-@jax_funcify.register(Argmax)
-def _jax_argmax(op, node=None, **kwargs):
-    """PyTensor's Argmax (first maximum over ``op.axis``) in the index type JAX uses."""
-    axis = op.axis
-    dtype = _jax_dtype("int64")
-
-    def argmax(x):
-        axes = tuple(range(x.ndim)) if axis is None else tuple(int(a) for a in axis)
-        keep = tuple(i for i in range(x.ndim) if i not in axes)
-        moved = jnp.transpose(x, keep + axes)
-        flat = moved.reshape(moved.shape[: len(keep)] + (-1,))
-        return jnp.argmax(flat, axis=-1).astype(dtype)
-
-    return argmax
-
-
-_pytensor_ifelse = jax_funcify.dispatch(IfElse)
-
-
-@jax_funcify.register(IfElse)
-def _jax_ifelse(op, node=None, **kwargs):
-    impl = _pytensor_ifelse(op, node=node, **kwargs)
-    if node is None:
-        return impl
-    dtypes = [_dtype_of(out) for out in node.outputs] * 2  # the true, then the false branch
-
-    def ifelse(cond, *branches):
-        branches = [b if d is None else jnp.asarray(b, dtype=d) for b, d in zip(branches, dtypes)]
-        return impl(cond, *branches)
-
-    return ifelse
-
-
-# --------------------------------------------------------------------------------------------
-# Workaround: PyTensor's JAX backend computes integer scalar arithmetic on array sizes (a
-# ``Composite`` such as ``n_steps + 1``, ``ScalarFromTensor`` of a size) with ``jnp``, and
-# inside ``jax.jit`` every ``jnp`` result is a tracer even when its inputs are plain numbers.
-# A size that passes through such arithmetic can no longer be the shape of an array: the
-# gradient of a ``scan`` whose length is not static (``Alloc(n_steps + 1, batch, units)``)
-# fails with "Shapes must be 1D sequences of concrete values". Sizes read off arrays
-# (``Shape_i``) and constants are Python or NumPy integers at trace time, so integer scalar
-# nodes whose inputs are all such numbers are computed with NumPy (``op.impl``) and stay
-# concrete; anything else goes to PyTensor's implementation. Checked with pytensor 3.0.7.
-# --------------------------------------------------------------------------------------------
-
-
-def _is_concrete_int(value):
-    return isinstance(value, (int, np.integer)) or (
-        isinstance(value, np.ndarray) and value.dtype.kind in "iu"
-    )
-
-
-def _integer_node(node):
-    """Whether all inputs and outputs of ``node`` are 0-d integers (sizes, counts)."""
-    return node is not None and all(
-        (_dtype_of(v) or "").startswith(("int", "uint")) and getattr(v.type, "ndim", 0) == 0
-        for v in node.inputs + node.outputs
-    )
-
-
-def _concrete_integers(pytensor_impl, compute):
-    """Wrap PyTensor's dispatch of an integer scalar op: NumPy when the inputs are numbers."""
-
-    def funcify(op, node=None, **kwargs):
-        impl = pytensor_impl(op, node=node, **kwargs)
-        if not _integer_node(node):
-            return impl
-
-        def concrete_or_traced(*inputs):
-            if all(_is_concrete_int(i) for i in inputs):
-                return compute(op, inputs)
-            return impl(*inputs)
-
-        return concrete_or_traced
-
-    return funcify
-
-
-def _scalar_impl(op, inputs):
-    return op.impl(*[np.asarray(i) for i in inputs])
-
-
-def _scalar_from_tensor(op, inputs):
-    return np.asarray(inputs[0]).reshape(-1)[0]
-
-
-jax_funcify.register(ScalarOp)(_concrete_integers(jax_funcify.dispatch(ScalarOp), _scalar_impl))
-jax_funcify.register(Composite)(_concrete_integers(jax_funcify.dispatch(Composite), _scalar_impl))
-jax_funcify.register(ScalarFromTensor)(
-    _concrete_integers(jax_funcify.dispatch(ScalarFromTensor), _scalar_from_tensor)
-)

@@ -21,60 +21,40 @@ first-order gradients only, and no JAX implementation (JAX needs static windows)
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import upcast
+from pytensor.tensor.variable import TensorVariable
 
+from .._checks import check_choice
+from .._types import IntOrTuple, TensorLike
 from ._args import as_int_tuple, pool_output_length
-from .conv import _windows
+from ._geometry import pool_counts, pool_geometry, windows
 
 __all__ = ["Pool", "PoolGrad", "RuntimePool", "RuntimePoolGrad", "pool", "MODES"]
 
 MODES = ("max", "average_inc_pad", "average_exc_pad")
 
 
-def _geometry(in_shape, ws, stride, pad, ignore_border):
-    """Output shape and (lo, hi) padding so that every window lies inside the padded array."""
-    out_shape, pads = [], []
-    for i, w, s, p in zip(in_shape, ws, stride, pad):
-        o = pool_output_length(i, w, s, p, ignore_border)
-        out_shape.append(o)
-        hi = max(p, (o - 1) * s + w - i - p)
-        pads.append((p, hi))
-    return tuple(out_shape), tuple(pads)
-
-
-def _check_windows(where, in_shape, out_shape, ws, pad):
+def _check_windows(caller, in_shape, out_shape, ws, pad):
     if any(o is not None and o < 1 for o in out_shape):
         raise ValueError(
-            f"{where}: input spatial shape {tuple(in_shape)} is smaller than pool_size "
+            f"{caller}: input spatial shape {tuple(in_shape)} is smaller than pool_size "
             f"{tuple(ws)} with padding {tuple(pad)}: no whole window fits (output shape "
             f"{tuple(out_shape)}); use ignore_border=False to keep partial windows"
         )
-
-
-def _counts(in_shape, out_shape, ws, stride, pads, exclude_pad):
-    """Number of counted elements of every window, shape out_shape (outer product of 1-D)."""
-    result = np.ones((), dtype=np.float64)
-    for i, o, w, s, (lo, _hi) in zip(in_shape, out_shape, ws, stride, pads):
-        start = np.arange(o) * s - lo  # window start in unpadded coordinates
-        end = start + w
-        if exclude_pad:
-            c = np.minimum(end, i) - np.maximum(start, 0)
-        else:
-            c = np.minimum(end, i + lo) - np.maximum(start, -lo)
-        result = np.multiply.outer(result, c.astype(np.float64))
-    return result
 
 
 def pool_np(x, ws, stride, pad, ignore_border, mode):
     """Pooling in NumPy; returns the output and, for max, the flat in-window argmax."""
     n = len(ws)
     in_shape = x.shape[-n:]
-    out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
+    out_shape, pads = pool_geometry(in_shape, ws, stride, pad, ignore_border)
     _check_windows("Pool", in_shape, out_shape, ws, pad)
     lead = x.shape[:-n]
     xr = x.reshape((-1, 1) + in_shape)
@@ -82,13 +62,13 @@ def pool_np(x, ws, stride, pad, ignore_border, mode):
     if mode == "max":  # padding never wins a maximum
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = np.pad(xr, [(0, 0), (0, 0)] + list(pads), constant_values=fill)
-    win = _windows(xp, out_shape, ws, stride, (1,) * n)  # (B, 1, *O, *K)
+    win = windows(xp, out_shape, ws, stride, (1,) * n)  # (B, 1, *O, *K)
     win = win.reshape(win.shape[: 2 + n] + (-1,))
     if mode == "max":
         arg = np.argmax(win, axis=-1)
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         return out.reshape(lead + out_shape).astype(x.dtype, copy=False), arg
-    counts = _counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
+    counts = pool_counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
     out = win.sum(axis=-1) / counts
     return out.reshape(lead + out_shape).astype(x.dtype, copy=False), None
 
@@ -97,7 +77,7 @@ def pool_grad_np(x, gz, ws, stride, pad, ignore_border, mode):
     """Gradient of :func:`pool_np` with respect to x."""
     n = len(ws)
     in_shape = x.shape[-n:]
-    out_shape, pads = _geometry(in_shape, ws, stride, pad, ignore_border)
+    out_shape, pads = pool_geometry(in_shape, ws, stride, pad, ignore_border)
     g = gz.reshape((-1,) + out_shape).astype(np.result_type(x.dtype, gz.dtype), copy=False)
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(in_shape, pads))
     dxp = np.zeros((g.shape[0],) + padded, dtype=g.dtype)
@@ -105,7 +85,7 @@ def pool_grad_np(x, gz, ws, stride, pad, ignore_border, mode):
         _, arg = pool_np(x, ws, stride, pad, ignore_border, mode)
         arg = arg.reshape(g.shape)
     else:
-        counts = _counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
+        counts = pool_counts(in_shape, out_shape, ws, stride, pads, mode == "average_exc_pad")
         g = g / counts
     for flat, offset in enumerate(np.ndindex(*ws)):
         index = (slice(None),) + tuple(
@@ -218,12 +198,12 @@ class MaxPoolGather(_PoolBase):
     def perform(self, node, inputs, outputs):
         x, g = inputs
         n = self.nd
-        out_shape, pads = _geometry(
+        out_shape, pads = pool_geometry(
             x.shape[-n:], self.ws, self.stride, self.pad, self.ignore_border
         )
         _, arg = pool_np(x, self.ws, self.stride, self.pad, self.ignore_border, "max")
         gp = np.pad(g.reshape((-1, 1) + g.shape[-n:]), [(0, 0), (0, 0)] + list(pads))
-        win = _windows(gp, out_shape, self.ws, self.stride, (1,) * n)
+        win = windows(gp, out_shape, self.ws, self.stride, (1,) * n)
         win = win.reshape(win.shape[: 2 + n] + (-1,))
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         outputs[0][0] = out.reshape(x.shape[:-n] + out_shape).astype(g.dtype, copy=False)
@@ -233,7 +213,14 @@ class MaxPoolGather(_PoolBase):
         return [grad_not_implemented(self, 0, x), PoolGrad(**self._params())(x, output_grads[0])]
 
 
-def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max"):
+def pool(
+    input: TensorLike,
+    pool_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ignore_border: bool = True,
+    mode: str = "max",
+) -> TensorVariable:
     """Symbolic N-d pooling over the last ``len(pool_size)`` axes (N = 1 for an int).
 
     Parameters
@@ -263,37 +250,41 @@ def pool(input, pool_size, stride=None, padding=0, ignore_border=True, mode="max
            [13., 15.]])
     """
     input = pt.as_tensor_variable(input)
-    where = "convnet.ops.pool"
-    if hasattr(pool_size, "__index__") and not isinstance(pool_size, bool):
-        pool_size = (pool_size,)  # an int (Python or NumPy) pools over the last axis
+    caller = "convnet.ops.pool"
+    if (
+        not isinstance(pool_size, bool)
+        and np.ndim(pool_size) == 0
+        and hasattr(pool_size, "__index__")
+    ):
+        # one int (Python, NumPy, a 0-d array) pools over the last axis
+        pool_size = (operator.index(pool_size),)
     if isinstance(pool_size, str) or not hasattr(pool_size, "__len__") or not len(pool_size):
         raise TypeError(
-            f"{where}: pool_size must be an int or a non-empty tuple of ints, "
+            f"{caller}: pool_size must be an int or a non-empty tuple of ints, "
             f"received {pool_size!r}"
         )
     n = len(pool_size)
-    ws = as_int_tuple(pool_size, n, "pool_size", minimum=1, where=where)
-    stride = ws if stride is None else as_int_tuple(stride, n, "stride", minimum=1, where=where)
-    pad = as_int_tuple(padding, n, "padding", minimum=0, where=where)
-    if mode not in MODES:
-        raise ValueError(f"{where}: mode must be one of {', '.join(MODES)}, received {mode!r}")
+    ws = as_int_tuple(pool_size, n, "pool_size", minimum=1, caller=caller)
+    stride = ws if stride is None else as_int_tuple(stride, n, "stride", minimum=1, caller=caller)
+    pad = as_int_tuple(padding, n, "padding", minimum=0, caller=caller)
+    check_choice(mode, MODES, caller=caller, argname="mode")
     if not ignore_border and any(pad):
         raise ValueError(
-            f"{where}: padding requires ignore_border=True, received padding={pad} with "
+            f"{caller}: padding requires ignore_border=True, received padding={pad} with "
             f"ignore_border=False"
         )
     if any(p >= w for p, w in zip(pad, ws)):
         raise ValueError(
-            f"{where}: padding must be smaller than pool_size in every dimension, received "
+            f"{caller}: padding must be smaller than pool_size in every dimension, received "
             f"padding={pad}, pool_size={ws}"
         )
     if input.type.ndim < n:
         raise ValueError(
-            f"{where}: input must have at least {n} dimensions for pool_size {ws}, received "
+            f"{caller}: input must have at least {n} dimensions for pool_size {ws}, received "
             f"{input.type.ndim}"
         )
     out = Pool(ws, stride, pad, ignore_border, mode)(input)
-    _check_windows(where, input.type.shape[-n:], out.type.shape[-n:], ws, pad)
+    _check_windows(caller, input.type.shape[-n:], out.type.shape[-n:], ws, pad)
     return out
 
 

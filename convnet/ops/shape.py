@@ -14,6 +14,9 @@ from __future__ import annotations
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.tensor.variable import TensorVariable
+
+from .._types import TensorLike
 
 __all__ = ["ConcreteShape", "concrete_shape"]
 
@@ -38,7 +41,7 @@ class ConcreteShape(Op):
 _concrete_shape = ConcreteShape()
 
 
-def concrete_shape(x):
+def concrete_shape(x: TensorLike) -> TensorVariable:
     """Return ``x`` unchanged, with a shape that PyTensor reads off the value (JAX-safe).
 
     Examples

@@ -46,7 +46,12 @@ X4, W4 = _t(4, name="x"), _t(4, (4, 2, 3, 3), "w")
         (
             lambda: conv(X4, W4, groups=0),
             ValueError,
-            "convnet.ops.conv: groups must be a positive int, received 0",
+            "convnet.ops.conv: groups: expected an int >= 1, received 0",
+        ),
+        (
+            lambda: conv(X4, W4, groups=1.5),
+            TypeError,
+            "convnet.ops.conv: groups: expected an int, received float 1.5",
         ),
         (
             lambda: conv(X4, W4, padding="half"),
@@ -63,28 +68,27 @@ X4, W4 = _t(4, name="x"), _t(4, (4, 2, 3, 3), "w")
         (
             lambda: conv(X4, W4, padding=-1),
             ValueError,
-            "convnet.ops.conv: padding must be >= 0 in every dimension, received -1",
+            "convnet.ops.conv: padding: expected non-negative ints, received -1",
         ),
         (
             lambda: conv(X4, W4, padding=((1, 2), (3, -1))),
             ValueError,
-            "convnet.ops.conv: padding must be >= 0 in every dimension, received (3, -1)",
+            "convnet.ops.conv: padding: expected non-negative ints, received (3, -1)",
         ),
         (
             lambda: conv(X4, W4, stride=-1),
             ValueError,
-            "convnet.ops.conv: stride must be >= 1 in every dimension, received -1",
+            "convnet.ops.conv: stride: expected positive ints, received -1",
         ),
         (
             lambda: conv(X4, W4, stride=(1, 2, 3)),
             ValueError,
-            "convnet.ops.conv: stride must be an int or a tuple of 2 ints, received (1, 2, 3) "
-            "with 3 entries",
+            "convnet.ops.conv: stride: expected an int or 2 ints, received 3 values (1, 2, 3)",
         ),
         (
             lambda: conv(X4, W4, dilation=1.5),
             TypeError,
-            "convnet.ops.conv: dilation must be an int or a tuple of 2 ints, received 1.5",
+            "convnet.ops.conv: dilation: expected an int or 2 ints, received float 1.5",
         ),
         (
             lambda: conv_transpose(_t(4, (None, 4, 5, 5)), W4, stride=2, output_padding=2),
@@ -119,8 +123,8 @@ X4, W4 = _t(4, name="x"), _t(4, (4, 2, 3, 3), "w")
         (
             lambda: pool(X4, (2, 2), mode="sum"),
             ValueError,
-            "convnet.ops.pool: mode must be one of max, average_inc_pad, average_exc_pad, "
-            "received 'sum'",
+            "convnet.ops.pool: mode: expected one of 'max', 'average_inc_pad', "
+            "'average_exc_pad', received 'sum'",
         ),
         (
             lambda: pool(_t(1), (2, 2)),
@@ -131,7 +135,7 @@ X4, W4 = _t(4, name="x"), _t(4, (4, 2, 3, 3), "w")
         (
             lambda: pool(X4, (2, 0)),
             ValueError,
-            "convnet.ops.pool: pool_size must be >= 1 in every dimension, received (2, 0)",
+            "convnet.ops.pool: pool_size: expected positive ints, received (2, 0)",
         ),
         (
             lambda: pool(X4, ()),
@@ -141,7 +145,7 @@ X4, W4 = _t(4, name="x"), _t(4, (4, 2, 3, 3), "w")
         (
             lambda: pool(X4, (2, 2), stride=(0, 1)),
             ValueError,
-            "convnet.ops.pool: stride must be >= 1 in every dimension, received (0, 1)",
+            "convnet.ops.pool: stride: expected positive ints, received (0, 1)",
         ),
         (
             lambda: pool(_t(4, (None, 3, 2, 5)), (3, 3)),
@@ -176,6 +180,37 @@ def test_numpy_int_pool_size_pools_the_last_axis():
     assert y.type.ndim == 4
     f = convnet.function([X4], y, mode="py")
     assert f(np.zeros((1, 1, 2, 6))).shape == (1, 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "pool_size, shape",
+    [
+        (np.array(2), (1, 1, 2, 3)),
+        (np.array([2, 3]), (1, 1, 1, 2)),
+        ((np.int32(2), 3), (1, 1, 1, 2)),
+    ],
+    ids=["0-d array", "array", "numpy ints"],
+)
+def test_numpy_pool_sizes(pool_size, shape):
+    # an array of sizes was taken for one int (it has __index__) and failed
+    f = convnet.function([X4], pool(X4, pool_size), mode="py")
+    assert f(np.zeros((1, 1, 2, 6))).shape == shape
+
+
+def test_as_int_tuple_and_as_pad_pairs_take_the_caller_label():
+    from convnet.ops import as_int_tuple, as_pad_pairs
+
+    with pytest.raises(ValueError, match=r"^Conv2DLayer 'c': stride: expected positive ints"):
+        as_int_tuple(0, 2, "stride", minimum=1, caller="Conv2DLayer 'c'")
+    with pytest.raises(ValueError, match=r"^Conv2DLayer 'c': pad: expected non-negative ints"):
+        as_pad_pairs(-1, 2, caller="Conv2DLayer 'c'")
+    assert as_int_tuple(-3, 2, "shift") == (-3, -3)  # no minimum by default
+    # ``where``, the former name of ``caller``, still works and says it is deprecated
+    with pytest.warns(DeprecationWarning, match=r"as_int_tuple\(where=...\) is deprecated"):
+        with pytest.raises(ValueError, match=r"^old: stride: "):
+            as_int_tuple(0, 2, "stride", minimum=1, where="old")
+    with pytest.warns(DeprecationWarning, match=r"as_pad_pairs\(where=...\) is deprecated"):
+        assert as_pad_pairs(1, 2, None, None, "pad", "old") == ((1, 1), (1, 1))
 
 
 @pytest.mark.parametrize("mode", ["py", "c"])
