@@ -14,6 +14,7 @@ import collections
 import importlib
 import json
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,14 @@ def test_the_public_api_is_the_recorded_one():
     assert not changes, "public API changed (edit public_api.json if deliberate):\n" + "\n".join(
         changes
     )
+
+
+def test_the_architecture_page_lists_the_levels():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "architecture.rst").read_text()
+    rows = re.findall(r"\n   \* - (\d+)\n     - ``([\w.]+)``\n", page)
+    documented = {module: int(lvl) for lvl, module in rows}
+    expected = dict(LEVELS, convnet=FACADE_LEVEL)
+    assert documented == expected
 
 
 def test_every_module_has_a_level():
