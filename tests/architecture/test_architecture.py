@@ -82,7 +82,6 @@ PENDING_PRIVATE: set[str] = {
     "convnet.datasets.tiny_imagenet",
 }
 PENDING_LONG: set[str] = {
-    "convnet.datasets.safe_pickle",
     "convnet.io",
     "convnet.preprocessing",
 }
