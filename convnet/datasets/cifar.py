@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .download import _fetch_files, _missing_error, extract_archive, get_data_dir
+from ._fetch import fetch_files, find_extracted, missing_error
+from .download import extract_archive, get_data_dir
 from .safe_pickle import UnsafePickleError, restricted_load
 
 __all__ = [
@@ -109,13 +110,12 @@ def _locate(who: str, spec: _Archive, data_dir, download: bool, base_url: str | 
     """Return the extracted batch folder, or the archive if only that is present."""
     directory = get_data_dir(spec.dataset, data_dir)
     members = spec.train + spec.test
-    # data_dir may hold the extracted folder, or be that folder itself.
-    for folder in (directory / spec.folder, directory):
-        if all((folder / name).is_file() for name in members):
-            return folder
+    found = find_extracted(directory, spec.folder, members)
+    if found is not None:
+        return found
     archive = directory / spec.archive
     if not archive.is_file() and download:
-        _fetch_files(directory, [spec.archive], {spec.archive: spec.md5}, _URL, base_url)
+        fetch_files(directory, {spec.archive: spec.md5}, _URL, base_url)
         # The official archives hold fewer than 10 members and 200 MB.
         extract_archive(archive, directory, who=who, max_bytes=256 << 20, max_members=32)
         return directory / spec.folder
@@ -123,7 +123,7 @@ def _locate(who: str, spec: _Archive, data_dir, download: bool, base_url: str | 
         return archive
     folder = directory / spec.folder
     absent = [name for name in members if not (folder / name).is_file()]
-    raise _missing_error(
+    raise missing_error(
         who,
         spec.title,
         directory,

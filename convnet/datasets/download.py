@@ -24,7 +24,6 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -90,11 +89,6 @@ def get_data_dir(dataset: str, data_dir: str | os.PathLike | None = None) -> Pat
         return Path(data_dir).expanduser()
     root = os.environ.get(DATA_DIR_ENV) or _DEFAULT_ROOT
     return Path(root).expanduser() / dataset
-
-
-def _base_url(default: str, base_url: str | None) -> str:
-    url = base_url or os.environ.get(DATA_URL_ENV) or default
-    return url if url.endswith("/") else url + "/"
 
 
 def file_checksum(path: str | os.PathLike, algorithm: str = "md5") -> str:
@@ -528,35 +522,3 @@ def extract_archive(
             shutil.move(entry, target)
             created.append(target)
     return created
-
-
-def _fetch_files(
-    directory: Path,
-    filenames: Sequence[str],
-    checksums: dict[str, str],
-    default_url: str,
-    base_url: str | None,
-) -> None:
-    """Download ``filenames`` from the dataset's server into ``directory``, verifying MD5s."""
-    base = _base_url(default_url, base_url)
-    for filename in filenames:
-        download_file(base + filename, directory / filename, md5=checksums[filename])
-
-
-def _missing_error(
-    who: str,
-    what: str,
-    directory: Path,
-    items: Sequence[str],
-    default_url: str,
-    filenames: Sequence[str],
-) -> FileNotFoundError:
-    """The error for a dataset that is not on disk: which files go where, and where from."""
-    listed = "\n".join(f"  {item}" for item in items)
-    urls = "\n".join(f"  {default_url}{name}" for name in filenames)
-    return FileNotFoundError(
-        f"{who}: {what} not found in '{directory}'. Expected:\n{listed}\n"
-        f"Download the official file(s):\n{urls}\n"
-        f"and put them in '{directory}' (or pass data_dir= pointing at the folder that holds "
-        f"them, or set ${DATA_DIR_ENV}), or call {who}(download=True)."
-    )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import DATA_DIR_ENV, _fetch_files, _missing_error, get_data_dir
+from ._fetch import fetch_files, missing_error
+from .download import DATA_DIR_ENV, get_data_dir
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -221,13 +222,14 @@ def _load_idx_dataset(
     missing = [name for name in names if _find(directory, name) is None]
     if missing and download:
         try:
-            _fetch_files(directory, [n + ".gz" for n in missing], md5, default_url, base_url)
+            wanted = {name + ".gz": md5[name + ".gz"] for name in missing}
+            fetch_files(directory, wanted, default_url, base_url)
         except ConnectionError as exc:
             if data_dir is not None:
                 raise
             raise ConnectionError(f"{exc}\n{_searched(directory, dataset)}") from exc
     elif missing:
-        error = _missing_error(
+        error = missing_error(
             who,
             f"{title} file(s)",
             directory,

@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._fetch import fetch_files, find_extracted, missing_error
 from ._jpeg_worker import decode_into
-from .download import _fetch_files, _missing_error, extract_archive, get_data_dir
+from .download import extract_archive, get_data_dir
 
 __all__ = ["load_tiny_imagenet", "load_tiny_imagenet_test", "tiny_imagenet_classes"]
 
@@ -52,12 +53,12 @@ _WORKER = str(Path(__file__).with_name("_jpeg_worker.py"))
 def _locate(who: str, data_dir, download: bool, base_url: str | None) -> Path:
     """Return the tiny-imagenet-200 folder, unpacking (and downloading) the zip if needed."""
     directory = get_data_dir("tiny_imagenet", data_dir)
-    for root in (directory / _FOLDER, directory):
-        if (root / "wnids.txt").is_file():
-            return root
+    found = find_extracted(directory, _FOLDER, ["wnids.txt"])
+    if found is not None:
+        return found
     archive = directory / _ARCHIVE
     if not archive.is_file() and download:
-        _fetch_files(directory, [_ARCHIVE], {_ARCHIVE: _MD5}, _URL, base_url)
+        fetch_files(directory, {_ARCHIVE: _MD5}, _URL, base_url)
     if archive.is_file():
         extract_archive(archive, directory, who=who)
         if not (directory / _FOLDER / "wnids.txt").is_file():
@@ -66,7 +67,7 @@ def _locate(who: str, data_dir, download: bool, base_url: str | None) -> Path:
                 f"{_FOLDER}/wnids.txt."
             )
         return directory / _FOLDER
-    raise _missing_error(
+    raise missing_error(
         who,
         "Tiny ImageNet",
         directory,
