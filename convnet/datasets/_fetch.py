@@ -3,9 +3,10 @@
 Each loader (``cifar.py``, ``mnist.py``, ``tiny_imagenet.py``) knows its files and their
 formats; this module holds what they have in common: the folder a dataset was extracted to
 (:func:`find_extracted`), downloading official files from the dataset's server or the one
-the user names, checksum-verified (:func:`fetch_files`), and the error that says which files
-go where when they are missing (:func:`missing_error`). Downloading and unpacking themselves
-are the public :mod:`convnet.datasets.download`.
+the user names, checksum-verified (:func:`fetch_files`), the error that says which files go
+where when they are missing (:func:`missing_error`), and the type of what the loaders return
+(:data:`Splits`). Downloading and unpacking themselves are the public
+:mod:`convnet.datasets.download`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
+from .._types import Array
 from .download import DATA_DIR_ENV, DATA_URL_ENV, download_file
 
 __all__: list[str] = []
+
+#: What a loader returns: ``(X_train, y_train), (X_test, y_test)``.
+Splits: TypeAlias = tuple[tuple[Array, Array], tuple[Array, Array]]
 
 
 def server_url(default_url: str, base_url: str | None) -> str:

@@ -14,11 +14,13 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from ._fetch import fetch_files, find_extracted, missing_error
+from .._checks import check_choice
+from .._types import Array
+from ._fetch import Splits, fetch_files, find_extracted, missing_error
 from .download import extract_archive, get_data_dir
 from .safe_pickle import UnsafePickleError, restricted_load
 
@@ -106,7 +108,13 @@ _CIFAR100 = _Archive(
 )
 
 
-def _locate(who: str, spec: _Archive, data_dir, download: bool, base_url: str | None) -> Path:
+def _locate(
+    caller: str,
+    spec: _Archive,
+    data_dir: str | os.PathLike | None,
+    download: bool,
+    base_url: str | None,
+) -> Path:
     """Return the extracted batch folder, or the archive if only that is present."""
     directory = get_data_dir(spec.dataset, data_dir)
     members = spec.train + spec.test
@@ -117,14 +125,14 @@ def _locate(who: str, spec: _Archive, data_dir, download: bool, base_url: str | 
     if not archive.is_file() and download:
         fetch_files(directory, {spec.archive: spec.md5}, _URL, base_url)
         # The official archives hold fewer than 10 members and 200 MB.
-        extract_archive(archive, directory, who=who, max_bytes=256 << 20, max_members=32)
+        extract_archive(archive, directory, caller=caller, max_bytes=256 << 20, max_members=32)
         return directory / spec.folder
     if archive.is_file():
         return archive
     folder = directory / spec.folder
     absent = [name for name in members if not (folder / name).is_file()]
     raise missing_error(
-        who,
+        caller,
         spec.title,
         directory,
         [
@@ -136,7 +144,7 @@ def _locate(who: str, spec: _Archive, data_dir, download: bool, base_url: str | 
     )
 
 
-def _read_batches(who: str, location: Path, spec: _Archive) -> dict[str, tuple[str, Any]]:
+def _read_batches(caller: str, location: Path, spec: _Archive) -> dict[str, tuple[str, Any]]:
     """Unpickle every batch (restricted), from the folder or straight from the archive.
 
     Returns {batch name: (where it was read, for messages; the unpickled object)}.
@@ -147,7 +155,7 @@ def _read_batches(who: str, location: Path, spec: _Archive) -> dict[str, tuple[s
         for name in names:
             path = location / name
             with open(path, "rb") as f:
-                batches[name] = (str(path), _unpickle(who, f, str(path)))
+                batches[name] = (str(path), _unpickle(caller, f, str(path)))
         return batches
     wanted = {f"{spec.folder}/{name}": name for name in names}
     batches = {}
@@ -170,47 +178,49 @@ def _read_batches(who: str, location: Path, spec: _Archive) -> dict[str, tuple[s
                     source = f"{location}:{member.name}"
                     if member.size > _MAX_BATCH_BYTES:
                         raise ValueError(
-                            f"{who}: '{source}' is {member.size} bytes; no official batch is "
+                            f"{caller}: '{source}' is {member.size} bytes; no official batch is "
                             f"larger than {_MAX_BATCH_BYTES}. The archive is not the official one."
                         )
-                    batches[name] = (source, _unpickle(who, tar.extractfile(member), source))
+                    batches[name] = (source, _unpickle(caller, tar.extractfile(member), source))
             if stream is not None:
                 while stream.read(1 << 20):
                     pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ValueError(
-            f"{who}: cannot read '{location}': it is truncated or not a valid tar.gz archive "
+            f"{caller}: cannot read '{location}': it is truncated or not a valid tar.gz archive "
             f"({type(exc).__name__}: {exc}). Delete it and download it again."
         ) from exc
     absent = [member for member, name in wanted.items() if name not in batches]
     if absent:
         raise ValueError(
-            f"{who}: '{location}' is not the official {spec.title} archive: it lacks "
+            f"{caller}: '{location}' is not the official {spec.title} archive: it lacks "
             f"{', '.join(absent)}."
         )
     return batches
 
 
-def _unpickle(who: str, f, name: str) -> Any:
+def _unpickle(caller: str, f: IO[bytes], name: str) -> Any:
     try:
         return restricted_load(f, name=name, max_bytes=_MAX_BATCH_BYTES, max_depth=3)
     except UnsafePickleError as exc:  # refused: tampered with, truncated or corrupt
         if "asks for the global" in str(exc):
             raise
-        raise UnsafePickleError(f"{who}: '{name}' is truncated or corrupt: {exc}") from None
+        raise UnsafePickleError(f"{caller}: '{name}' is truncated or corrupt: {exc}") from None
     except (tarfile.TarError, zlib.error, EOFError, OSError):
         raise  # a damaged archive stream (reported by the caller)
     except Exception as exc:  # a damaged pickle fails in many ways; all mean "corrupt"
         raise ValueError(
-            f"{who}: '{name}' is truncated or corrupt ({type(exc).__name__}: {exc})."
+            f"{caller}: '{name}' is truncated or corrupt ({type(exc).__name__}: {exc})."
         ) from exc
 
 
-def _parse_batch(who: str, source: str, batch: Any, spec: _Archive):
+def _parse_batch(
+    caller: str, source: str, batch: Any, spec: _Archive
+) -> tuple[Array, dict[str, Array]]:
     """Check one unpickled batch and return (images (N, 3, 32, 32), {label key: labels})."""
     source = f"'{source}'"
     if not isinstance(batch, dict):
-        raise ValueError(f"{who}: {source} should hold a dict, it holds {type(batch).__name__}.")
+        raise ValueError(f"{caller}: {source} should hold a dict, it holds {type(batch).__name__}.")
     # Python 2 wrote the keys as byte strings; with encoding="bytes" they stay bytes.
     batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
     data = batch.get("data")
@@ -221,27 +231,28 @@ def _parse_batch(who: str, source: str, batch: Any, spec: _Archive):
             else type(data).__name__
         )
         raise ValueError(
-            f"{who}: {source} should hold 'data', a uint8 array of shape (N, 3072); it holds {got}."
+            f"{caller}: {source} should hold 'data', a uint8 array of shape (N, 3072); "
+            f"it holds {got}."
         )
     if data.shape[1] != 3 * 32 * 32:
         raise ValueError(
-            f"{who}: {source} has 'data' of shape {data.shape}, expected (N, 3072) "
+            f"{caller}: {source} has 'data' of shape {data.shape}, expected (N, 3072) "
             "(3 colour planes of 32 x 32 pixels per row)."
         )
     n = len(data)
     labels = {}
     for key, n_classes in spec.label_keys.items():
         if key not in batch:
-            raise ValueError(f"{who}: {source} has no '{key}' entry.")
+            raise ValueError(f"{caller}: {source} has no '{key}' entry.")
         values = np.asarray(batch[key])
         if values.shape != (n,) or (n and values.dtype.kind not in "iu"):
             raise ValueError(
-                f"{who}: {source} has '{key}' of length {len(values)} ({values.dtype}), "
+                f"{caller}: {source} has '{key}' of length {len(values)} ({values.dtype}), "
                 f"expected {n} integer labels, one per image."
             )
         if n and (values.min() < 0 or values.max() >= n_classes):
             raise ValueError(
-                f"{who}: {source} has '{key}' values from {values.min()} to {values.max()}, "
+                f"{caller}: {source} has '{key}' values from {values.min()} to {values.max()}, "
                 f"expected 0..{n_classes - 1}."
             )
         labels[key] = values.astype(np.int32)
@@ -250,16 +261,23 @@ def _parse_batch(who: str, source: str, batch: Any, spec: _Archive):
     return data.reshape(n, 3, 32, 32), labels
 
 
-def _load(who: str, spec: _Archive, data_dir, download: bool, base_url: str | None, key: str):
-    location = _locate(who, spec, data_dir, download, base_url)
-    batches = _read_batches(who, location, spec)
+def _load(
+    caller: str,
+    spec: _Archive,
+    data_dir: str | os.PathLike | None,
+    download: bool,
+    base_url: str | None,
+    key: str,
+) -> Splits:
+    location = _locate(caller, spec, data_dir, download, base_url)
+    batches = _read_batches(caller, location, spec)
     splits = []
     for names in (spec.train, spec.test):
-        parsed = [_parse_batch(who, *batches.pop(name), spec) for name in names]
+        parsed = [_parse_batch(caller, *batches.pop(name), spec) for name in names]
         images = np.concatenate([p[0] for p in parsed]) if len(parsed) > 1 else parsed[0][0]
         labels = np.concatenate([p[1][key] for p in parsed])
         splits.append((images, labels))
-    return tuple(splits)
+    return splits[0], splits[1]
 
 
 def load_cifar10(
@@ -267,7 +285,7 @@ def load_cifar10(
     *,
     download: bool = False,
     base_url: str | None = None,
-):
+) -> Splits:
     """Load CIFAR-10 from the official "CIFAR-10 python version" archive.
 
     Parameters
@@ -315,7 +333,7 @@ def load_cifar100(
     label_mode: str = "fine",
     download: bool = False,
     base_url: str | None = None,
-):
+) -> Splits:
     """Load CIFAR-100 from the official "CIFAR-100 python version" archive.
 
     Parameters
@@ -354,13 +372,10 @@ def load_cifar100(
     >>> load_cifar100(label_mode="superclass")
     Traceback (most recent call last):
     ...
-    ValueError: load_cifar100: label_mode must be 'fine' or 'coarse', got 'superclass'.
+    ValueError: load_cifar100: label_mode: expected one of 'fine', 'coarse', received 'superclass'
     >>> _, (X_test, y_test) = load_cifar100(label_mode="coarse")  # doctest: +SKIP
     >>> X_test.shape, int(y_test.max()) + 1  # doctest: +SKIP
     ((10000, 3, 32, 32), 20)
     """
-    if label_mode not in ("fine", "coarse"):
-        raise ValueError(
-            f"load_cifar100: label_mode must be 'fine' or 'coarse', got {label_mode!r}."
-        )
+    check_choice(label_mode, ("fine", "coarse"), caller="load_cifar100", argname="label_mode")
     return _load("load_cifar100", _CIFAR100, data_dir, download, base_url, f"{label_mode}_labels")

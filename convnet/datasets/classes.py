@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .._checks import check_choice
 from .cifar import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES
 from .mnist import FASHION_MNIST_CLASSES, MNIST_CLASSES
 from .tiny_imagenet import tiny_imagenet_classes
@@ -71,18 +72,18 @@ def class_names(
     >>> class_names("svhn")
     Traceback (most recent call last):
     ...
-    ValueError: class_names: unknown dataset 'svhn'; expected one of 'mnist', 'fashion_mnist', 'cifar10', 'cifar100', 'tiny_imagenet'.
+    ValueError: class_names: dataset: expected one of 'mnist', 'fashion_mnist', 'cifar10', 'cifar100', 'tiny_imagenet', received 'svhn'
+    >>> class_names("cifar10", label_mode="coarse")
+    Traceback (most recent call last):
+    ...
+    ValueError: class_names('cifar10'): label_mode: expected one of None, 'default', received 'coarse'
     """  # noqa: E501
-    if dataset not in DATASETS:
-        known = ", ".join(repr(name) for name in DATASETS)
-        raise ValueError(f"class_names: unknown dataset {dataset!r}; expected one of {known}.")
+    check_choice(dataset, tuple(DATASETS), caller="class_names", argname="dataset")
     modes = DATASETS[dataset]
+    check_choice(
+        label_mode, (None, *modes), caller=f"class_names({dataset!r})", argname="label_mode"
+    )
     mode = modes[0] if label_mode is None else label_mode
-    if mode not in modes:
-        expected = " or ".join(repr(m) for m in modes) if len(modes) > 1 else "None"
-        raise ValueError(
-            f"class_names: label_mode for {dataset!r} must be {expected}, got {label_mode!r}."
-        )
     if dataset == "tiny_imagenet":
         wnids, words = tiny_imagenet_classes(data_dir)
         return wnids if mode == "wnid" else words

@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -337,7 +338,7 @@ def download_file(
     return path
 
 
-def _open_archive(archive: Path):
+def _open_archive(archive: Path) -> zipfile.ZipFile | tarfile.TarFile:
     if zipfile.is_zipfile(archive):
         return zipfile.ZipFile(archive)
     return tarfile.open(archive, "r:*")
@@ -381,7 +382,7 @@ def _check_tar_member(member: tarfile.TarInfo, dest: str) -> None:
         raise _RefusedMember(f"member {name!r} is of an unsupported type {member.type!r}")
 
 
-def _extract_tar_checked(tar: tarfile.TarFile, dest: str, members: list) -> None:
+def _extract_tar_checked(tar: tarfile.TarFile, dest: str, members: list[tarfile.TarInfo]) -> None:
     """Extract ``members`` (already checked) without ``extractall``'s ``filter`` argument."""
     for member in members:
         _check_tar_member(member, dest)
@@ -408,9 +409,10 @@ def extract_archive(
     archive: str | os.PathLike,
     dest_dir: str | os.PathLike,
     *,
-    who: str = "extract_archive",
+    caller: str = "extract_archive",
     max_bytes: int = _MAX_EXTRACT_BYTES,
     max_members: int = _MAX_EXTRACT_MEMBERS,
+    who: str | None = None,
 ) -> list[Path]:
     """Unpack a .tar(.gz/.bz2/.xz) or .zip ``archive`` into ``dest_dir``.
 
@@ -428,12 +430,14 @@ def extract_archive(
         The archive file.
     dest_dir : str or path-like
         Where its top-level entries go; created if needed. None of them may exist yet.
-    who : str, optional
-        The name used in error messages (the calling loader).
+    caller : str, optional
+        The name that starts error messages (the calling loader).
     max_bytes : int, optional
         The most bytes the members may hold together, unpacked (default 4 GiB).
     max_members : int, optional
         The most members the archive may have (default 200 000).
+    who : str, optional
+        Deprecated name of ``caller``.
 
     Returns
     -------
@@ -461,6 +465,13 @@ def extract_archive(
     ...     [p.name for p in out], (out[0] / "a.txt").read_text()
     (['pkg'], 'hi')
     """
+    if who is not None:
+        warnings.warn(
+            "extract_archive(who=...) is deprecated; pass caller=... instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        caller = who
     archive, dest_dir = Path(archive), Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".extract-", dir=dest_dir) as tmp:
@@ -500,14 +511,14 @@ def extract_archive(
                     packed.extractall(tmp)
         except _REFUSED as exc:
             raise ValueError(
-                f"{who}: cannot unpack '{archive}': {exc}. The archive is damaged or "
+                f"{caller}: cannot unpack '{archive}': {exc}. The archive is damaged or "
                 "crafted; nothing was extracted."
             ) from None
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
             if isinstance(exc, FileNotFoundError) and not archive.exists():
                 raise
             raise ValueError(
-                f"{who}: cannot unpack '{archive}': it is truncated or not a valid tar/zip "
+                f"{caller}: cannot unpack '{archive}': it is truncated or not a valid tar/zip "
                 f"archive ({type(exc).__name__}: {exc}). Delete it and download it again."
             ) from exc
         entries = sorted(Path(tmp).iterdir())
@@ -516,7 +527,7 @@ def extract_archive(
             target = dest_dir / entry.name
             if target.exists():
                 raise FileExistsError(
-                    f"{who}: cannot unpack '{archive}': '{target}' already exists. Remove it "
+                    f"{caller}: cannot unpack '{archive}': '{target}' already exists. Remove it "
                     "or point data_dir at it."
                 )
             shutil.move(entry, target)

@@ -8,10 +8,11 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from ._fetch import fetch_files, missing_error
+from ._fetch import Splits, fetch_files, missing_error
 from .download import DATA_DIR_ENV, get_data_dir
 
 __all__ = [
@@ -76,7 +77,7 @@ _SYSTEM_DIRS = {
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _read_exactly(f, buffer: memoryview) -> int:
+def _read_exactly(f: IO[bytes], buffer: memoryview) -> int:
     filled = 0
     while filled < len(buffer):
         n = f.readinto(buffer[filled:])
@@ -205,15 +206,15 @@ def _complete(directory: Path) -> bool:
 
 
 def _load_idx_dataset(
-    who: str,
+    caller: str,
     title: str,
     dataset: str,
-    data_dir,
+    data_dir: str | os.PathLike | None,
     download: bool,
     base_url: str | None,
     default_url: str,
     md5: dict[str, str],
-):
+) -> Splits:
     directory = get_data_dir(dataset, data_dir)
     system_dir = _SYSTEM_DIRS[dataset][0]
     if data_dir is None and not _complete(directory) and _complete(system_dir):
@@ -230,7 +231,7 @@ def _load_idx_dataset(
             raise ConnectionError(f"{exc}\n{_searched(directory, dataset)}") from exc
     elif missing:
         error = missing_error(
-            who,
+            caller,
             f"{title} file(s)",
             directory,
             [f"{name}.gz (or {name}, uncompressed)" for name in missing],
@@ -246,20 +247,20 @@ def _load_idx_dataset(
         images, labels = read_idx(image_path), read_idx(label_path)
         if images.ndim != 3 or images.dtype != np.uint8:
             raise ValueError(
-                f"{who}: '{image_path}' should hold uint8 images of shape (N, rows, cols), "
+                f"{caller}: '{image_path}' should hold uint8 images of shape (N, rows, cols), "
                 f"it holds {images.dtype} data of shape {images.shape}."
             )
         if labels.shape != (len(images),):
             raise ValueError(
-                f"{who}: '{label_path}' holds labels of shape {labels.shape}, expected "
+                f"{caller}: '{label_path}' holds labels of shape {labels.shape}, expected "
                 f"({len(images)},) to match the {len(images)} images in '{image_path}'."
             )
         if labels.size and labels.max() > 9:
             raise ValueError(
-                f"{who}: '{label_path}' holds label {int(labels.max())}, expected 0..9."
+                f"{caller}: '{label_path}' holds label {int(labels.max())}, expected 0..9."
             )
         result.append((images[:, None], labels.astype(np.int32)))
-    return tuple(result)
+    return result[0], result[1]
 
 
 def load_mnist(
@@ -267,7 +268,7 @@ def load_mnist(
     *,
     download: bool = False,
     base_url: str | None = None,
-):
+) -> Splits:
     """Load MNIST (handwritten digits) from its official IDX files.
 
     Parameters
@@ -317,7 +318,7 @@ def load_fashion_mnist(
     *,
     download: bool = False,
     base_url: str | None = None,
-):
+) -> Splits:
     """Load Fashion-MNIST (Zalando article images) from its official IDX files.
 
     The files have the same names and format as MNIST's, so they need their own folder.

@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._fetch import fetch_files, find_extracted, missing_error
+from .._checks import check_int
+from .._types import Array
+from ._fetch import Splits, fetch_files, find_extracted, missing_error
 from ._jpeg_worker import decode_into
 from .download import extract_archive, get_data_dir
 
@@ -50,7 +52,9 @@ _MIN_PER_PROCESS = 1000  # fewer images per worker are decoded in-process
 _WORKER = str(Path(__file__).with_name("_jpeg_worker.py"))
 
 
-def _locate(who: str, data_dir, download: bool, base_url: str | None) -> Path:
+def _locate(
+    caller: str, data_dir: str | os.PathLike | None, download: bool, base_url: str | None
+) -> Path:
     """Return the tiny-imagenet-200 folder, unpacking (and downloading) the zip if needed."""
     directory = get_data_dir("tiny_imagenet", data_dir)
     found = find_extracted(directory, _FOLDER, ["wnids.txt"])
@@ -60,15 +64,15 @@ def _locate(who: str, data_dir, download: bool, base_url: str | None) -> Path:
     if not archive.is_file() and download:
         fetch_files(directory, {_ARCHIVE: _MD5}, _URL, base_url)
     if archive.is_file():
-        extract_archive(archive, directory, who=who)
+        extract_archive(archive, directory, caller=caller)
         if not (directory / _FOLDER / "wnids.txt").is_file():
             raise ValueError(
-                f"{who}: '{archive}' is not the official Tiny ImageNet archive: it has no "
+                f"{caller}: '{archive}' is not the official Tiny ImageNet archive: it has no "
                 f"{_FOLDER}/wnids.txt."
             )
         return directory / _FOLDER
     raise missing_error(
-        who,
+        caller,
         "Tiny ImageNet",
         directory,
         [f"{_FOLDER}/ (wnids.txt, words.txt, train/, val/, test/), or", _ARCHIVE],
@@ -77,15 +81,15 @@ def _locate(who: str, data_dir, download: bool, base_url: str | None) -> Path:
     )
 
 
-def _read_wnids(who: str, root: Path) -> list[str]:
+def _read_wnids(caller: str, root: Path) -> list[str]:
     path = root / "wnids.txt"
     wnids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not wnids or len(set(wnids)) != len(wnids):
-        raise ValueError(f"{who}: '{path}' should list distinct WordNet ids, one per line.")
+        raise ValueError(f"{caller}: '{path}' should list distinct WordNet ids, one per line.")
     return wnids
 
 
-def _natural_key(name: str) -> list:
+def _natural_key(name: str) -> list[int | str]:
     """Sort "x_2.JPEG" before "x_10.JPEG" (the files are numbered without padding)."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
@@ -95,29 +99,29 @@ def _jpegs(folder: Path) -> list[str]:
     return sorted(names, key=_natural_key)
 
 
-def _train_files(who: str, root: Path, wnids: list[str]) -> tuple[list[str], np.ndarray]:
+def _train_files(caller: str, root: Path, wnids: list[str]) -> tuple[list[str], Array]:
     paths, counts = [], []
     for wnid in wnids:
         folder = root / "train" / wnid / "images"
         if not folder.is_dir():
             raise FileNotFoundError(
-                f"{who}: the training images of class {wnid} (listed in wnids.txt) should be "
+                f"{caller}: the training images of class {wnid} (listed in wnids.txt) should be "
                 f"in '{folder}', which does not exist."
             )
         names = _jpegs(folder)
         if not names:
-            raise FileNotFoundError(f"{who}: '{folder}' holds no .JPEG images.")
+            raise FileNotFoundError(f"{caller}: '{folder}' holds no .JPEG images.")
         paths.extend(os.path.join(folder, name) for name in names)
         counts.append(len(names))
     return paths, np.repeat(np.arange(len(wnids), dtype=np.int32), counts)
 
 
-def _val_files(who: str, root: Path, wnids: list[str]) -> tuple[list[str], np.ndarray]:
+def _val_files(caller: str, root: Path, wnids: list[str]) -> tuple[list[str], Array]:
     annotations = root / "val" / "val_annotations.txt"
     folder = root / "val" / "images"
     if not annotations.is_file() or not folder.is_dir():
         raise FileNotFoundError(
-            f"{who}: the validation split needs '{annotations}' and '{folder}/'."
+            f"{caller}: the validation split needs '{annotations}' and '{folder}/'."
         )
     index = {wnid: i for i, wnid in enumerate(wnids)}
     label_of = {}
@@ -127,7 +131,7 @@ def _val_files(who: str, root: Path, wnids: list[str]) -> tuple[list[str], np.nd
         fields = line.split("\t")
         if len(fields) < 2 or fields[1] not in index:
             raise ValueError(
-                f"{who}: line {number} of '{annotations}' should be '<file>\\t<wnid>\\t<box>' "
+                f"{caller}: line {number} of '{annotations}' should be '<file>\\t<wnid>\\t<box>' "
                 f"with a wnid from wnids.txt, got {line!r}."
             )
         label_of[fields[0]] = index[fields[1]]
@@ -135,13 +139,13 @@ def _val_files(who: str, root: Path, wnids: list[str]) -> tuple[list[str], np.nd
     unlabelled = [name for name in names if name not in label_of]
     if unlabelled:
         raise ValueError(
-            f"{who}: {len(unlabelled)} image(s) in '{folder}' have no line in "
+            f"{caller}: {len(unlabelled)} image(s) in '{folder}' have no line in "
             f"'{annotations}', e.g. {unlabelled[0]}."
         )
     missing = sorted(set(label_of) - set(names), key=_natural_key)
     if missing:
         raise FileNotFoundError(
-            f"{who}: '{annotations}' lists {len(missing)} image(s) missing from '{folder}', "
+            f"{caller}: '{annotations}' lists {len(missing)} image(s) missing from '{folder}', "
             f"e.g. {missing[0]}."
         )
     labels = np.array([label_of[name] for name in names], dtype=np.int32)
@@ -149,19 +153,19 @@ def _val_files(who: str, root: Path, wnids: list[str]) -> tuple[list[str], np.nd
 
 
 def _decode_in_process(
-    who: str, paths: list[str], out: np.ndarray, bar, lock: threading.Lock
+    caller: str, paths: list[str], out: Array, bar: tqdm, lock: threading.Lock
 ) -> None:
     for i, path in enumerate(paths):
         try:
             decode_into(path, out[i])
         except (ValueError, FileNotFoundError) as exc:
-            raise type(exc)(f"{who}: {exc}") from exc
+            raise type(exc)(f"{caller}: {exc}") from exc
         if i % _CHUNK == _CHUNK - 1 or i == len(paths) - 1:
             with lock:
                 bar.update(i % _CHUNK + 1)
 
 
-def _decode_in_parallel(who: str, paths: list[str], out: np.ndarray, n_parts: int, bar) -> None:
+def _decode_in_parallel(caller: str, paths: list[str], out: Array, n_parts: int, bar: tqdm) -> None:
     """Split ``paths`` into ``n_parts`` contiguous ranges and decode them at the same time.
 
     This thread decodes the first range; each other range goes to a subprocess running
@@ -208,7 +212,7 @@ def _decode_in_parallel(who: str, paths: list[str], out: np.ndarray, n_parts: in
             ]
             try:
                 start, stop = ranges[0]
-                _decode_in_process(who, paths[start:stop], out[start:stop], bar, lock)
+                _decode_in_process(caller, paths[start:stop], out[start:stop], bar, lock)
             except BaseException:
                 for process in processes:
                     process.kill()  # the readers then see the end of their pipe
@@ -224,17 +228,17 @@ def _decode_in_parallel(who: str, paths: list[str], out: np.ndarray, n_parts: in
             kind, _, message = error.rpartition("\n")[2].partition("\t")
             if status == 3 and kind in ("ValueError", "FileNotFoundError"):
                 exc_type = FileNotFoundError if kind == "FileNotFoundError" else ValueError
-                raise exc_type(f"{who}: {message}")
+                raise exc_type(f"{caller}: {message}")
             if status != 0 or count != stop - start:
                 raise RuntimeError(
-                    f"{who}: the JPEG decoding subprocess {command} stopped after "
+                    f"{caller}: the JPEG decoding subprocess {command} stopped after "
                     f"{count} of {stop - start} images with exit status {status}: {error}"
                 )
 
 
 def _decode_all(
-    who: str, paths: list[str], workers: int | None, progress: bool | None, desc: str
-) -> np.ndarray:
+    caller: str, paths: list[str], workers: int | None, progress: bool | None, desc: str
+) -> Array:
     """Decode ``paths`` into a new (N, 3, 64, 64) uint8 array.
 
     With ``workers`` > 1 and at least ``_MIN_PER_PROCESS`` images per worker, this process
@@ -244,16 +248,16 @@ def _decode_all(
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         workers = workers or os.cpu_count() or 1
-    elif not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(f"{who}: workers must be a positive int or None, got {workers!r}.")
+    else:
+        workers = check_int(workers, caller=caller, argname="workers", minimum=1)
     out = np.empty((len(paths), 3, _SIZE, _SIZE), dtype=np.uint8)
     n_parts = min(workers, len(paths) // _MIN_PER_PROCESS)
     disable = None if progress is None else not progress
     with tqdm(total=len(paths), unit="img", desc=desc, disable=disable) as bar:
         if n_parts > 1 and sys.executable:
-            _decode_in_parallel(who, paths, out, n_parts, bar)
+            _decode_in_parallel(caller, paths, out, n_parts, bar)
         else:
-            _decode_in_process(who, paths, out, bar, threading.Lock())
+            _decode_in_process(caller, paths, out, bar, threading.Lock())
     return out
 
 
@@ -264,7 +268,7 @@ def load_tiny_imagenet(
     base_url: str | None = None,
     workers: int | None = None,
     progress: bool | None = None,
-):
+) -> Splits:
     """Load the labelled splits of Tiny ImageNet: train, and val returned as the test set.
 
     The official test images have no public labels, so the labelled ``val`` split (50
@@ -306,7 +310,9 @@ def load_tiny_imagenet(
         where), or an image listed in the tree is missing.
     ValueError
         If an image cannot be decoded or is not 64 x 64, or an annotation file is
-        malformed (the message names the file).
+        malformed (the message names the file), or ``workers`` is below 1.
+    TypeError
+        If ``workers`` is not an int or None.
 
     Examples
     --------
@@ -314,14 +320,14 @@ def load_tiny_imagenet(
     >>> X_train.shape, X_val.shape, y_val.dtype  # doctest: +SKIP
     ((100000, 3, 64, 64), (10000, 3, 64, 64), dtype('int32'))
     """
-    who = "load_tiny_imagenet"
-    root = _locate(who, data_dir, download, base_url)
-    wnids = _read_wnids(who, root)
+    caller = "load_tiny_imagenet"
+    root = _locate(caller, data_dir, download, base_url)
+    wnids = _read_wnids(caller, root)
     splits = []
     for name, files in (("train", _train_files), ("val", _val_files)):
-        paths, labels = files(who, root, wnids)
-        splits.append((_decode_all(who, paths, workers, progress, name), labels))
-    return tuple(splits)
+        paths, labels = files(caller, root, wnids)
+        splits.append((_decode_all(caller, paths, workers, progress, name), labels))
+    return splits[0], splits[1]
 
 
 def load_tiny_imagenet_test(
@@ -331,7 +337,7 @@ def load_tiny_imagenet_test(
     base_url: str | None = None,
     workers: int | None = None,
     progress: bool | None = None,
-):
+) -> tuple[Array, list[str]]:
     """Load the unlabelled Tiny ImageNet test images (``test/images/*.JPEG``).
 
     Parameters
@@ -352,14 +358,14 @@ def load_tiny_imagenet_test(
     >>> X.shape, filenames[:2]  # doctest: +SKIP
     ((10000, 3, 64, 64), ['test_0.JPEG', 'test_1.JPEG'])
     """
-    who = "load_tiny_imagenet_test"
-    root = _locate(who, data_dir, download, base_url)
+    caller = "load_tiny_imagenet_test"
+    root = _locate(caller, data_dir, download, base_url)
     folder = root / "test" / "images"
     if not folder.is_dir():
-        raise FileNotFoundError(f"{who}: the test images should be in '{folder}/'.")
+        raise FileNotFoundError(f"{caller}: the test images should be in '{folder}/'.")
     names = _jpegs(folder)
     paths = [os.path.join(folder, name) for name in names]
-    return _decode_all(who, paths, workers, progress, "test"), names
+    return _decode_all(caller, paths, workers, progress, "test"), names
 
 
 def tiny_imagenet_classes(
@@ -391,12 +397,12 @@ def tiny_imagenet_classes(
     >>> wnids[0], names[0]  # doctest: +SKIP
     ('n01443537', 'goldfish, Carassius auratus')
     """
-    who = "tiny_imagenet_classes"
-    root = _locate(who, data_dir, download, None)
-    wnids = _read_wnids(who, root)
+    caller = "tiny_imagenet_classes"
+    root = _locate(caller, data_dir, download, None)
+    wnids = _read_wnids(caller, root)
     words_path = root / "words.txt"
     if not words_path.is_file():
-        raise FileNotFoundError(f"{who}: '{words_path}' (WordNet id -> name) is missing.")
+        raise FileNotFoundError(f"{caller}: '{words_path}' (WordNet id -> name) is missing.")
     words = {}
     for line in words_path.read_text(encoding="utf-8").splitlines():
         wnid, _, name = line.partition("\t")
@@ -404,7 +410,7 @@ def tiny_imagenet_classes(
     absent = [wnid for wnid in wnids if wnid not in words]
     if absent:
         raise ValueError(
-            f"{who}: '{words_path}' has no name for {len(absent)} WordNet id(s) of "
+            f"{caller}: '{words_path}' has no name for {len(absent)} WordNet id(s) of "
             f"wnids.txt, e.g. {absent[0]}."
         )
     return tuple(wnids), tuple(words[wnid] for wnid in wnids)

@@ -57,7 +57,10 @@ def test_cifar100_label_modes(tmp_path, cifar100_files, mode):
         np.testing.assert_array_equal(X, images)
         np.testing.assert_array_equal(y, labels)
         assert y.dtype == np.int32
-    with pytest.raises(ValueError, match="label_mode must be 'fine' or 'coarse', got 'both'"):
+    with pytest.raises(
+        ValueError,
+        match=r"^load_cifar100: label_mode: expected one of 'fine', 'coarse', received 'both'$",
+    ):
         load_cifar100(tmp_path, label_mode="both")
 
 

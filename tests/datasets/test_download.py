@@ -121,7 +121,7 @@ def test_extract_archive_refuses_paths_outside(tmp_path):
     archive = tmp_path / "evil.tar.gz"
     write_tar(archive, {"ok/a.txt": b"a", "../escaped.txt": b"x"})
     with pytest.raises(ValueError, match=f"cannot unpack '{archive}'.*outside the destination"):
-        extract_archive(archive, tmp_path / "out", who="load_cifar10")
+        extract_archive(archive, tmp_path / "out", caller="load_cifar10")
     assert not (tmp_path / "escaped.txt").exists()
     assert list((tmp_path / "out").iterdir()) == []  # no half-extracted folder
 
@@ -134,12 +134,19 @@ def test_extract_archive_truncated_and_existing(tmp_path):
     with pytest.raises(
         ValueError, match=r"load_x: cannot unpack '.*cut\.tar\.gz': it is truncated"
     ):
-        extract_archive(tmp_path / "cut.tar.gz", tmp_path / "out", who="load_x")
+        extract_archive(tmp_path / "cut.tar.gz", tmp_path / "out", caller="load_x")
     assert list((tmp_path / "out").iterdir()) == []
     assert [p.name for p in extract_archive(archive, tmp_path / "out")] == ["pkg"]
     assert (tmp_path / "out" / "pkg" / "a.bin").read_bytes() == PAYLOAD
     with pytest.raises(FileExistsError, match="already exists"):
         extract_archive(archive, tmp_path / "out")
+
+
+def test_extract_archive_who_is_the_deprecated_name_of_caller(tmp_path):
+    (tmp_path / "cut.tar.gz").write_bytes(b"\x1f\x8b\x08")
+    with pytest.warns(DeprecationWarning, match=r"extract_archive\(who=...\) is deprecated"):
+        with pytest.raises(ValueError, match=r"^load_old: cannot unpack "):
+            extract_archive(tmp_path / "cut.tar.gz", tmp_path / "out", who="load_old")
 
 
 def test_extract_zip(tmp_path):

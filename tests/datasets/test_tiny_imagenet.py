@@ -149,9 +149,12 @@ def test_inconsistent_tree(tiny_tree):
 def test_workers_validation(tiny_tree):
     root, _, _ = tiny_tree
     with pytest.raises(
-        ValueError, match="load_tiny_imagenet: workers must be a positive int or None, got 0"
+        ValueError, match=r"^load_tiny_imagenet: workers: expected an int >= 1, received 0$"
     ):
         load_tiny_imagenet(root, workers=0)
+    for bad in (True, 2.0, "2"):
+        with pytest.raises(TypeError, match=r"^load_tiny_imagenet: workers: expected an int, "):
+            load_tiny_imagenet(root, workers=bad)
 
 
 @pytest.fixture
