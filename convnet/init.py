@@ -156,10 +156,14 @@ def _gain(gain: float | str, *, caller: str) -> float:
     return gain
 
 
-class _FanScaled(Initializer):
+class _FanScaled:
     """What :class:`Glorot` and :class:`He` share: samples of ``initializer`` whose standard
     deviation is ``gain`` times a scale that :meth:`_scale` computes from the weight's
-    shape (4 entries ``(c, 0, 1, b)`` with ``c01b``, else at least 2)."""
+    shape (4 entries ``(c, 0, 1, b)`` with ``c01b``, else at least 2).
+
+    A mixin, not an :class:`Initializer` subclass: Glorot and He stay direct subclasses of
+    Initializer, with their Normal/Uniform variants below them, as in Lasagne (code that
+    walks ``Initializer.__subclasses__()`` instantiates the leaves without arguments)."""
 
     def __init__(self, initializer: type[Initializer], gain: float | str = 1.0, c01b: bool = False):
         self.initializer = initializer
@@ -182,7 +186,7 @@ class _FanScaled(Initializer):
         raise NotImplementedError
 
 
-class Glorot(_FanScaled):
+class Glorot(_FanScaled, Initializer):
     """Glorot (Xavier) initialization with a given distribution.
 
     The standard deviation is
@@ -254,7 +258,7 @@ class GlorotUniform(Glorot):
         super().__init__(Uniform, gain, c01b)
 
 
-class He(_FanScaled):
+class He(_FanScaled, Initializer):
     """He (Kaiming) initialization with a given distribution.
 
     The standard deviation is :math:`\\text{gain}\\sqrt{1 / \\text{fan\\_in}}`, where

@@ -121,3 +121,17 @@ def test_bad_arguments(build, message):
     with pytest.raises((ValueError, NotImplementedError)) as info:
         build()
     assert str(info.value) == message
+
+
+def test_class_hierarchy_is_lasagnes():
+    # Code written for Lasagne walks Initializer.__subclasses__() and instantiates the
+    # classes without subclasses, or, for those with subclasses, their subclasses.
+    from convnet import init
+
+    direct = {c.__name__ for c in init.Initializer.__subclasses__()}
+    assert {"Glorot", "He", "Normal", "Uniform", "Constant", "Sparse", "Orthogonal"} <= direct
+    assert not any(name.startswith("_") for name in direct)
+    assert {c.__name__ for c in init.Glorot.__subclasses__()} == {"GlorotNormal", "GlorotUniform"}
+    assert {c.__name__ for c in init.He.__subclasses__()} == {"HeNormal", "HeUniform"}
+    for cls in init.Glorot.__subclasses__() + init.He.__subclasses__():
+        assert cls().sample((12, 23)).shape == (12, 23)
