@@ -338,7 +338,7 @@ def _format_for(path: str, format: str | None, func: str) -> str:
 
 def write_params_group(group: Any, network: Any) -> None:
     """Write ``network``'s parameters and architecture into an open h5py group."""
-    group.attrs["format"] = FORMAT_NAME
+    _hdf5.write_text_attr(group, "format", FORMAT_NAME)
     group.attrs["version"] = FORMAT_VERSION
     write_json(group, "architecture", describe_network(network))
     from .layers import config as _config
@@ -348,12 +348,15 @@ def write_params_group(group: Any, network: Any) -> None:
     for i, (p, layer, tags) in enumerate(_param_records(network)):
         value = np.asarray(p.get_value(borrow=True))
         ds = params.create_dataset(f"{i:05d}", data=value)
-        ds.attrs["name"] = p.name or ""
-        ds.attrs["layer_name"] = (getattr(layer, "name", None) or "") if layer else ""
-        ds.attrs["layer_class"] = type(layer).__name__ if layer is not None else ""
-        ds.attrs["shape"] = json.dumps(list(value.shape))
-        ds.attrs["dtype"] = str(value.dtype)
-        ds.attrs["tags"] = json.dumps(sorted(tags))
+        for key, text in (
+            ("name", p.name or ""),
+            ("layer_name", (getattr(layer, "name", None) or "") if layer else ""),
+            ("layer_class", type(layer).__name__ if layer is not None else ""),
+            ("shape", json.dumps(list(value.shape))),
+            ("dtype", str(value.dtype)),
+            ("tags", json.dumps(sorted(tags))),
+        ):
+            _hdf5.write_text_attr(ds, key, text)
 
 
 def write_json(group: Any, name: str, obj: Any) -> None:

@@ -347,15 +347,16 @@ class Preprocessor:
             atomic_write(path, buf.getvalue())
             return
         with _OpenGroup(target, group, writing=True, where=where) as g:
-            for key in json.loads(g.attrs.get("state_arrays", "[]")):
+            filename = str(g.file.filename)
+            for key in json.loads(_hdf5.text_attr(g, "state_arrays", filename, where, "[]")):
                 if key in g:
                     del g[key]
-            g.attrs["convnet_format"] = _FORMAT
+            _hdf5.write_text_attr(g, "convnet_format", _FORMAT)
             g.attrs["format_version"] = _FORMAT_VERSION
-            g.attrs["class"] = type(self).__name__
-            g.attrs["config"] = json.dumps(self.get_config())
+            _hdf5.write_text_attr(g, "class", type(self).__name__)
+            _hdf5.write_text_attr(g, "config", json.dumps(self.get_config()))
             g.attrs["fitted"] = self.is_fitted
-            g.attrs["feature_shape"] = json.dumps(self.feature_shape_)
+            _hdf5.write_text_attr(g, "feature_shape", json.dumps(self.feature_shape_))
             g.attrs["n_samples_seen"] = self.n_samples_seen_
             written = []
             if self.is_fitted:
@@ -364,7 +365,7 @@ class Preprocessor:
                     if value is not None:
                         g.create_dataset(key, data=np.asarray(value, np.float64))
                         written.append(key)
-            g.attrs["state_arrays"] = json.dumps(written)
+            _hdf5.write_text_attr(g, "state_arrays", json.dumps(written))
 
     @classmethod
     def load(cls, source: Any, group: str | None = None) -> Preprocessor:

@@ -137,7 +137,7 @@ def write_checkpoint(path: str | os.PathLike, network: Any, state: Mapping[str, 
 
     def write(f):
         _cio.write_params_group(f, network)
-        f.attrs["checkpoint_format"] = CHECKPOINT_FORMAT
+        _hdf5.write_text_attr(f, "checkpoint_format", CHECKPOINT_FORMAT)
         f.attrs["checkpoint_version"] = CHECKPOINT_VERSION
         group = f.create_group("training")
         _cio.write_json(group, "state", doc)
