@@ -168,6 +168,12 @@ def read(reader: str, path: str) -> str:
         from convnet.preprocessing import Preprocessor
 
         prep = Preprocessor.load(path)
+        if not prep.is_fitted:  # only from a file that consistently says so (nothing to apply)
+            if prep.n_samples_seen_ != 0 or any(
+                getattr(prep, k + "_") is not None for k in prep._state_names
+            ):
+                raise AssertionError(f"an unfitted {type(prep).__name__} with fitted state")
+            return f"unfitted {type(prep).__name__}"
         x = np.ones((2, *prep.feature_shape_))
         y = prep.transform(x)
         if y.shape[0] != 2:
