@@ -604,6 +604,7 @@ def load_model(
     custom_layers: Mapping[str, Any] | None,
     open_hdf5: Any,
     read_json: Any,
+    read_architecture: Any,
     load_params: Any,
 ) -> Any:
     """The body of :func:`convnet.io.load_model` (the I/O helpers are passed in)."""
@@ -612,7 +613,7 @@ def load_model(
     with open_hdf5(path, "load_model") as f:
         config = read_json(f, "model_config", path, "load_model")
         reason = _hdf5.text_attr(f, "model_config_error", path, "load_model")
-        arch = read_json(f, "architecture", path, "load_model") or []
+        arch = read_architecture(f, path, "load_model") or []
     if config is None:
         why = f": when it was saved, {reason}" if reason is not None else ""
         raise ValueError(

@@ -170,7 +170,7 @@ def read_checkpoint(
                 f"version {CHECKPOINT_VERSION}"
             )
         values, _ = _cio._read_group_params(f, path, func, expected_shapes)
-        arch = _cio.read_json(f, "architecture", path, func)
+        arch = _cio.read_architecture_record(f, path, func)
         doc = _cio.read_json(group, "state", path, func)
         if doc is None:
             raise ValueError(f"{func}: {path!r} is damaged: its training state is missing")
