@@ -583,16 +583,15 @@ def _read_npz(
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
             names = [i.filename for i in infos]
-            keys = [n[:-4] for n in names if n.endswith(".npy")]
-            good = [k for k in keys if k.startswith("arr_") and k[4:].isdigit()]
-            if len(good) != len(names) or len(set(good)) != len(good):
+            # exactly arr_0 ... arr_{n-1}, as np.savez(*arrays) writes and Lasagne reads
+            order = [f"arr_{i}" for i in range(len(names))]
+            if sorted(names) != sorted(k + ".npy" for k in order):
                 other = sorted(n[:-4] if n.endswith(".npy") else n for n in names)
-                other = [n for n in other if n not in good]
+                other = [n for n in other if n not in order]
                 raise ValueError(
                     f"{func}: {path!r} is not a Lasagne-style parameter file: expected arrays "
-                    f"named arr_0, arr_1, ..., found {other}"
+                    f"named arr_0, arr_1, ..., found {str(other)[:200]}"
                 )
-            order = sorted(good, key=lambda k: int(k[4:]))
             if expected is not None and len(order) != len(expected):
                 expected = None  # the count error is reported by check_param_values
                 skip = True

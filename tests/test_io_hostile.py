@@ -1,6 +1,7 @@
 """Hostile HDF5 and npz parameter files (issue 13): nothing read from outside the file,
 sizes checked before data is read, crafted attributes reported as ValueError."""
 
+import io
 import json
 import os
 import tracemalloc
@@ -241,8 +242,6 @@ def test_npz_member_with_huge_declared_shape(tmp_path):
     path = tmp_path / "net.npz"
     header = np.lib.format.header_data_from_array_1_0(np.zeros(3, np.float32))
     header["shape"] = (10**9,)
-    import io
-
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, header)
     with zipfile.ZipFile(path, "w") as z:
@@ -250,6 +249,33 @@ def test_npz_member_with_huge_declared_shape(tmp_path):
         z.writestr("arr_1.npy", buf.getvalue() + b"\0" * 64)
     with pytest.raises(ValueError, match=r"'arr_0'.*declares shape \(1000000000,\)"):
         read_params(path)
+
+
+@pytest.mark.parametrize(
+    ("names", "odd"),
+    [
+        pytest.param(["arr_0", "arr_1", "arr_2", "arr_²"], "arr_²", id="superscript-digit"),
+        pytest.param(["arr_0", "arr_١", "arr_2", "arr_3"], "arr_١", id="arabic-indic-digit"),
+        pytest.param(["arr_0", "arr_01", "arr_2", "arr_3"], "arr_01", id="leading-zero"),
+        pytest.param(["arr_0", "arr_1", "arr_2", "arr_4"], "arr_4", id="gap"),
+    ],
+)
+def test_npz_member_names_must_be_arr_0_to_n(tmp_path, names, odd):
+    # The fuzzer's "arr_²": str.isdigit accepted it, then int() raised a ValueError that
+    # did not name the file. Lasagne reads arr_0 ... arr_{n-1}, nothing else.
+    net = L.DenseLayer(L.DenseLayer(L.InputLayer((None, 4)), 3), 2)
+    path = tmp_path / "net.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, p in zip(names, L.get_all_params(net), strict=True):
+            buf = io.BytesIO()
+            np.save(buf, p.get_value())
+            z.writestr(name + ".npy", buf.getvalue())
+    with pytest.raises(
+        ValueError,
+        match=rf"'{path}' is not a Lasagne-style parameter file: expected arrays named arr_0, "
+        rf"arr_1, \.\.\., found \['{odd}'\]",
+    ):
+        load_params(net, path)
 
 
 def test_load_model_refuses_a_damaged_architecture_record(saved):

@@ -87,7 +87,7 @@ def test_inputs_the_fuzzer_found(worker, name):
     attribute's heap object grew from 3 to 128 bytes). preprocessing-91f482d38074: its
     "fitted" attribute was renamed, and it loaded as an unfitted ZCAWhitening.
     hdf5_params-1fe4ba5f6213: a layer's "class" key in the architecture record was renamed
-    (KeyError).
+    (KeyError). npz-02fb187c1690: a member named "arr_²" (int() refused what isdigit took).
     """
     reader = name.rsplit("-", 1)[0]
     with open(os.path.join(REGRESSIONS, name), "rb") as f:
