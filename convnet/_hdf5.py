@@ -10,19 +10,39 @@ can claim gigabytes. Every member convnet reads therefore goes through
 (layout, storage, dtype and size checked from its header before any data is read).
 Attributes go through :func:`text_attr` and :func:`int_attr`, so crafted attributes give
 a :class:`ValueError` naming the file, never a ``TypeError`` from deep inside.
+
+Text attributes are written by :func:`write_text_attr` as fixed-length UTF-8 strings,
+stored in the attribute itself. Earlier convnets wrote variable-length strings, whose
+bytes live in *global heap collections* elsewhere in the file, and libhdf5 (2.0) loops
+for ever on a collection whose free-space object claims fewer than 16 bytes. Before the
+first variable-length attribute of a file is read, :func:`check_global_heaps` therefore
+walks every collection in the file's bytes as libhdf5 would, and refuses the file if a
+walk would not end. Attributes of other variable-length or reference types (which also
+lead into heaps) are refused unread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import mmap
 import os
+import struct
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["member", "checked_dataset", "read_dataset", "text_attr", "int_attr", "damaged"]
+__all__ = [
+    "member",
+    "checked_dataset",
+    "read_dataset",
+    "write_text_attr",
+    "text_attr",
+    "int_attr",
+    "check_global_heaps",
+    "damaged",
+]
 
 #: What h5py raises on a corrupt file, depending on where the damage is found.
 _H5_ERRORS = (OSError, RuntimeError, KeyError, TypeError, AttributeError, IndexError)
@@ -30,6 +50,20 @@ _H5_ERRORS = (OSError, RuntimeError, KeyError, TypeError, AttributeError, IndexE
 #: The most a deflate-compressed chunk can expand (zlib's documented bound is 1032:1).
 _MAX_EXPANSION = 1032
 _NUMERIC_KINDS = "biuf"
+
+#: The most bytes one attribute may hold; convnet's are names and short JSON texts.
+_MAX_ATTR_BYTES = 1 << 20
+#: The longest text :func:`write_text_attr` stores (an object header message holds 64 KiB).
+_MAX_TEXT_BYTES = 60_000
+#: The most global heap objects (and collection signatures) looked at in one file (an
+#: earlier convnet wrote six per parameter); beyond, the file is refused rather than walked
+#: for long (about a second).
+_MAX_HEAP_OBJECTS = 1_000_000
+#: Files whose global heap collections were checked, by libhdf5's file number (unique per
+#: opened file in this process): each file's bytes are walked once, however many
+#: attributes are read. Bounded; forgetting a file costs only a second walk.
+_HEAPS_CHECKED: dict[Any, None] = {}
+_HEAPS_CHECKED_MAX = 256
 
 
 @contextlib.contextmanager
@@ -155,16 +189,29 @@ def read_dataset(
         ) from None
 
 
+def write_text_attr(obj: Any, name: str, text: str) -> None:
+    """Store ``text`` as attribute ``name`` of ``obj``: a fixed-length UTF-8 string.
+
+    Unlike h5py's default for ``str`` (a variable-length string, kept in the file's global
+    heap), the bytes are stored in the attribute itself; they read back as ``bytes``.
+    """
+    import h5py
+
+    data = text.encode("utf-8")
+    if len(data) > _MAX_TEXT_BYTES:
+        raise ValueError(
+            f"attribute {name!r} of {obj.name!r} would hold {len(data)} bytes; HDF5 stores at "
+            f"most {_MAX_TEXT_BYTES} in an attribute (write a dataset instead)"
+        )
+    size = max(len(data), 1)  # HDF5 has no zero-length string type; NUL padding reads as b""
+    obj.attrs.create(name, np.array(data, dtype=f"S{size}"), dtype=h5py.string_dtype("utf-8", size))
+
+
 def text_attr(obj: Any, name: str, path: str, func: str, default: str | None = None) -> Any:
     """Attribute ``name`` of ``obj`` as str (or ``default`` when absent)."""
-    try:
-        if name not in obj.attrs:
-            return default
-        value = obj.attrs[name]
-    except (*_H5_ERRORS, ValueError) as exc:
-        raise ValueError(
-            f"{func}: {path!r}: attribute {name!r} of {obj.name!r} cannot be read ({exc})"
-        ) from None
+    value = _read_attr(obj, name, path, func, "text")
+    if value is _ABSENT:
+        return default
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
@@ -177,14 +224,9 @@ def text_attr(obj: Any, name: str, path: str, func: str, default: str | None = N
 
 def int_attr(obj: Any, name: str, path: str, func: str, default: int | None = None) -> Any:
     """Attribute ``name`` of ``obj`` as int (or ``default`` when absent)."""
-    try:
-        if name not in obj.attrs:
-            return default
-        value = obj.attrs[name]
-    except (*_H5_ERRORS, ValueError) as exc:
-        raise ValueError(
-            f"{func}: {path!r}: attribute {name!r} of {obj.name!r} cannot be read ({exc})"
-        ) from None
+    value = _read_attr(obj, name, path, func, "an integer")
+    if value is _ABSENT:
+        return default
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
     if isinstance(value, bool | np.bool_ | int | np.integer):
@@ -193,6 +235,153 @@ def int_attr(obj: Any, name: str, path: str, func: str, default: int | None = No
         f"{func}: {path!r}: attribute {name!r} of {obj.name!r} should be an integer, found "
         f"{_attr_text(value)}"
     )
+
+
+_ABSENT = object()
+
+
+def _read_attr(obj: Any, name: str, path: str, func: str, want: str) -> Any:
+    """The value of attribute ``name`` (``_ABSENT`` if none), its type checked first.
+
+    Numbers and fixed-length strings are stored in the attribute and read as they are (up
+    to ``_MAX_ATTR_BYTES``); a variable-length string is read once
+    :func:`check_global_heaps` has passed; any other type is refused unread.
+    """
+    import h5py
+
+    where = f"{func}: {path!r}: attribute {name!r} of {obj.name!r}"
+    try:
+        if name not in obj.attrs:
+            return _ABSENT
+        attr = h5py.h5a.open(obj.id, name.encode("utf-8"))
+        htype = attr.get_type()
+        kind = htype.get_class()
+        count = attr.get_space().get_simple_extent_npoints()
+        vlen_text = kind == h5py.h5t.STRING and htype.is_variable_str()
+        nbytes = count * (16 if vlen_text else htype.get_size())
+    except (*_H5_ERRORS, ValueError) as exc:
+        raise ValueError(f"{where} cannot be read ({exc})") from None
+    plain = (h5py.h5t.INTEGER, h5py.h5t.FLOAT, h5py.h5t.ENUM, h5py.h5t.BITFIELD, h5py.h5t.STRING)
+    if kind not in plain:
+        others = ("COMPOUND", "REFERENCE", "VLEN", "ARRAY", "OPAQUE", "TIME")
+        names = {getattr(h5py.h5t, n): n.lower() for n in others if hasattr(h5py.h5t, n)}
+        raise ValueError(
+            f"{where} should be {want}, found an attribute of HDF5 type class "
+            f"{names.get(kind, kind)}, which convnet does not read"
+        )
+    if nbytes > _MAX_ATTR_BYTES:
+        raise ValueError(
+            f"{where} declares {count} values of {htype.get_size()} bytes ({nbytes} bytes); "
+            f"convnet's attributes are under {_MAX_ATTR_BYTES} bytes"
+        )
+    if vlen_text:
+        check_global_heaps(obj.file, path, func)
+    try:
+        return obj.attrs[name]
+    except (*_H5_ERRORS, ValueError) as exc:
+        raise ValueError(f"{where} cannot be read ({exc})") from None
+
+
+# --------------------------------------------------------------------------------------
+# global heap collections (variable-length data)
+# --------------------------------------------------------------------------------------
+
+
+def check_global_heaps(file: Any, path: str, func: str) -> None:
+    """Refuse ``file`` if libhdf5 could loop on one of its global heap collections.
+
+    A collection is ``GCOL``, version 1, three reserved bytes, its size (8 bytes), then
+    objects, each: index (2 bytes), reference count (2), reserved (4), size (8), data
+    padded to 8 bytes; index 0 is the free space, whose size covers its own header.
+    libhdf5 steps from object to object by these sizes, and a step of 0 (a free-space
+    object of size 0) never ends. libhdf5 reaches a collection only through an address,
+    and reads one only where ``GCOL`` version 1 stands, so every such place in the file is
+    walked here (bytes past the end of the file read as zeros, as in libhdf5). A
+    collection larger than the whole file is skipped: libhdf5 refuses to read it. In a
+    file libhdf5 wrote, every object is at least 16 bytes and lies inside its collection;
+    a walk that finds otherwise raises ValueError naming ``path``.
+    """
+    try:
+        key = file.id.fileno
+        reach = int(file.id.get_filesize())
+    except (*_H5_ERRORS, ValueError) as exc:
+        raise ValueError(f"{func}: {path!r} is damaged: HDF5 cannot size it ({exc})") from None
+    if key in _HEAPS_CHECKED:
+        return
+    with _file_bytes(file, path, func) as data:
+        reach = max(reach, len(data))
+        budget = _MAX_HEAP_OBJECTS
+        at = data.find(b"GCOL")
+        while at >= 0:
+            budget = _walk_collection(data, at, reach, budget, path, func)
+            at = data.find(b"GCOL", at + 1)
+    if len(_HEAPS_CHECKED) >= _HEAPS_CHECKED_MAX:
+        _HEAPS_CHECKED.pop(next(iter(_HEAPS_CHECKED)))
+    _HEAPS_CHECKED[key] = None
+
+
+@contextlib.contextmanager
+def _file_bytes(file: Any, path: str, func: str) -> Iterator[Any]:
+    """The bytes of the open HDF5 ``file``: mapped from disk, or its in-memory image."""
+    if file.driver == "sec2" and isinstance(file.filename, str):
+        try:
+            with open(file.filename, "rb") as f:
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{func}: {path!r} cannot be mapped to check it ({exc})") from None
+        with data:
+            yield data
+        return
+    try:
+        image = file.id.get_file_image()
+    except (*_H5_ERRORS, ValueError) as exc:
+        raise ValueError(
+            f"{func}: {path!r}: its variable-length attributes cannot be checked (HDF5 driver "
+            f"{file.driver!r}: {exc}); convnet reads them only from checked files"
+        ) from None
+    yield image
+
+
+def _walk_collection(data: Any, at: int, reach: int, budget: int, path: str, func: str) -> int:
+    """Walk the collection at byte ``at`` of ``data`` as libhdf5 does; the budget left.
+
+    The budget counts the places looked at (each ``GCOL`` and each object), so that a file
+    crafted to be full of them is refused after a bounded time.
+    """
+    budget = _spend(budget, path, func)
+    if _read_bytes(data, at + 4, 1) != b"\x01":
+        return budget  # libhdf5 refuses other versions
+    (size,) = struct.unpack("<Q", _read_bytes(data, at + 8, 8))
+    if size > reach:
+        return budget  # libhdf5 refuses to read past the end of the file
+    p = 16
+    while p + 16 <= size:
+        budget = _spend(budget, path, func)
+        index, length = struct.unpack("<H6xQ", _read_bytes(data, at + p, 16))
+        step = length if index == 0 else 16 + (length + 7) // 8 * 8
+        if step < 16 or p + step > size:
+            raise ValueError(
+                f"{func}: {path!r} is damaged: the global heap collection at byte {at} has an "
+                f"object (index {index}) of {length} bytes at offset {p} of {size}, which "
+                "HDF5 cannot step over (it would loop for ever or read past the collection)"
+            )
+        p += step
+    return budget
+
+
+def _spend(budget: int, path: str, func: str) -> int:
+    if budget <= 0:
+        raise ValueError(
+            f"{func}: {path!r} holds more than {_MAX_HEAP_OBJECTS} global heap objects and "
+            "collection signatures; convnet's files hold a few per parameter"
+        )
+    return budget - 1
+
+
+def _read_bytes(data: Any, start: int, n: int) -> bytes:
+    """``n`` bytes of ``data`` from ``start``; zeros past its end (as libhdf5 reads them)."""
+    chunk = bytes(data[start : start + n])
+    return chunk + bytes(n - len(chunk))
 
 
 def _attr_text(value: Any) -> str:

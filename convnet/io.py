@@ -338,7 +338,7 @@ def _format_for(path: str, format: str | None, func: str) -> str:
 
 def write_params_group(group: Any, network: Any) -> None:
     """Write ``network``'s parameters and architecture into an open h5py group."""
-    group.attrs["format"] = FORMAT_NAME
+    _hdf5.write_text_attr(group, "format", FORMAT_NAME)
     group.attrs["version"] = FORMAT_VERSION
     write_json(group, "architecture", describe_network(network))
     from .layers import config as _config
@@ -348,12 +348,15 @@ def write_params_group(group: Any, network: Any) -> None:
     for i, (p, layer, tags) in enumerate(_param_records(network)):
         value = np.asarray(p.get_value(borrow=True))
         ds = params.create_dataset(f"{i:05d}", data=value)
-        ds.attrs["name"] = p.name or ""
-        ds.attrs["layer_name"] = (getattr(layer, "name", None) or "") if layer else ""
-        ds.attrs["layer_class"] = type(layer).__name__ if layer is not None else ""
-        ds.attrs["shape"] = json.dumps(list(value.shape))
-        ds.attrs["dtype"] = str(value.dtype)
-        ds.attrs["tags"] = json.dumps(sorted(tags))
+        for key, text in (
+            ("name", p.name or ""),
+            ("layer_name", (getattr(layer, "name", None) or "") if layer else ""),
+            ("layer_class", type(layer).__name__ if layer is not None else ""),
+            ("shape", json.dumps(list(value.shape))),
+            ("dtype", str(value.dtype)),
+            ("tags", json.dumps(sorted(tags))),
+        ):
+            _hdf5.write_text_attr(ds, key, text)
 
 
 def write_json(group: Any, name: str, obj: Any) -> None:
@@ -375,6 +378,74 @@ def read_json(group: Any, name: str, path: str, func: str) -> Any:
             f"{func}: {path!r} is damaged: its {name!r} record cannot be read "
             f"({type(exc).__name__}: {str(exc)[:200]})"
         ) from None
+
+
+def read_architecture_record(group: Any, path: str, func: str) -> list[dict] | None:
+    """The ``architecture`` record :func:`save_params` stored (None if absent), checked.
+
+    The record only explains mismatches and feeds :func:`~convnet.layers.summary.summary`,
+    but a damaged one must not turn into a KeyError there: each layer must be an object
+    with the keys and value types :func:`describe_network` writes.
+    """
+    arch = read_json(group, "architecture", path, func)
+    if arch is None:
+        return None
+    problem = _architecture_problem(arch)
+    if problem is not None:
+        raise ValueError(f"{func}: {path!r}: its architecture record: {problem}; it is damaged")
+    return arch
+
+
+def _architecture_problem(arch: Any) -> str | None:
+    """What is wrong with an architecture record read from a file, or None."""
+    if not isinstance(arch, list):
+        return f"should be a JSON list, found {type(arch).__name__}"
+
+    def size(v):
+        return type(v) is int and v >= 0
+
+    checks = {
+        "class": (lambda v: isinstance(v, str), "text"),
+        "name": (lambda v: v is None or isinstance(v, str), "text or null"),
+        "args": (lambda v: isinstance(v, dict), "a JSON object"),
+        "output_shape": (
+            lambda v: (
+                v is None
+                or isinstance(v, str)
+                or (isinstance(v, list) and all(s is None or size(s) for s in v))
+            ),
+            "a list of sizes or null",
+        ),
+        "incoming": (
+            lambda v: isinstance(v, list) and all(size(j) and j < len(arch) for j in v),
+            "a list of layer indices",
+        ),
+        "params": (
+            lambda v: (
+                isinstance(v, list)
+                and all(
+                    isinstance(e, list)
+                    and len(e) == 4
+                    and (e[0] is None or isinstance(e[0], str))
+                    and isinstance(e[1], list)
+                    and all(size(s) for s in e[1])
+                    and isinstance(e[2], str)
+                    and isinstance(e[3], bool)
+                    for e in v
+                )
+            ),
+            "a list of [name, shape, dtype, trainable]",
+        ),
+    }
+    for i, layer in enumerate(arch):
+        if not isinstance(layer, dict):
+            return f"layer {i} should be a JSON object, found {type(layer).__name__}"
+        for key, (valid, what) in checks.items():
+            if key not in layer:
+                return f"layer {i} has no {key!r}"
+            if not valid(layer[key]):
+                return f"layer {i}: {key!r} should be {what}, found {str(layer[key])[:60]}"
+    return None
 
 
 def hdf5_bytes(write: Callable[[Any], None]) -> bytes:
@@ -512,16 +583,15 @@ def _read_npz(
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
             names = [i.filename for i in infos]
-            keys = [n[:-4] for n in names if n.endswith(".npy")]
-            good = [k for k in keys if k.startswith("arr_") and k[4:].isdigit()]
-            if len(good) != len(names) or len(set(good)) != len(good):
+            # exactly arr_0 ... arr_{n-1}, as np.savez(*arrays) writes and Lasagne reads
+            order = [f"arr_{i}" for i in range(len(names))]
+            if sorted(names) != sorted(k + ".npy" for k in order):
                 other = sorted(n[:-4] if n.endswith(".npy") else n for n in names)
-                other = [n for n in other if n not in good]
+                other = [n for n in other if n not in order]
                 raise ValueError(
                     f"{func}: {path!r} is not a Lasagne-style parameter file: expected arrays "
-                    f"named arr_0, arr_1, ..., found {other}"
+                    f"named arr_0, arr_1, ..., found {str(other)[:200]}"
                 )
-            order = sorted(good, key=lambda k: int(k[4:]))
             if expected is not None and len(order) != len(expected):
                 expected = None  # the count error is reported by check_param_values
                 skip = True
@@ -633,7 +703,7 @@ def read_architecture(path: str | os.PathLike) -> list[dict[str, Any]]:
                 f"read_architecture: {path!r} holds no convnet parameters (format attribute "
                 f"{found!r}, expected {FORMAT_NAME!r})"
             )
-        arch = read_json(f, "architecture", path, "read_architecture")
+        arch = read_architecture_record(f, path, "read_architecture")
         if arch is None:
             raise ValueError(f"read_architecture: {path!r} holds no architecture description")
         return arch
@@ -761,7 +831,7 @@ in the network but (4, 3) in '...net.h5' (layer 1: the file has DenseLayer(num_u
     shapes = param_shapes(network)
     with open_hdf5(path, "load_params") as f, _hdf5.damaged(path, "load_params"):
         values, _ = _read_group_params(f, path, "load_params", shapes)
-        arch = read_json(f, "architecture", path, "load_params")
+        arch = read_architecture_record(f, path, "load_params")
     set_param_values(network, values, path, "load_params", arch)
 
 
@@ -805,4 +875,6 @@ def load_model(path: str | os.PathLike, custom_layers: dict[str, Any] | None = N
     """
     from .layers import config as _config
 
-    return _config.load_model(os.fspath(path), custom_layers, open_hdf5, read_json, load_params)
+    return _config.load_model(
+        os.fspath(path), custom_layers, open_hdf5, read_json, read_architecture_record, load_params
+    )

@@ -128,7 +128,7 @@ def _batches(n: int, batch_size: int):
 # --------------------------------------------------------------------------------------------
 
 
-def _json_attr(g: Any, name: str, filename: str, where: str, kind: type) -> Any:
+def _json_attr(g: Any, name: str, filename: str, where: str, kind: type | tuple[type, ...]) -> Any:
     """A JSON attribute written by :meth:`Preprocessor.save`, of type ``kind``."""
     text = _hdf5.text_attr(g, name, filename, where)
     if text is None:
@@ -136,13 +136,40 @@ def _json_attr(g: Any, name: str, filename: str, where: str, kind: type) -> Any:
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
-        value = None
+        value = _INVALID
     if not isinstance(value, kind) or (kind is dict and not all(isinstance(k, str) for k in value)):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        expected = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
         raise ValueError(
-            f"{where}: {filename!r}: attribute {name!r} should be a JSON {kind.__name__}, found "
+            f"{where}: {filename!r}: attribute {name!r} should be a JSON {expected}, found "
             f"{text[:60]!r}"
         )
     return value
+
+
+_INVALID = object()
+
+
+def _check_unfitted(
+    g: Any, klass: type, feature_shape: Any, seen: int, names: list, filename: str, where: str
+) -> None:
+    """Refuse a group flagged as not fitted that holds any part of a fitted state."""
+    stray = [k for k in klass._state_names if _hdf5.member(g, k, filename, where) is not None]
+    held = [
+        text
+        for text, present in (
+            (f"feature_shape {str(feature_shape)[:80]}", feature_shape is not None),
+            (f"{seen} samples seen", seen != 0),
+            (f"state arrays {str(names)[:80]}", bool(names)),
+            (f"state datasets {stray}", bool(stray)),
+        )
+        if present
+    ]
+    if held:
+        raise ValueError(
+            f"{where}: {filename!r}: its {klass.__name__} is flagged as not fitted but the file "
+            f"holds fitted state ({', '.join(held)}); it is damaged"
+        )
 
 
 class _OpenGroup:
@@ -347,15 +374,16 @@ class Preprocessor:
             atomic_write(path, buf.getvalue())
             return
         with _OpenGroup(target, group, writing=True, where=where) as g:
-            for key in json.loads(g.attrs.get("state_arrays", "[]")):
+            filename = str(g.file.filename)
+            for key in json.loads(_hdf5.text_attr(g, "state_arrays", filename, where, "[]")):
                 if key in g:
                     del g[key]
-            g.attrs["convnet_format"] = _FORMAT
+            _hdf5.write_text_attr(g, "convnet_format", _FORMAT)
             g.attrs["format_version"] = _FORMAT_VERSION
-            g.attrs["class"] = type(self).__name__
-            g.attrs["config"] = json.dumps(self.get_config())
+            _hdf5.write_text_attr(g, "class", type(self).__name__)
+            _hdf5.write_text_attr(g, "config", json.dumps(self.get_config()))
             g.attrs["fitted"] = self.is_fitted
-            g.attrs["feature_shape"] = json.dumps(self.feature_shape_)
+            _hdf5.write_text_attr(g, "feature_shape", json.dumps(self.feature_shape_))
             g.attrs["n_samples_seen"] = self.n_samples_seen_
             written = []
             if self.is_fitted:
@@ -364,7 +392,7 @@ class Preprocessor:
                     if value is not None:
                         g.create_dataset(key, data=np.asarray(value, np.float64))
                         written.append(key)
-            g.attrs["state_arrays"] = json.dumps(written)
+            _hdf5.write_text_attr(g, "state_arrays", json.dumps(written))
 
     @classmethod
     def load(cls, source: Any, group: str | None = None) -> Preprocessor:
@@ -422,46 +450,68 @@ class Preprocessor:
                 f"{where}: {filename!r}: the saved configuration of the {class_name} is "
                 f"invalid ({exc})"
             ) from None
-        if _hdf5.int_attr(g, "fitted", filename, where, 0):
-            feature_shape = _json_attr(g, "feature_shape", filename, where, list)
-            if not (
-                1 <= len(feature_shape) <= 8
-                and all(type(d) is int and d >= 1 for d in feature_shape)
-                and int(np.prod(feature_shape, dtype=object)) <= 2**31
-            ):
+        fitted = _hdf5.int_attr(g, "fitted", filename, where)
+        seen = _hdf5.int_attr(g, "n_samples_seen", filename, where)
+        for name, value in (("fitted", fitted), ("n_samples_seen", seen)):
+            if value is None:
+                raise ValueError(f"{where}: {filename!r} is damaged: attribute {name!r} is missing")
+        if fitted not in (0, 1):
+            raise ValueError(
+                f"{where}: {filename!r}: attribute 'fitted' should be 0 or 1, found {fitted}"
+            )
+        feature_shape = _json_attr(g, "feature_shape", filename, where, (list, type(None)))
+        names = _json_attr(g, "state_arrays", filename, where, list)
+        if not fitted:
+            _check_unfitted(g, klass, feature_shape, seen, names, filename, where)
+            return obj
+        if seen < 1:
+            raise ValueError(
+                f"{where}: {filename!r}: its {class_name} is flagged as fitted on {seen} samples; "
+                "it is damaged"
+            )
+        if feature_shape is None or not (
+            1 <= len(feature_shape) <= 8
+            and all(type(d) is int and d >= 1 for d in feature_shape)
+            and int(np.prod(feature_shape, dtype=object)) <= 2**31
+        ):
+            raise ValueError(
+                f"{where}: {filename!r}: attribute 'feature_shape' should list 1 to 8 "
+                f"positive sizes, found {str(feature_shape)[:80]}"
+            )
+        feature_shape = tuple(feature_shape)
+        listed = sorted(names) if all(isinstance(n, str) for n in names) else None
+        if listed != sorted(klass._state_names):
+            lacking = [k for k in klass._state_names if k not in names]
+            raise ValueError(
+                f"{where}: {filename!r} is damaged: a fitted {class_name} has the state arrays "
+                f"{list(klass._state_names)}, the file lists {str(names)[:80]}"
+                + (f"; it lacks {lacking}" if lacking else "")
+            )
+        datasets = {key: _hdf5.member(g, key, filename, where, kind="dataset") for key in names}
+        if any(ds is None for ds in datasets.values()):
+            missing = [k for k, ds in datasets.items() if ds is None]
+            raise ValueError(f"{where}: {filename!r} is damaged: it lacks {missing}")
+        headers = {
+            k: _hdf5.checked_dataset(ds, filename, where, check_size=False)[0]
+            for k, ds in datasets.items()
+        }
+        expected = obj._state_shapes(feature_shape, headers)
+        state = {}
+        for key, ds in datasets.items():
+            want = expected.get(key)
+            if want is None or headers[key] != want:
                 raise ValueError(
-                    f"{where}: {filename!r}: attribute 'feature_shape' should list 1 to 8 "
-                    f"positive sizes, found {str(feature_shape)[:80]}"
+                    f"{where}: {filename!r}: state array {key!r} of a {class_name} for "
+                    f"samples of shape {feature_shape} should have shape {want}, the "
+                    f"file has {headers[key]}"
                 )
-            feature_shape = tuple(feature_shape)
-            names = _json_attr(g, "state_arrays", filename, where, list)
-            if not set(names) <= set(klass._state_names):
-                raise ValueError(
-                    f"{where}: {filename!r}: a {class_name} has the state arrays "
-                    f"{list(klass._state_names)}, the file lists {str(names)[:80]}"
-                )
-            datasets = {key: _hdf5.member(g, key, filename, where, kind="dataset") for key in names}
-            if any(ds is None for ds in datasets.values()):
-                missing = [k for k, ds in datasets.items() if ds is None]
-                raise ValueError(f"{where}: {filename!r} is damaged: it lacks {missing}")
-            headers = {
-                k: _hdf5.checked_dataset(ds, filename, where, check_size=False)[0]
-                for k, ds in datasets.items()
-            }
-            expected = obj._state_shapes(feature_shape, headers)
-            state = {}
-            for key, ds in datasets.items():
-                want = expected.get(key)
-                if want is None or headers[key] != want:
-                    raise ValueError(
-                        f"{where}: {filename!r}: state array {key!r} of a {class_name} for "
-                        f"samples of shape {feature_shape} should have shape {want}, the "
-                        f"file has {headers[key]}"
-                    )
-                state[key] = _hdf5.read_dataset(ds, filename, where, want)
-            obj.feature_shape_ = feature_shape
-            obj.n_samples_seen_ = _hdf5.int_attr(g, "n_samples_seen", filename, where, 0)
+            state[key] = _hdf5.read_dataset(ds, filename, where, want)
+        obj.feature_shape_ = feature_shape
+        obj.n_samples_seen_ = seen
+        try:
             obj._set_state(state)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {filename!r}: its state is invalid ({exc})") from None
         return obj
 
     def __repr__(self) -> str:

@@ -175,7 +175,8 @@ def save_model(path, network, steps, config):
     convnet.io.save_params(network, path)
     save_preprocessing(steps, path)
     with h5py.File(path, "a") as f:
-        f.attrs["example_config"] = json.dumps(config)
+        # fixed-length bytes (like convnet's own text attributes): no global heap in the file
+        f.attrs["example_config"] = np.bytes_(json.dumps(config))
 
 
 def load_model(path, architectures=None):

@@ -51,7 +51,14 @@ def test_hdf5_layout_names_shapes_dtypes(tmp_path):
     save_params(net, path)
     with h5py.File(path, "r") as f:
         ds = [f["params"][k] for k in sorted(f["params"])]
-        assert [d.attrs["name"] for d in ds] == [
+
+        def text(d, key):  # fixed-length UTF-8 strings (no global heap), read as bytes
+            htype = d.attrs.get_id(key).get_type()
+            assert htype.get_cset() == h5py.h5t.CSET_UTF8 and not htype.is_variable_str()
+            return d.attrs[key].decode("utf-8")
+
+        assert text(f, "format") == "convnet-params"
+        assert [text(d, "name") for d in ds] == [
             "hid.W",
             "hid.b",
             "bn.beta",
@@ -61,11 +68,11 @@ def test_hdf5_layout_names_shapes_dtypes(tmp_path):
             "out.W",
             "out.b",
         ]
-        assert [d.attrs["layer_name"] for d in ds] == ["hid"] * 2 + ["bn"] * 4 + ["out"] * 2
-        assert ds[0].attrs["layer_class"] == "DenseLayer"
-        assert ds[0].attrs["shape"] == "[6, 8]" and ds[0].attrs["dtype"] == "float32"
-        assert ds[4].attrs["tags"] == '["batch_norm_stat"]'  # not trainable
-        assert ds[0].attrs["tags"] == '["regularizable", "trainable"]'
+        assert [text(d, "layer_name") for d in ds] == ["hid"] * 2 + ["bn"] * 4 + ["out"] * 2
+        assert text(ds[0], "layer_class") == "DenseLayer"
+        assert text(ds[0], "shape") == "[6, 8]" and text(ds[0], "dtype") == "float32"
+        assert text(ds[4], "tags") == '["batch_norm_stat"]'  # not trainable
+        assert text(ds[0], "tags") == '["regularizable", "trainable"]'
     arch = read_architecture(path)
     assert arch == describe_network(net)
     assert [d["class"] for d in arch] == [

@@ -1,6 +1,8 @@
 """Hostile HDF5 and npz parameter files (issue 13): nothing read from outside the file,
 sizes checked before data is read, crafted attributes reported as ValueError."""
 
+import io
+import json
 import os
 import tracemalloc
 import zipfile
@@ -141,6 +143,79 @@ def test_architecture_record_of_wrong_type_or_depth(saved):
         read_architecture(path)
 
 
+def _set_architecture(path, arch):
+    with h5py.File(path, "a") as f:
+        del f["architecture"]
+        f["architecture"] = np.frombuffer(json.dumps(arch).encode(), np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        # the fuzzer's: a key renamed, then KeyError 'class' while describing the difference
+        pytest.param(
+            lambda a: a[1].update({"clas3": a[1].pop("class")}),
+            r"layer 1 has no 'class'",
+            id="class-renamed",
+        ),
+        pytest.param(
+            lambda a: a.__setitem__(1, [1, 2]),
+            r"layer 1 should be a JSON object, found list",
+            id="layer-not-object",
+        ),
+        pytest.param(
+            lambda a: a[1].update({"args": [3]}),
+            r"layer 1: 'args' should be a JSON object",
+            id="args",
+        ),
+        pytest.param(
+            lambda a: a[1].update({"name": 5}),
+            r"layer 1: 'name' should be text or null",
+            id="name",
+        ),
+        pytest.param(
+            lambda a: a[1].update({"output_shape": [None, -3]}),
+            r"layer 1: 'output_shape' should be",
+            id="output-shape",
+        ),
+        pytest.param(
+            lambda a: a[1].update({"incoming": [0.5]}),
+            r"layer 1: 'incoming' should be",
+            id="incoming",
+        ),
+        pytest.param(
+            lambda a: a[1]["params"].__setitem__(0, ["W"]),
+            r"layer 1: 'params' should be a list of \[name, shape",
+            id="param-entry",
+        ),
+        pytest.param(
+            lambda a: a[1]["params"][0].__setitem__(1, [-1]),
+            r"layer 1: 'params' should be a list of \[name, shape",
+            id="param-shape",
+        ),
+        pytest.param(
+            lambda a: a.clear() or a.append({}), r"layer 0 has no 'class'", id="empty-layer"
+        ),
+    ],
+)
+def test_damaged_architecture_record_is_refused(saved, edit, match):
+    net, path, bias = saved
+    arch = read_architecture(path)
+    edit(arch)
+    _set_architecture(path, arch)
+    for read in (lambda: load_params(net, path), lambda: read_architecture(path)):
+        with pytest.raises(ValueError, match=rf"'{path}': its architecture record: {match}"):
+            read()
+    np.testing.assert_array_equal(net.b.get_value(), bias)
+
+
+def test_architecture_record_that_is_not_a_list(saved):
+    net, path, _ = saved
+    _set_architecture(path, {"class": "DenseLayer"})
+    with pytest.raises(ValueError, match="its architecture record: should be a JSON list"):
+        load_params(net, path)
+
+
 def test_truncated_npz_member_is_named(tmp_path):
     # Was reported as "holds pickled Python objects".
     net = _net()
@@ -167,8 +242,6 @@ def test_npz_member_with_huge_declared_shape(tmp_path):
     path = tmp_path / "net.npz"
     header = np.lib.format.header_data_from_array_1_0(np.zeros(3, np.float32))
     header["shape"] = (10**9,)
-    import io
-
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, header)
     with zipfile.ZipFile(path, "w") as z:
@@ -176,3 +249,41 @@ def test_npz_member_with_huge_declared_shape(tmp_path):
         z.writestr("arr_1.npy", buf.getvalue() + b"\0" * 64)
     with pytest.raises(ValueError, match=r"'arr_0'.*declares shape \(1000000000,\)"):
         read_params(path)
+
+
+@pytest.mark.parametrize(
+    ("names", "odd"),
+    [
+        pytest.param(["arr_0", "arr_1", "arr_2", "arr_²"], "arr_²", id="superscript-digit"),
+        pytest.param(["arr_0", "arr_١", "arr_2", "arr_3"], "arr_١", id="arabic-indic-digit"),
+        pytest.param(["arr_0", "arr_01", "arr_2", "arr_3"], "arr_01", id="leading-zero"),
+        pytest.param(["arr_0", "arr_1", "arr_2", "arr_4"], "arr_4", id="gap"),
+    ],
+)
+def test_npz_member_names_must_be_arr_0_to_n(tmp_path, names, odd):
+    # The fuzzer's "arr_²": str.isdigit accepted it, then int() raised a ValueError that
+    # did not name the file. Lasagne reads arr_0 ... arr_{n-1}, nothing else.
+    net = L.DenseLayer(L.DenseLayer(L.InputLayer((None, 4)), 3), 2)
+    path = tmp_path / "net.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, p in zip(names, L.get_all_params(net), strict=True):
+            buf = io.BytesIO()
+            np.save(buf, p.get_value())
+            z.writestr(name + ".npy", buf.getvalue())
+    with pytest.raises(
+        ValueError,
+        match=rf"'{path}' is not a Lasagne-style parameter file: expected arrays named arr_0, "
+        rf"arr_1, \.\.\., found \['{odd}'\]",
+    ):
+        load_params(net, path)
+
+
+def test_load_model_refuses_a_damaged_architecture_record(saved):
+    from convnet.io import load_model
+
+    _, path, _ = saved
+    arch = read_architecture(path)
+    arch[1]["params"] = [["W", [4, 3]]]  # was an IndexError choosing floatX
+    _set_architecture(path, arch)
+    with pytest.raises(ValueError, match=rf"'{path}': its architecture record: layer 1: 'params'"):
+        load_model(path)

@@ -1,13 +1,22 @@
 """Preprocessing files (issue 13, points 4 and 7): saves are atomic, and a file's state is
 checked against its feature shape before anything is read or computed."""
 
+import json
+import re
 import tracemalloc
 
 import h5py
 import numpy as np
 import pytest
 
-from convnet.preprocessing import PCA, PixelStandardization, Preprocessor, ZCAWhitening
+from convnet.preprocessing import (
+    PCA,
+    ChannelStandardization,
+    GlobalContrastNormalization,
+    PixelStandardization,
+    Preprocessor,
+    ZCAWhitening,
+)
 
 
 @pytest.fixture
@@ -114,4 +123,121 @@ def test_state_in_another_file_is_refused(zca_file, tmp_path):
         del f["mean"]
         f["mean"] = h5py.ExternalLink(str(other), "/m")
     with pytest.raises(ValueError, match="'mean'.*it is an external link"):
+        Preprocessor.load(path)
+
+
+# A file's state must agree with its "fitted" flag and its feature_shape. A mutated file
+# whose "fitted" attribute was renamed loaded as an unfitted ZCAWhitening (the fuzzer's
+# reader then failed on its feature_shape_ of None); one listing fewer state arrays loaded
+# a "fitted" ZCAWhitening without components, which failed only in transform.
+
+
+def _edit(path, edit):
+    with h5py.File(path, "a") as f:
+        edit(f)
+
+
+def test_a_missing_fitted_flag_is_refused(zca_file):
+    _, path, _ = zca_file
+    _edit(path, lambda f: f.attrs.__delitem__("fitted"))
+    with pytest.raises(ValueError, match=f"'{path}' is damaged: attribute 'fitted' is missing"):
+        Preprocessor.load(path)
+
+
+@pytest.mark.parametrize("flag", [2, -1])
+def test_a_fitted_flag_other_than_0_or_1_is_refused(zca_file, flag):
+    _, path, _ = zca_file
+    _edit(path, lambda f: f.attrs.__setitem__("fitted", flag))
+    with pytest.raises(ValueError, match=f"'{path}': attribute 'fitted' should be 0 or 1, found"):
+        Preprocessor.load(path)
+
+
+def test_fitted_state_in_a_file_flagged_unfitted_is_refused(zca_file):
+    _, path, _ = zca_file
+    _edit(path, lambda f: f.attrs.__setitem__("fitted", False))
+    with pytest.raises(
+        ValueError,
+        match=rf"'{path}': its ZCAWhitening is flagged as not fitted but the file holds fitted "
+        r"state \(feature_shape \[3\], 50 samples seen, state arrays \['mean', 'components'",
+    ):
+        Preprocessor.load(path)
+
+
+@pytest.mark.parametrize("missing", ["components", "explained_variance"])
+def test_a_fitted_file_lacking_state_arrays_is_refused(zca_file, missing):
+    _, path, _ = zca_file
+
+    def drop(f):
+        del f[missing]
+        names = [n for n in json.loads(f.attrs["state_arrays"]) if n != missing]
+        f.attrs["state_arrays"] = json.dumps(names)
+
+    _edit(path, drop)
+    with pytest.raises(
+        ValueError,
+        match=rf"'{path}' is damaged: a fitted ZCAWhitening has the state arrays "
+        rf"\['mean', 'components', 'explained_variance'\], the file lists .*lacks \['{missing}'\]",
+    ):
+        Preprocessor.load(path)
+
+
+@pytest.mark.parametrize("seen", [0, -3])
+def test_a_fitted_file_that_saw_no_samples_is_refused(zca_file, seen):
+    _, path, _ = zca_file
+    _edit(path, lambda f: f.attrs.__setitem__("n_samples_seen", seen))
+    with pytest.raises(ValueError, match=rf"'{path}': .*fitted on {seen} samples"):
+        Preprocessor.load(path)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        ChannelStandardization,
+        PixelStandardization,
+        GlobalContrastNormalization,
+        PCA,
+        ZCAWhitening,
+    ],  # fmt: skip
+)
+def test_an_unfitted_preprocessor_round_trips(cls, tmp_path):
+    path = tmp_path / "p.h5"
+    cls(dtype="float64").save(path)
+    loaded = Preprocessor.load(path)
+    assert type(loaded) is cls and not loaded.is_fitted and loaded.n_samples_seen_ == 0
+    assert loaded.get_config() == cls(dtype="float64").get_config()
+
+
+@pytest.mark.parametrize(
+    ("attr", "value", "found"),
+    [
+        ("feature_shape", "[3]", "feature_shape [3]"),
+        ("n_samples_seen", 5, "5 samples seen"),
+        ("state_arrays", '["mean"]', "state arrays ['mean']"),
+    ],
+)
+def test_an_unfitted_file_with_fitted_state_is_refused(tmp_path, attr, value, found):
+    path = tmp_path / "p.h5"
+    ZCAWhitening().save(path)
+    _edit(path, lambda f: f.attrs.__setitem__(attr, value))
+    with pytest.raises(ValueError, match=re.escape(f"but the file holds fitted state ({found}")):
+        Preprocessor.load(path)
+
+
+def test_an_unfitted_file_with_a_state_dataset_is_refused(tmp_path):
+    path = tmp_path / "p.h5"
+    ZCAWhitening().save(path)
+    _edit(path, lambda f: f.create_dataset("mean", data=np.zeros(3)))
+    with pytest.raises(ValueError, match=re.escape("fitted state (state datasets ['mean']")):
+        Preprocessor.load(path)
+
+
+def test_state_refused_by_the_class_names_the_file(tmp_path):
+    # Was the class's own message, without the file: "ZCAWhitening: the covariance is singular".
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    path = tmp_path / "zca.h5"
+    ZCAWhitening(epsilon=0.0, dtype="float64").fit(X).save(path)
+    _edit(path, lambda f: f["explained_variance"].__setitem__(0, 0.0))
+    with pytest.raises(
+        ValueError, match=f"'{path}': its state is invalid \\(ZCAWhitening: the covariance is"
+    ):
         Preprocessor.load(path)

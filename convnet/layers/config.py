@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _hdf5
 from .._checks import label
 from .base import Layer
 
@@ -595,7 +596,7 @@ def write_model_config(group: Any, network: Any, write_json: Any) -> None:
     try:
         config = network_config(network)
     except ValueError as exc:
-        group.attrs["model_config_error"] = str(exc)
+        _hdf5.write_text_attr(group, "model_config_error", str(exc)[:2000])
         return
     write_json(group, "model_config", config)
 
@@ -605,6 +606,7 @@ def load_model(
     custom_layers: Mapping[str, Any] | None,
     open_hdf5: Any,
     read_json: Any,
+    read_architecture: Any,
     load_params: Any,
 ) -> Any:
     """The body of :func:`convnet.io.load_model` (the I/O helpers are passed in)."""
@@ -612,8 +614,8 @@ def load_model(
 
     with open_hdf5(path, "load_model") as f:
         config = read_json(f, "model_config", path, "load_model")
-        reason = f.attrs.get("model_config_error")
-        arch = read_json(f, "architecture", path, "load_model") or []
+        reason = _hdf5.text_attr(f, "model_config_error", path, "load_model")
+        arch = read_architecture(f, path, "load_model") or []
     if config is None:
         why = f": when it was saved, {reason}" if reason is not None else ""
         raise ValueError(

@@ -141,7 +141,7 @@ def write_checkpoint(path: str | os.PathLike, network: Any, state: Mapping[str, 
 
     def write(f):
         _cio.write_params_group(f, network)
-        f.attrs["checkpoint_format"] = CHECKPOINT_FORMAT
+        _hdf5.write_text_attr(f, "checkpoint_format", CHECKPOINT_FORMAT)
         f.attrs["checkpoint_version"] = CHECKPOINT_VERSION
         group = f.create_group("training")
         _cio.write_json(group, "state", doc)
@@ -174,7 +174,7 @@ def read_checkpoint(
                 f"version {CHECKPOINT_VERSION}"
             )
         values, _ = _cio._read_group_params(f, path, func, expected_shapes)
-        arch = _cio.read_json(f, "architecture", path, func)
+        arch = _cio.read_architecture_record(f, path, func)
         doc = _cio.read_json(group, "state", path, func)
         if doc is None:
             raise ValueError(f"{func}: {path!r} is damaged: its training state is missing")

@@ -135,7 +135,8 @@ def test_augment_and_zca(cifar10_dir, cifar10_example, tmp_path):
     assert zca.n_samples_seen_ == 108
     with h5py.File(tmp_path / "zca.h5", "r") as f:
         assert sorted(f["preprocessing"]) == ["0", "1"]
-        assert f["preprocessing/1"].attrs["class"] == "ZCAWhitening"
+        assert f["preprocessing/1"].attrs["class"] == b"ZCAWhitening"
+        assert h5py.check_string_dtype(f.attrs.get_id("example_config").dtype).length
     _, steps, _ = cifar10_example.load_model(str(tmp_path / "zca.h5"))
     X = np.random.default_rng(0).integers(0, 256, (4, 3, 32, 32), dtype=np.uint8)
     np.testing.assert_allclose(

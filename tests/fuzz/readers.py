@@ -24,6 +24,10 @@ FILENAMES = {
     "hdf5_params": "params.h5",
     "checkpoint": "checkpoint.h5",
     "preprocessing": "zca.h5",
+    # files as earlier convnets wrote them: text attributes as variable-length strings,
+    # kept in a global heap (see convnet._hdf5.check_global_heaps)
+    "checkpoint_vlen": "checkpoint.h5",
+    "preprocessing_vlen": "zca.h5",
     "jpeg": "image.JPEG",
     "model_zoo": "model.pkl",
 }
@@ -94,6 +98,8 @@ def seeds() -> dict[str, bytes]:
         zca.save(path)
         with open(path, "rb") as f:
             out["preprocessing"] = f.read()
+    out["checkpoint_vlen"] = _with_vlen_text(out["checkpoint"])
+    out["preprocessing_vlen"] = _with_vlen_text(out["preprocessing"])
     from PIL import Image
 
     buf = io.BytesIO()
@@ -112,6 +118,22 @@ def seeds() -> dict[str, bytes]:
     return out
 
 
+def _with_vlen_text(blob: bytes) -> bytes:
+    """``blob`` (an HDF5 file) with every text attribute rewritten as a variable-length string."""
+    import h5py
+
+    buf = io.BytesIO(blob)
+    with h5py.File(buf, "a") as f:
+        objects = [f]
+        f.visititems(lambda name, obj: objects.append(obj))
+        for obj in objects:
+            for key in list(obj.attrs):
+                value = obj.attrs[key]
+                if isinstance(value, bytes):
+                    obj.attrs[key] = value.decode("utf-8")
+    return buf.getvalue()
+
+
 def _params(net):
     from convnet.layers import get_all_params
 
@@ -128,6 +150,7 @@ _NET = None
 def read(reader: str, path: str) -> str:
     """Read ``path`` with ``reader``; return a description of what loaded (or raise)."""
     global _NET
+    reader = reader.removesuffix("_vlen")
     if reader in ("idx", "idx_gz"):
         from convnet.datasets.mnist import read_idx
 
@@ -167,6 +190,12 @@ def read(reader: str, path: str) -> str:
         from convnet.preprocessing import Preprocessor
 
         prep = Preprocessor.load(path)
+        if not prep.is_fitted:  # only from a file that consistently says so (nothing to apply)
+            if prep.n_samples_seen_ != 0 or any(
+                getattr(prep, k + "_") is not None for k in prep._state_names
+            ):
+                raise AssertionError(f"an unfitted {type(prep).__name__} with fitted state")
+            return f"unfitted {type(prep).__name__}"
         x = np.ones((2, *prep.feature_shape_))
         y = prep.transform(x)
         if y.shape[0] != 2:

@@ -3,6 +3,8 @@ ValueError/OSError naming the file, within the harness's time and memory limits.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -72,3 +74,23 @@ def test_the_harness_catches_crashes_and_hangs(worker, seeds):
     assert harness.verdict(worker.run("selftest", b"abort")).startswith("Crash")
     assert harness.verdict(worker.run("selftest", b"sleep", time_limit=2)).startswith("Hang")
     assert "ok" in worker.run("idx", seeds["idx"])  # restarted
+
+
+REGRESSIONS = os.path.join(os.path.dirname(__file__), "regressions")
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(REGRESSIONS)))
+def test_inputs_the_fuzzer_found(worker, name):
+    """Inputs of earlier fuzzing runs that failed, named ``<reader>-<hash>``.
+
+    checkpoint-b1ce38b19cb7: libhdf5 looped on its global heap (a variable-length
+    attribute's heap object grew from 3 to 128 bytes). preprocessing-91f482d38074: its
+    "fitted" attribute was renamed, and it loaded as an unfitted ZCAWhitening.
+    hdf5_params-1fe4ba5f6213: a layer's "class" key in the architecture record was renamed
+    (KeyError). npz-02fb187c1690: a member named "arr_²" (int() refused what isdigit took).
+    """
+    reader = name.rsplit("-", 1)[0]
+    with open(os.path.join(REGRESSIONS, name), "rb") as f:
+        outcome = worker.run(reader, f.read())
+    assert harness.verdict(outcome) is None, outcome
+    assert "error" in outcome and outcome["error"] == "ValueError", outcome

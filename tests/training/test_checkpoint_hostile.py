@@ -152,3 +152,19 @@ def test_crafted_checkpoint_attributes(trainers, good_checkpoint, tmp_path):
         f.attrs["checkpoint_version"] = "two"
     with pytest.raises(ValueError, match="'checkpoint_version' of '/' should be an integer"):
         trainers.get("main").load_checkpoint(str(path))
+
+
+def test_damaged_architecture_record_is_refused(tmp_path, tinynet):
+    # A renamed key ("clas3") became a KeyError while load_checkpoint described the first
+    # differing layer (found by the fuzzer in parameter files, which share the record).
+    from convnet.training.checkpoint import read_checkpoint, write_checkpoint
+
+    path = tmp_path / "c.h5"
+    write_checkpoint(str(path), tinynet.build_net(), {"epoch": 1})
+    with h5py.File(path, "a") as f:
+        arch = json.loads(f["architecture"][()].tobytes())
+        arch[1]["clas3"] = arch[1].pop("class")
+        del f["architecture"]
+        f["architecture"] = np.frombuffer(json.dumps(arch).encode(), np.uint8)
+    with pytest.raises(ValueError, match=rf"'{path}': its architecture record: layer 1 has no"):
+        read_checkpoint(str(path))
