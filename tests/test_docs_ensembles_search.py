@@ -5,16 +5,14 @@ The guide's blocks name what a reader brings along: trained trainers and data sp
 The test supplies small stand-ins for these and runs the blocks in order, in one namespace,
 in a temporary folder. Two things are cut down, and only those: the random search runs 2
 trials in this process instead of 50 in worker processes (``trial`` is defined here, where
-worker processes cannot import it), and the Dask block is only compiled: it needs a cluster
-(tests/test_search.py runs the same search on a two-worker ``LocalCluster``).
+worker processes cannot import it), and the Dask block runs 2 trials instead of 500, in
+the slow suite, with the address of its own ``LocalCluster`` in place of the remote
+scheduler's (tests/test_search.py compares Dask's table with the other executors').
 """
 
 from __future__ import annotations
 
 import pickle
-import re
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytensor
@@ -25,14 +23,9 @@ from convnet import search
 from convnet.layers import DenseLayer, DropoutLayer, InputLayer
 from convnet.nonlinearities import softmax
 from convnet.training import Trainer
+from tests.docs_blocks import GUIDE, code_blocks
 
-GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "ensembles_search.rst"
-
-
-def code_blocks(text: str) -> list[str]:
-    """The ``.. code-block:: python`` blocks of a reST text, dedented, in order."""
-    found = re.finditer(r"\.\. code-block:: python\n\n((?:[ \t]+\S.*\n|\n)+)", text)
-    return [textwrap.dedent(m.group(1)) for m in found]
+PAGE = GUIDE / "ensembles_search.rst"
 
 
 def images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -80,28 +73,38 @@ def make_trainer(config: dict, seed: int) -> Trainer:
 
 @pytest.fixture
 def quick_random_search(monkeypatch):
-    """``convnet.search.random_search`` with 2 trials, run in this process."""
+    """``convnet.search.random_search`` with 2 trials, run in this process (on the executor
+    given, if it is not the default: local worker processes)."""
     real = search.random_search
     calls = []
 
     def random_search(fn, space, n_trials, seed=0, **kwargs):
         calls.append((n_trials, kwargs))
-        return real(fn, space, 2, seed, **{**kwargs, "executor": "serial"})
+        return real(fn, space, 2, seed, **{"executor": "serial", **kwargs})
 
     monkeypatch.setattr(search, "random_search", random_search)
     return calls
 
 
-def test_the_guide_runs(tmp_path, monkeypatch, capsys, seeded_rng, quick_random_search):
-    blocks = code_blocks(GUIDE.read_text())
-    assert len(blocks) == 5
-    ensemble, fine_tuning, features, search_block, dask_block = blocks
-    assert "Client(" in dask_block and "random_search" in dask_block
-
+def data_splits() -> dict:
     rng = np.random.default_rng(0)
     X_train, y_train = images(192, rng)
     X_val, y_val = images(96, rng)
     X_test, y_test = images(96, rng)
+    return {
+        **dict(X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val),
+        **dict(X_test=X_test, y_test=y_test, X=X_train, y=y_train),
+    }
+
+
+def test_the_guide_runs(tmp_path, monkeypatch, capsys, seeded_rng, quick_random_search):
+    blocks = code_blocks(PAGE)
+    assert len(blocks) == 5
+    ensemble, fine_tuning, features, search_block, dask_block = blocks
+    assert "Client(" in dask_block.code and "random_search" in dask_block.code
+
+    splits = data_splits()
+    X_train, y_train, y_test = splits["X_train"], splits["y_train"], splits["y_test"]
     monkeypatch.chdir(tmp_path)
     zoo_values = [p.get_value() for p in convnet.layers.get_all_params(build_vgg16()["prob"])]
     with open("vgg16.pkl", "wb") as f:  # a model-zoo file, as Python 2 wrote them
@@ -110,14 +113,12 @@ def test_the_guide_runs(tmp_path, monkeypatch, capsys, seeded_rng, quick_random_
         "trainer_a": trained(1, X_train, y_train),
         "trainer_b": trained(2, X_train, y_train),
         "trainer_c": trained(3, X_train, y_train),
-        **dict(X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val),
-        **dict(X_test=X_test, y_test=y_test, X=X_train, y=y_train),
+        **splits,
         "build_vgg16": build_vgg16,
         "make_trainer": make_trainer,
     }
     for block in (ensemble, fine_tuning, features, search_block):
-        exec(compile(block, str(GUIDE), "exec"), scope)
-    compile(dask_block, str(GUIDE), "exec")
+        block.run(scope)
 
     # ensembles: the weighted mean of three trainers, its weights learnt on validation data
     assert scope["ens"].weights_.shape == (3,) and scope["y_pred"].shape == y_test.shape
@@ -143,3 +144,36 @@ def test_the_guide_runs(tmp_path, monkeypatch, capsys, seeded_rng, quick_random_
     assert set(result.best_config) == set(scope["space"])
     assert "val_accuracy" in result.best["metrics"]
     assert len((tmp_path / "search.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.slow  # a LocalCluster of two worker processes, each compiling a trial: 10-60 s
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the dashboard moves
+def test_the_dask_block_runs_on_a_local_cluster(tmp_path, monkeypatch, quick_random_search):
+    pytest.importorskip("distributed")
+    search_block, dask_block = code_blocks(PAGE)[3:]
+    monkeypatch.chdir(tmp_path)
+    scope = {**data_splits(), "make_trainer": make_trainer}
+    search_block.run(scope)  # defines trial and space (2 serial trials)
+    code = dask_block.code.replace(
+        'client = Client("tcp://scheduler-host:8786")',
+        "client = Client(client.scheduler.address)",  # the stand-in for an existing cluster
+    )
+    assert code != dask_block.code
+    try:
+        exec(compile(code, str(PAGE), "exec"), scope)
+        client = scope["client"]
+        assert len(client.scheduler_info()["workers"]) == 2
+        assert quick_random_search[-1] == (
+            500,
+            {"metric": "val_accuracy", "patience": 3, "executor": client},
+        )
+        result = scope["result"]
+        assert len(result) == 2 and all(r["status"] in ("ok", "stopped") for r in result.records)
+        assert all("val_accuracy" in r["metrics"] for r in result.records)
+        assert set(result.best_config) == set(scope["space"])
+    finally:
+        if "client" in scope:
+            cluster = scope["client"].cluster
+            scope["client"].close()
+            if cluster is not None:
+                cluster.close()
