@@ -10,14 +10,17 @@ numbers (those need the trained network).
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 from convnet.datasets import class_names
-from convnet.layers import count_params
+from convnet.layers import count_params, get_all_layers
 from tests.docs_blocks import GUIDE, code_blocks, mnist_like
 
 PAGE = GUIDE / "looking_inside.rst"
+FIGURES = GUIDE / "make_figures_inside.py"
 
 
 @pytest.fixture
@@ -82,3 +85,19 @@ def test_saliency_maps_and_attacks(scope, tmp_path):
     assert r.target.tolist() == [1] and r.adversarial.shape == (1, 1, 28, 28)
     for picture in ("saliency", "adversarial", "fooling"):
         assert (tmp_path / f"{picture}.png").stat().st_size > 0
+
+
+def test_the_figures_come_from_the_same_network(scope):
+    """ "The small CNN below" is the network docs/guide/make_figures_inside.py trains."""
+    spec = importlib.util.spec_from_file_location("make_figures_inside", FIGURES)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    *_, trained = script.build_cnn()
+
+    def described(net):
+        return [
+            (type(layer).__name__, layer.name, layer.output_shape, [p.name for p in layer.params])
+            for layer in get_all_layers(net)
+        ]
+
+    assert described(trained) == described(scope["out"])
