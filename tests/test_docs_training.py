@@ -28,6 +28,7 @@ import pytest
 import convnet
 from convnet import layers, nonlinearities, objectives, updates
 from convnet.examples import mnist
+from convnet.training import ProgressBar
 from tests.docs_blocks import (
     GUIDE,
     ROOT,
@@ -57,8 +58,13 @@ def test_the_fit_loop_callbacks_and_curves(in_tmp, capsys):
     fit.run(scope)
     trainer = scope["trainer"]
     assert trainer.epoch == 10 and len(scope["history"]) == 10
-    printed = capsys.readouterr().out.splitlines()[-1]
-    assert set(eval(printed)) == {"loss", "acc"}  # {'loss': ..., 'acc': ...}
+    printed = capsys.readouterr().out.splitlines()
+    assert set(eval(printed[-1])) == {"loss", "acc"}  # {'loss': ..., 'acc': ...}
+    # without a terminal, one line per epoch: the line ProgressBar's docstring shows
+    sample = re.search(r"^ +(epoch \d+/\d+: .*)$", ProgressBar.__doc__, re.MULTILINE).group(1)
+    pattern = re.sub(r"\d+(\.\d+)?", r"\\d+(\\.\\d+)?", re.escape(sample))
+    epoch_lines = [line for line in printed if line.startswith("epoch ")]
+    assert len(epoch_lines) == 10 and all(re.fullmatch(pattern, line) for line in epoch_lines)
     assert np.array_equal(scope["labels"], scope["probabilities"].argmax(axis=1))
     np.testing.assert_allclose(scope["probabilities"].sum(axis=1), 1, rtol=1e-5)
     assert scope["history"]["val_acc"][-1] > 0.5
