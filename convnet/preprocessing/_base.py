@@ -23,37 +23,37 @@ from ._file import _FORMAT, _FORMAT_VERSION, _check_unfitted, _json_attr, _OpenG
 # --------------------------------------------------------------------------------------------
 
 
-def _check_float_dtype(dtype: Any, owner: str) -> np.dtype:
+def _check_float_dtype(dtype: Any, caller: str) -> np.dtype:
     try:
         result = np.dtype(dtype)
     except TypeError as exc:
         raise TypeError(
-            f"{owner}: argument dtype: expected a floating-point dtype such as 'float32', "
+            f"{caller}: argument dtype: expected a floating-point dtype such as 'float32', "
             f"received {dtype!r}"
         ) from exc
     if result.kind != "f":
         raise TypeError(
-            f"{owner}: argument dtype: expected a floating-point dtype such as 'float32', "
+            f"{caller}: argument dtype: expected a floating-point dtype such as 'float32', "
             f"received {result.name!r}"
         )
     return result
 
 
-def _check_positive_int(value: Any, name: str, owner: str) -> int:
+def _check_positive_int(value: Any, name: str, caller: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(
-            f"{owner}: argument {name}: expected a positive integer, received {value!r}"
+            f"{caller}: argument {name}: expected a positive integer, received {value!r}"
         )
     return int(value)
 
 
-def _check_nonnegative(value: Any, name: str, owner: str) -> float:
+def _check_nonnegative(value: Any, name: str, caller: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{owner}: argument {name}: expected a number >= 0, received {value!r}")
+        raise TypeError(f"{caller}: argument {name}: expected a number >= 0, received {value!r}")
     value = float(value)
     if not value >= 0.0 or not np.isfinite(value):
         raise ValueError(
-            f"{owner}: argument {name}: expected a finite number >= 0, received {value!r}"
+            f"{caller}: argument {name}: expected a finite number >= 0, received {value!r}"
         )
     return value
 
