@@ -25,13 +25,16 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _hdf5
 from .._checks import label
 from .base import Layer
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = ["register", "network_config", "network_from_config"]
 
@@ -97,13 +100,34 @@ def _allowed(module: str) -> bool:
 
 
 def _builtin_layers() -> dict[str, type]:
-    from .. import layers
+    """The layer classes of ``convnet.layers.__all__``, read from the modules defining them.
+
+    Imported here, not at the top: those modules import ``base``, as this one does, and the
+    package ``convnet.layers`` (which imports this module) is not imported back.
+    """
+    from . import (
+        base,
+        conv,
+        dense,
+        embedding,
+        input,
+        local,
+        merge,
+        noise,
+        normalization,
+        pool,
+        recurrent,
+        shape,
+        special,
+    )
 
     out = {}
-    for n in layers.__all__:
-        obj = getattr(layers, n, None)
-        if inspect.isclass(obj) and issubclass(obj, Layer):
-            out[obj.__name__] = obj
+    modules = (base, conv, dense, embedding, input, local, merge, noise, normalization, pool)
+    for module in (*modules, recurrent, shape, special):
+        for n in module.__all__:
+            obj = getattr(module, n, None)
+            if inspect.isclass(obj) and issubclass(obj, Layer):
+                out[obj.__name__] = obj
     return out
 
 
@@ -586,7 +610,7 @@ def network_from_config(
 # --------------------------------------------------------------------------------------
 
 
-def write_model_config(group: Any, network: Any, write_json: Any) -> None:
+def write_model_config(group: h5py.Group, network: Layer | Sequence[Layer]) -> None:
     """Store ``network_config(network)`` in an open h5py group as ``model_config``.
 
     A network that cannot be described (a lambda as nonlinearity, ...) still has its
@@ -598,22 +622,20 @@ def write_model_config(group: Any, network: Any, write_json: Any) -> None:
     except ValueError as exc:
         _hdf5.write_text_attr(group, "model_config_error", str(exc)[:2000])
         return
-    write_json(group, "model_config", config)
+    _hdf5.write_json(group, "model_config", config)
 
 
 def load_model(
     path: str,
     custom_layers: Mapping[str, Any] | None,
-    open_hdf5: Any,
-    read_json: Any,
-    read_architecture: Any,
-    load_params: Any,
-) -> Any:
-    """The body of :func:`convnet.io.load_model` (the I/O helpers are passed in)."""
+    read_architecture: Callable[[h5py.Group, str, str], list[dict] | None],
+    load_params: Callable[[Layer | list[Layer], str], None],
+) -> Layer | list[Layer]:
+    """The body of :func:`convnet.io.load_model`; ``convnet.io`` passes its readers in."""
     import pytensor
 
-    with open_hdf5(path, "load_model") as f:
-        config = read_json(f, "model_config", path, "load_model")
+    with _hdf5.open_hdf5(path, "load_model") as f:
+        config = _hdf5.read_json(f, "model_config", path, "load_model")
         reason = _hdf5.text_attr(f, "model_config_error", path, "load_model")
         arch = read_architecture(f, path, "load_model") or []
     if config is None:

@@ -6,13 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from .describe import describe_network
+
 __all__ = ["summary"]
-
-
-def _rows_from_network(network: Any) -> list[dict[str, Any]]:
-    from ..io import describe_network
-
-    return describe_network(network)
 
 
 def _shape_text(shape: Any) -> str:
@@ -68,7 +64,7 @@ def summary(network: Any, show_args: bool = False) -> str:
     if isinstance(network, list) and network and isinstance(network[0], dict):
         rows = network
     else:
-        rows = _rows_from_network(network)
+        rows = describe_network(network)
     table = []
     trainable = total = 0
     for i, d in enumerate(rows):

@@ -144,12 +144,12 @@ def write_checkpoint(path: str | os.PathLike, network: Any, state: Mapping[str, 
         _hdf5.write_text_attr(f, "checkpoint_format", CHECKPOINT_FORMAT)
         f.attrs["checkpoint_version"] = CHECKPOINT_VERSION
         group = f.create_group("training")
-        _cio.write_json(group, "state", doc)
+        _hdf5.write_json(group, "state", doc)
         data = group.create_group("arrays")
         for i, a in enumerate(arrays):
             data.create_dataset(str(i), data=a)
 
-    _cio.atomic_write(path, _cio.hdf5_bytes(write))
+    _hdf5.atomic_write(path, _hdf5.hdf5_bytes(write))
 
 
 def read_checkpoint(
@@ -159,7 +159,7 @@ def read_checkpoint(
 ) -> tuple[list[np.ndarray], list[dict] | None, dict[str, Any]]:
     """Read a checkpoint: (parameter values, architecture description, training state)."""
     path = os.fspath(path)
-    with _cio.open_hdf5(path, func) as f, _hdf5.damaged(path, func):
+    with _hdf5.open_hdf5(path, func) as f, _hdf5.damaged(path, func):
         kind = _hdf5.text_attr(f, "checkpoint_format", path, func)
         group = _hdf5.member(f, "training", path, func, kind="group")
         if kind != CHECKPOINT_FORMAT or group is None:
@@ -173,9 +173,9 @@ def read_checkpoint(
                 f"{func}: {path!r} is checkpoint version {version}; this convnet reads up to "
                 f"version {CHECKPOINT_VERSION}"
             )
-        values, _ = _cio._read_group_params(f, path, func, expected_shapes)
+        values, _ = _hdf5.read_group_params(f, path, func, expected_shapes)
         arch = _cio.read_architecture_record(f, path, func)
-        doc = _cio.read_json(group, "state", path, func)
+        doc = _hdf5.read_json(group, "state", path, func)
         if doc is None:
             raise ValueError(f"{func}: {path!r} is damaged: its training state is missing")
         data = _hdf5.member(group, "arrays", path, func, kind="group")

@@ -376,3 +376,15 @@ def test_unknown_builtin_class_name_is_refused(tmp_path):
     _tamper(path, edit)
     with pytest.raises(ValueError, match="layer class 'FancyLayer'.*neither a built-in"):
         load_model(path)
+
+
+def test_builtin_layers_are_the_layer_classes_of_the_package():
+    """config reads the layer modules, not the package: both must name the same classes."""
+    from convnet.layers import config
+
+    package = {
+        n: getattr(L, n)
+        for n in L.__all__
+        if inspect.isclass(getattr(L, n)) and issubclass(getattr(L, n), L.Layer)
+    }
+    assert config._builtin_layers() == {cls.__name__: cls for cls in package.values()}
