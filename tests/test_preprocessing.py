@@ -285,7 +285,7 @@ def test_covariance_accumulation_matches_np_cov(dtype):
         X = rng.choice(ends, (5000, 6)).astype(dtype)
     else:
         X = (rng.normal(size=(5000, 6)) * 100 + 1e4).astype(dtype)
-    mean, cov = _covariance(X, batch_size=3000, where="test")
+    mean, cov = _covariance(X, batch_size=3000, caller="test")
     flat = X.astype(np.float64)
     np.testing.assert_allclose(mean, flat.mean(axis=0), rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(cov, np.cov(flat, rowvar=False), rtol=1e-12, atol=1e-9)

@@ -58,7 +58,7 @@ def _check_nonnegative(value: Any, name: str, caller: str) -> float:
     return value
 
 
-def _as_array_like(X: Any, where: str) -> Any:
+def _as_array_like(X: Any, caller: str) -> Any:
     """Return ``X`` if it behaves like an array (shape, ndim, dtype, slicing), else ``asarray``.
 
     Arrays are not copied: ``h5py`` datasets and memmaps are read batch by batch later.
@@ -67,23 +67,23 @@ def _as_array_like(X: Any, where: str) -> Any:
         X = np.asarray(X)
     if X.dtype.kind not in "uif":
         raise TypeError(
-            f"{where}: expected a real numeric array (unsigned or signed integers such as uint8, "
+            f"{caller}: expected a real numeric array (unsigned or signed integers such as uint8, "
             f"or floats), received dtype {X.dtype}"
         )
     if X.ndim < 2:
         raise ValueError(
-            f"{where}: expected an array of shape (N, C, H, W) or (N, D) (samples first), "
+            f"{caller}: expected an array of shape (N, C, H, W) or (N, D) (samples first), "
             f"received shape {tuple(X.shape)}"
         )
     return X
 
 
-def _finite_float64(batch: Any, where: str) -> np.ndarray:
+def _finite_float64(batch: Any, caller: str) -> np.ndarray:
     """A float64 copy of ``batch``; floating input is checked for NaN and infinity."""
     batch = np.asarray(batch)
     result = batch.astype(np.float64)
     if batch.dtype.kind == "f" and not np.all(np.isfinite(result)):
-        raise ValueError(f"{where}: the input contains NaN or infinity")
+        raise ValueError(f"{caller}: the input contains NaN or infinity")
     return result
 
 
@@ -147,23 +147,23 @@ class Preprocessor:
 
     def fit(self, X: Any) -> Preprocessor:
         """Estimate the statistics of ``X`` (shape ``(N, ...)``) and return ``self``."""
-        where = f"{type(self).__name__}.fit"
-        X = _as_array_like(X, where)
+        caller = f"{type(self).__name__}.fit"
+        X = _as_array_like(X, caller)
         if X.shape[0] < self._min_samples():
             raise ValueError(
-                f"{where}: expected at least {self._min_samples()} samples, "
+                f"{caller}: expected at least {self._min_samples()} samples, "
                 f"received shape {tuple(X.shape)}"
             )
-        self._check_fit_shape(tuple(X.shape[1:]), where)
-        self._fit_batches(X, where)
+        self._check_fit_shape(tuple(X.shape[1:]), caller)
+        self._fit_batches(X, caller)
         self.feature_shape_ = tuple(int(d) for d in X.shape[1:])
         self.n_samples_seen_ = int(X.shape[0])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
         """Apply the fitted transform to ``X`` and return a new array of dtype ``self.dtype``."""
-        where = f"{type(self).__name__}.transform"
-        X = self._check_transform_input(X, where)
+        caller = f"{type(self).__name__}.transform"
+        X = self._check_transform_input(X, caller)
         out = np.empty((X.shape[0],) + self._output_shape(tuple(X.shape[1:])), self.dtype)
         for batch in _batches(X.shape[0], self.batch_size):
             out[batch] = self._transform_batch(np.asarray(X[batch]))
@@ -176,15 +176,15 @@ class Preprocessor:
     def inverse_transform(self, Y: Any) -> np.ndarray:
         """Map transformed data back to the input space (dtype ``self.dtype``)."""
         name = type(self).__name__
-        where = f"{name}.inverse_transform"
+        caller = f"{name}.inverse_transform"
         if not hasattr(self, "_inverse_batch"):
-            raise TypeError(f"{where}: {name} has no inverse transform")
-        self._require_fitted(where)
-        Y = _as_array_like(Y, where)
+            raise TypeError(f"{caller}: {name} has no inverse transform")
+        self._require_fitted(caller)
+        Y = _as_array_like(Y, caller)
         expected = self._output_shape(self.feature_shape_)
         if tuple(Y.shape[1:]) != expected:
             raise ValueError(
-                f"{where}: expected transformed samples of shape {expected}, "
+                f"{caller}: expected transformed samples of shape {expected}, "
                 f"received array of shape {tuple(Y.shape)}"
             )
         out = np.empty((Y.shape[0],) + self.feature_shape_, self.dtype)
@@ -221,7 +221,7 @@ class Preprocessor:
         float64 dataset per fitted array (``mean``, ``scale``, ``components``...). Datasets
         of an earlier save to the same group are replaced.
         """
-        where = f"{type(self).__name__}.save"
+        caller = f"{type(self).__name__}.save"
         if isinstance(target, str | os.PathLike):
             # Build the new file in memory (from the current one when only a group is
             # replaced) and put it in place atomically: a crash leaves the old file intact.
@@ -236,9 +236,9 @@ class Preprocessor:
                 self.save(f, group)
             _hdf5.atomic_write(path, buf.getvalue())
             return
-        with _OpenGroup(target, group, writing=True, where=where) as g:
+        with _OpenGroup(target, group, writing=True, caller=caller) as g:
             filename = str(g.file.filename)
-            for key in json.loads(_hdf5.text_attr(g, "state_arrays", filename, where, "[]")):
+            for key in json.loads(_hdf5.text_attr(g, "state_arrays", filename, caller, "[]")):
                 if key in g:
                     del g[key]
             _hdf5.write_text_attr(g, "convnet_format", _FORMAT)
@@ -270,66 +270,68 @@ class Preprocessor:
         group : str, optional
             Subgroup of ``source`` to read from.
         """
-        where = f"{cls.__name__}.load"
-        with _OpenGroup(source, group, writing=False, where=where) as g:
+        caller = f"{cls.__name__}.load"
+        with _OpenGroup(source, group, writing=False, caller=caller) as g:
             filename = str(g.file.filename)
-            with _hdf5.damaged(filename, where):
-                obj = cls._load_group(g, filename, where)
+            with _hdf5.damaged(filename, caller):
+                obj = cls._load_group(g, filename, caller)
         return obj
 
     @classmethod
-    def _load_group(cls, g: Any, filename: str, where: str) -> Preprocessor:
+    def _load_group(cls, g: Any, filename: str, caller: str) -> Preprocessor:
         """:meth:`load` from an open group (of ``filename``)."""
-        found = _hdf5.text_attr(g, "convnet_format", filename, where)
+        found = _hdf5.text_attr(g, "convnet_format", filename, caller)
         if found != _FORMAT:
             raise ValueError(
-                f"{where}: HDF5 group {g.name!r} of {filename!r} holds no convnet preprocessor "
+                f"{caller}: HDF5 group {g.name!r} of {filename!r} holds no convnet preprocessor "
                 f"(attribute convnet_format is {found!r}, expected {_FORMAT!r})"
             )
-        version = _hdf5.int_attr(g, "format_version", filename, where, -1)
+        version = _hdf5.int_attr(g, "format_version", filename, caller, -1)
         if version > _FORMAT_VERSION:
             raise ValueError(
-                f"{where}: HDF5 group {g.name!r} of {filename!r} has format_version {version}; "
+                f"{caller}: HDF5 group {g.name!r} of {filename!r} has format_version {version}; "
                 f"this convnet reads versions up to {_FORMAT_VERSION}"
             )
-        class_name = _hdf5.text_attr(g, "class", filename, where, "")
+        class_name = _hdf5.text_attr(g, "class", filename, caller, "")
         klass = Preprocessor._registry.get(class_name)
         if klass is None:
             raise ValueError(
-                f"{where}: HDF5 group {g.name!r} of {filename!r} holds unknown preprocessor class "
+                f"{caller}: HDF5 group {g.name!r} of {filename!r} holds unknown preprocessor class "
                 f"{class_name[:60]!r}; known: {', '.join(sorted(Preprocessor._registry))}"
             )
         if not issubclass(klass, cls):
             raise ValueError(
-                f"{where}: HDF5 group {g.name!r} of {filename!r} holds a {class_name}, not a "
+                f"{caller}: HDF5 group {g.name!r} of {filename!r} holds a {class_name}, not a "
                 f"{cls.__name__}; "
                 f"use {class_name}.load or Preprocessor.load"
             )
-        config = _json_attr(g, "config", filename, where, dict)
+        config = _json_attr(g, "config", filename, caller, dict)
         try:
             obj = klass(**config)
         except (TypeError, ValueError) as exc:
             raise ValueError(
-                f"{where}: {filename!r}: the saved configuration of the {class_name} is "
+                f"{caller}: {filename!r}: the saved configuration of the {class_name} is "
                 f"invalid ({exc})"
             ) from None
-        fitted = _hdf5.int_attr(g, "fitted", filename, where)
-        seen = _hdf5.int_attr(g, "n_samples_seen", filename, where)
+        fitted = _hdf5.int_attr(g, "fitted", filename, caller)
+        seen = _hdf5.int_attr(g, "n_samples_seen", filename, caller)
         for name, value in (("fitted", fitted), ("n_samples_seen", seen)):
             if value is None:
-                raise ValueError(f"{where}: {filename!r} is damaged: attribute {name!r} is missing")
+                raise ValueError(
+                    f"{caller}: {filename!r} is damaged: attribute {name!r} is missing"
+                )
         if fitted not in (0, 1):
             raise ValueError(
-                f"{where}: {filename!r}: attribute 'fitted' should be 0 or 1, found {fitted}"
+                f"{caller}: {filename!r}: attribute 'fitted' should be 0 or 1, found {fitted}"
             )
-        feature_shape = _json_attr(g, "feature_shape", filename, where, (list, type(None)))
-        names = _json_attr(g, "state_arrays", filename, where, list)
+        feature_shape = _json_attr(g, "feature_shape", filename, caller, (list, type(None)))
+        names = _json_attr(g, "state_arrays", filename, caller, list)
         if not fitted:
-            _check_unfitted(g, klass, feature_shape, seen, names, filename, where)
+            _check_unfitted(g, klass, feature_shape, seen, names, filename, caller)
             return obj
         if seen < 1:
             raise ValueError(
-                f"{where}: {filename!r}: its {class_name} is flagged as fitted on {seen} samples; "
+                f"{caller}: {filename!r}: its {class_name} is flagged as fitted on {seen} samples; "
                 "it is damaged"
             )
         if feature_shape is None or not (
@@ -338,7 +340,7 @@ class Preprocessor:
             and int(np.prod(feature_shape, dtype=object)) <= 2**31
         ):
             raise ValueError(
-                f"{where}: {filename!r}: attribute 'feature_shape' should list 1 to 8 "
+                f"{caller}: {filename!r}: attribute 'feature_shape' should list 1 to 8 "
                 f"positive sizes, found {str(feature_shape)[:80]}"
             )
         feature_shape = tuple(feature_shape)
@@ -346,16 +348,16 @@ class Preprocessor:
         if listed != sorted(klass._state_names):
             lacking = [k for k in klass._state_names if k not in names]
             raise ValueError(
-                f"{where}: {filename!r} is damaged: a fitted {class_name} has the state arrays "
+                f"{caller}: {filename!r} is damaged: a fitted {class_name} has the state arrays "
                 f"{list(klass._state_names)}, the file lists {str(names)[:80]}"
                 + (f"; it lacks {lacking}" if lacking else "")
             )
-        datasets = {key: _hdf5.member(g, key, filename, where, kind="dataset") for key in names}
+        datasets = {key: _hdf5.member(g, key, filename, caller, kind="dataset") for key in names}
         if any(ds is None for ds in datasets.values()):
             missing = [k for k, ds in datasets.items() if ds is None]
-            raise ValueError(f"{where}: {filename!r} is damaged: it lacks {missing}")
+            raise ValueError(f"{caller}: {filename!r} is damaged: it lacks {missing}")
         headers = {
-            k: _hdf5.checked_dataset(ds, filename, where, check_size=False)[0]
+            k: _hdf5.checked_dataset(ds, filename, caller, check_size=False)[0]
             for k, ds in datasets.items()
         }
         expected = obj._state_shapes(feature_shape, headers)
@@ -364,17 +366,17 @@ class Preprocessor:
             want = expected.get(key)
             if want is None or headers[key] != want:
                 raise ValueError(
-                    f"{where}: {filename!r}: state array {key!r} of a {class_name} for "
+                    f"{caller}: {filename!r}: state array {key!r} of a {class_name} for "
                     f"samples of shape {feature_shape} should have shape {want}, the "
                     f"file has {headers[key]}"
                 )
-            state[key] = _hdf5.read_dataset(ds, filename, where, want)
+            state[key] = _hdf5.read_dataset(ds, filename, caller, want)
         obj.feature_shape_ = feature_shape
         obj.n_samples_seen_ = seen
         try:
             obj._set_state(state)
         except ValueError as exc:
-            raise ValueError(f"{where}: {filename!r}: its state is invalid ({exc})") from None
+            raise ValueError(f"{caller}: {filename!r}: its state is invalid ({exc})") from None
         return obj
 
     def __repr__(self) -> str:
@@ -386,7 +388,7 @@ class Preprocessor:
     def _min_samples(self) -> int:
         return 1
 
-    def _check_fit_shape(self, feature_shape: tuple[int, ...], where: str) -> None:
+    def _check_fit_shape(self, feature_shape: tuple[int, ...], caller: str) -> None:
         """Subclasses reject feature shapes they cannot handle."""
 
     def _output_shape(self, feature_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -406,22 +408,22 @@ class Preprocessor:
         for key in self._state_names:
             setattr(self, key + "_", state.get(key))
 
-    def _require_fitted(self, where: str) -> None:
+    def _require_fitted(self, caller: str) -> None:
         if not self.is_fitted:
             name = type(self).__name__
             raise ValueError(
-                f"{where}: this {name} is not fitted yet; call fit(X) first "
+                f"{caller}: this {name} is not fitted yet; call fit(X) first "
                 f"(or {name}.load(...) a fitted one)"
             )
 
-    def _check_transform_input(self, X: Any, where: str) -> Any:
+    def _check_transform_input(self, X: Any, caller: str) -> Any:
         if self._needs_fit:
-            self._require_fitted(where)
-        X = _as_array_like(X, where)
+            self._require_fitted(caller)
+        X = _as_array_like(X, caller)
         shape = tuple(X.shape[1:])
         if self.is_fitted and shape != self.feature_shape_:
             raise ValueError(
-                f"{where}: expected samples of shape {self.feature_shape_} "
+                f"{caller}: expected samples of shape {self.feature_shape_} "
                 f"({int(np.prod(self.feature_shape_))} features, as seen by fit), "
                 f"received array of shape {tuple(X.shape)} "
                 f"({int(np.prod(shape))} features per sample)"

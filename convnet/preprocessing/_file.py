@@ -22,11 +22,11 @@ _FORMAT_VERSION = 1
 # --------------------------------------------------------------------------------------------
 
 
-def _json_attr(g: Any, name: str, filename: str, where: str, kind: type | tuple[type, ...]) -> Any:
+def _json_attr(g: Any, name: str, filename: str, caller: str, kind: type | tuple[type, ...]) -> Any:
     """A JSON attribute written by :meth:`Preprocessor.save`, of type ``kind``."""
-    text = _hdf5.text_attr(g, name, filename, where)
+    text = _hdf5.text_attr(g, name, filename, caller)
     if text is None:
-        raise ValueError(f"{where}: {filename!r} is damaged: attribute {name!r} is missing")
+        raise ValueError(f"{caller}: {filename!r} is damaged: attribute {name!r} is missing")
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
@@ -35,7 +35,7 @@ def _json_attr(g: Any, name: str, filename: str, where: str, kind: type | tuple[
         kinds = kind if isinstance(kind, tuple) else (kind,)
         expected = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
         raise ValueError(
-            f"{where}: {filename!r}: attribute {name!r} should be a JSON {expected}, found "
+            f"{caller}: {filename!r}: attribute {name!r} should be a JSON {expected}, found "
             f"{text[:60]!r}"
         )
     return value
@@ -45,10 +45,10 @@ _INVALID = object()
 
 
 def _check_unfitted(
-    g: Any, klass: type, feature_shape: Any, seen: int, names: list, filename: str, where: str
+    g: Any, klass: type, feature_shape: Any, seen: int, names: list, filename: str, caller: str
 ) -> None:
     """Refuse a group flagged as not fitted that holds any part of a fitted state."""
-    stray = [k for k in klass._state_names if _hdf5.member(g, k, filename, where) is not None]
+    stray = [k for k in klass._state_names if _hdf5.member(g, k, filename, caller) is not None]
     held = [
         text
         for text, present in (
@@ -61,7 +61,7 @@ def _check_unfitted(
     ]
     if held:
         raise ValueError(
-            f"{where}: {filename!r}: its {klass.__name__} is flagged as not fitted but the file "
+            f"{caller}: {filename!r}: its {klass.__name__} is flagged as not fitted but the file "
             f"holds fitted state ({', '.join(held)}); it is damaged"
         )
 
@@ -69,7 +69,7 @@ def _check_unfitted(
 class _OpenGroup:
     """Context manager giving an ``h5py.Group`` for ``target`` (path or group) and ``group``."""
 
-    def __init__(self, target: Any, group: str | None, writing: bool, where: str):
+    def __init__(self, target: Any, group: str | None, writing: bool, caller: str):
         import h5py
 
         self._file = None
@@ -83,13 +83,13 @@ class _OpenGroup:
             else:
                 mode = "r"
             if mode == "r":
-                self._file = _hdf5.open_hdf5(os.fspath(target), where)
+                self._file = _hdf5.open_hdf5(os.fspath(target), caller)
             else:
                 self._file = h5py.File(target, mode)
             base = self._file
         else:
             raise TypeError(
-                f"{where}: expected a file path or an h5py.File/h5py.Group, "
+                f"{caller}: expected a file path or an h5py.File/h5py.Group, "
                 f"received {type(target).__name__}"
             )
         if group is None:
@@ -99,13 +99,13 @@ class _OpenGroup:
         else:
             filename = base.file.filename
             try:
-                self.group = _hdf5.member(base, group, filename, where, kind="group")
+                self.group = _hdf5.member(base, group, filename, caller, kind="group")
             except ValueError:
                 self.close()
                 raise
             if self.group is None:
                 self.close()
-                raise ValueError(f"{where}: no group {group!r} in {filename!r}")
+                raise ValueError(f"{caller}: no group {group!r} in {filename!r}")
 
     def close(self):
         if self._file is not None:

@@ -13,7 +13,7 @@ from ._base import Preprocessor, _batches, _check_nonnegative, _finite_float64
 # --------------------------------------------------------------------------------------------
 
 
-def _covariance(X: Any, batch_size: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _covariance(X: Any, batch_size: int, caller: str) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance of ``X`` reshaped to ``(N, D)``, accumulated in batches.
 
     Accumulates ``s = sum(x - c)`` and ``S = sum((x - c)(x - c)^T)`` in float64 with a shift
@@ -48,7 +48,7 @@ def _covariance(X: Any, batch_size: int, where: str) -> tuple[np.ndarray, np.nda
                 chunk = raw[start : start + step].astype(np.float32)
                 chunk -= shift32
             else:
-                chunk = _finite_float64(raw[start : start + step], where)
+                chunk = _finite_float64(raw[start : start + step], caller)
                 if shift is None:
                     shift = chunk.mean(axis=0)
                 chunk -= shift
@@ -82,8 +82,8 @@ class _CovarianceMixin:
     def _min_samples(self) -> int:
         return 2
 
-    def _fit_batches(self, X: Any, where: str) -> None:
-        mean, cov = _covariance(X, self.batch_size, where)
+    def _fit_batches(self, X: Any, caller: str) -> None:
+        mean, cov = _covariance(X, self.batch_size, caller)
         values, components = _eigh_descending(cov)
         del cov
         self._fit_eigen(mean, values, components)
@@ -187,11 +187,11 @@ class PCA(_CovarianceMixin, Preprocessor):
         self.total_variance_ = None
         self._matrices = None
 
-    def _check_fit_shape(self, feature_shape: tuple[int, ...], where: str) -> None:
+    def _check_fit_shape(self, feature_shape: tuple[int, ...], caller: str) -> None:
         d = int(np.prod(feature_shape))
         if isinstance(self.n_components, int) and self.n_components > d:
             raise ValueError(
-                f"{where}: n_components={self.n_components} exceeds the number of features "
+                f"{caller}: n_components={self.n_components} exceeds the number of features "
                 f"{d} of samples of shape {feature_shape}"
             )
 

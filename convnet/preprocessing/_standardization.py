@@ -35,13 +35,13 @@ class _Standardization(Preprocessor):
             shape[axis] = 1
         return {key: tuple(shape[1:]) for key in self._state_names}
 
-    def _fit_batches(self, X: Any, where: str) -> None:
+    def _fit_batches(self, X: Any, caller: str) -> None:
         axes = self._pooled_axes(X.ndim)
         count = 0
         mean = m2 = None
         # Chan et al.'s pairwise update of (count, mean, sum of squared deviations), in float64.
         for batch in _batches(X.shape[0], self.batch_size):
-            b = _finite_float64(X[batch], where)
+            b = _finite_float64(X[batch], caller)
             b_count = int(np.prod([b.shape[a] for a in axes]))
             b_mean = b.mean(axis=axes, keepdims=True)
             b_m2 = np.square(b - b_mean).sum(axis=axes, keepdims=True)
@@ -246,7 +246,7 @@ class GlobalContrastNormalization(Preprocessor):
         self.use_std = bool(use_std)
         self.subtract_mean = bool(subtract_mean)
 
-    def _fit_batches(self, X: Any, where: str) -> None:
+    def _fit_batches(self, X: Any, caller: str) -> None:
         """Nothing to estimate."""
 
     def _transform_batch(self, x: np.ndarray) -> np.ndarray:

@@ -112,7 +112,7 @@ def generator_from_state(
 
 
 def unpack(
-    doc: Any, arrays: list[np.ndarray], path: str = "the checkpoint", func: str = "unpack"
+    doc: Any, arrays: list[np.ndarray], path: str = "the checkpoint", caller: str = "unpack"
 ) -> Any:
     """Invert :func:`pack`; a reference to a missing array raises ValueError."""
     if isinstance(doc, dict):
@@ -120,17 +120,17 @@ def unpack(
             index = doc["__array__"]
             if type(index) is not int or not 0 <= index < len(arrays):
                 raise ValueError(
-                    f"{func}: {path!r} is damaged: its state refers to array {index!r}, but it "
+                    f"{caller}: {path!r} is damaged: its state refers to array {index!r}, but it "
                     f"holds {len(arrays)} arrays"
                 )
             return arrays[index]
         if set(doc) == {"__generator__"}:
             if not isinstance(doc["__generator__"], dict):
-                raise ValueError(f"{func}: {path!r} is damaged: a generator state is not a dict")
-            return generator_from_state(doc["__generator__"], path, func)
-        return {k: unpack(v, arrays, path, func) for k, v in doc.items()}
+                raise ValueError(f"{caller}: {path!r} is damaged: a generator state is not a dict")
+            return generator_from_state(doc["__generator__"], path, caller)
+        return {k: unpack(v, arrays, path, caller) for k, v in doc.items()}
     if isinstance(doc, list):
-        return [unpack(v, arrays, path, func) for v in doc]
+        return [unpack(v, arrays, path, caller) for v in doc]
     return doc
 
 
@@ -154,42 +154,42 @@ def write_checkpoint(path: str | os.PathLike, network: Any, state: Mapping[str, 
 
 def read_checkpoint(
     path: str | os.PathLike,
-    func: str = "load_checkpoint",
+    caller: str = "load_checkpoint",
     expected_shapes: list[tuple[int, ...]] | None = None,
 ) -> tuple[list[np.ndarray], list[dict] | None, dict[str, Any]]:
     """Read a checkpoint: (parameter values, architecture description, training state)."""
     path = os.fspath(path)
-    with _hdf5.open_hdf5(path, func) as f, _hdf5.damaged(path, func):
-        kind = _hdf5.text_attr(f, "checkpoint_format", path, func)
-        group = _hdf5.member(f, "training", path, func, kind="group")
+    with _hdf5.open_hdf5(path, caller) as f, _hdf5.damaged(path, caller):
+        kind = _hdf5.text_attr(f, "checkpoint_format", path, caller)
+        group = _hdf5.member(f, "training", path, caller, kind="group")
         if kind != CHECKPOINT_FORMAT or group is None:
             raise ValueError(
-                f"{func}: {path!r} is not a convnet training checkpoint (no 'training' group); "
+                f"{caller}: {path!r} is not a convnet training checkpoint (no 'training' group); "
                 f"for a file written by convnet.io.save_params use convnet.io.load_params"
             )
-        version = _hdf5.int_attr(f, "checkpoint_version", path, func, -1)
+        version = _hdf5.int_attr(f, "checkpoint_version", path, caller, -1)
         if version > CHECKPOINT_VERSION:
             raise ValueError(
-                f"{func}: {path!r} is checkpoint version {version}; this convnet reads up to "
+                f"{caller}: {path!r} is checkpoint version {version}; this convnet reads up to "
                 f"version {CHECKPOINT_VERSION}"
             )
-        values, _ = _hdf5.read_group_params(f, path, func, expected_shapes)
-        arch = _cio.read_architecture_record(f, path, func)
-        doc = _hdf5.read_json(group, "state", path, func)
+        values, _ = _hdf5.read_group_params(f, path, caller, expected_shapes)
+        arch = _cio.read_architecture_record(f, path, caller)
+        doc = _hdf5.read_json(group, "state", path, caller)
         if doc is None:
-            raise ValueError(f"{func}: {path!r} is damaged: its training state is missing")
-        data = _hdf5.member(group, "arrays", path, func, kind="group")
+            raise ValueError(f"{caller}: {path!r} is damaged: its training state is missing")
+        data = _hdf5.member(group, "arrays", path, caller, kind="group")
         if data is None:
-            raise ValueError(f"{func}: {path!r} is damaged: its training arrays are missing")
+            raise ValueError(f"{caller}: {path!r} is damaged: its training arrays are missing")
         arrays = []
         for i in range(len(data)):
-            ds = _hdf5.member(data, str(i), path, func, kind="dataset")
+            ds = _hdf5.member(data, str(i), path, caller, kind="dataset")
             if ds is None:
                 raise ValueError(
-                    f"{func}: {path!r} is damaged: training array {i} of {len(data)} is missing"
+                    f"{caller}: {path!r} is damaged: training array {i} of {len(data)} is missing"
                 )
-            arrays.append(_hdf5.read_dataset(ds, path, func))
-    return values, arch, unpack(doc, arrays, path, func)
+            arrays.append(_hdf5.read_dataset(ds, path, caller))
+    return values, arch, unpack(doc, arrays, path, caller)
 
 
 # --------------------------------------------------------------------------------------
