@@ -241,7 +241,8 @@ def _read_npz(
                         f"{unreadable} (a single .npy array, not an npz archive)"
                     ) from None
         raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
-    except (EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+    except (EOFError, OSError, NotImplementedError, RuntimeError, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: a member name flagged as UTF-8 that is not (zipfile decodes it)
         raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
 
 

@@ -287,3 +287,24 @@ def test_load_model_refuses_a_damaged_architecture_record(saved):
     _set_architecture(path, arch)
     with pytest.raises(ValueError, match=rf"'{path}': its architecture record: layer 1: 'params'"):
         load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("signature", "flags_at", "name_at"),
+    [
+        pytest.param(b"PK\x03\x04", 6, 30, id="local-header"),  # the fuzzer's
+        pytest.param(b"PK\x01\x02", 8, 46, id="central-directory"),
+    ],
+)
+def test_npz_member_name_that_is_not_utf8(tmp_path, signature, flags_at, name_at):
+    # A name flagged as UTF-8 that is not: zipfile raised UnicodeDecodeError.
+    net = _net()
+    path = tmp_path / "net.npz"
+    save_params(net, path)
+    data = bytearray(path.read_bytes())
+    at = data.index(signature)
+    data[at + flags_at + 1] |= 0x08  # bit 11: the name is UTF-8
+    data[at + name_at] = 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"'{path}' is not a readable npz file.*UnicodeDecode"):
+        load_params(net, path)

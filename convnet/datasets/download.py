@@ -514,7 +514,14 @@ def extract_archive(
                 f"{caller}: cannot unpack '{archive}': {exc}. The archive is damaged or "
                 "crafted; nothing was extracted."
             ) from None
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        except (
+            tarfile.TarError,
+            zipfile.BadZipFile,
+            EOFError,
+            zlib.error,
+            OSError,
+            UnicodeDecodeError,  # a zip member name flagged as UTF-8 that is not
+        ) as exc:
             if isinstance(exc, FileNotFoundError) and not archive.exists():
                 raise
             raise ValueError(

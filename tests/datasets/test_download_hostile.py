@@ -104,6 +104,29 @@ def test_zip_bomb_is_refused_before_extraction(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("signature", "flags_at", "name_at"),
+    [
+        pytest.param(b"PK\x03\x04", 6, 30, id="local-header"),
+        pytest.param(b"PK\x01\x02", 8, 46, id="central-directory"),
+    ],
+)
+def test_zip_member_name_that_is_not_utf8(tmp_path, signature, flags_at, name_at):
+    # A name flagged as UTF-8 that is not: zipfile raised UnicodeDecodeError (as the fuzzer
+    # found for npz parameter files, which are zip archives too).
+    archive = tmp_path / "names.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("top/a.txt", b"hi")
+    data = bytearray(archive.read_bytes())
+    at = data.index(signature)
+    data[at + flags_at + 1] |= 0x08  # bit 11: the name is UTF-8
+    data[at + name_at] = 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"cannot unpack .* not a valid tar/zip .*UnicodeDecode"):
+        extract_archive(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_too_many_members_are_refused(tmp_path):
     archive = tmp_path / "many.tar.gz"
     write_tar(archive, {f"top/{i}.txt": b"x" for i in range(50)})

@@ -88,6 +88,7 @@ def test_inputs_the_fuzzer_found(worker, name):
     "fitted" attribute was renamed, and it loaded as an unfitted ZCAWhitening.
     hdf5_params-1fe4ba5f6213: a layer's "class" key in the architecture record was renamed
     (KeyError). npz-02fb187c1690: a member named "arr_²" (int() refused what isdigit took).
+    npz-14c4e36d1ab8: a member name flagged as UTF-8 that is not (UnicodeDecodeError).
     """
     reader = name.rsplit("-", 1)[0]
     with open(os.path.join(REGRESSIONS, name), "rb") as f:
