@@ -184,6 +184,16 @@ def load_model(path, architectures=None):
     with h5py.File(path, "r") as f:
         if "example_config" not in f.attrs:
             raise ValueError(f"load_model: {path!r} was not written by save_model")
+        # Read only what save_model writes: fixed-length bytes of a sane size. Reading a
+        # variable-length string would make libhdf5 follow the file's global heap, which a
+        # damaged file can send into an endless loop (see the security guide).
+        text = h5py.check_string_dtype(f.attrs.get_id("example_config").dtype)
+        size = f.attrs.get_id("example_config").get_storage_size()
+        if text is None or text.length is None or size > 1 << 20:
+            raise ValueError(
+                f"load_model: {path!r} is damaged: its example_config attribute is not the "
+                "fixed-length text save_model writes"
+            )
         config = json.loads(f.attrs["example_config"])
     if architectures is None and config["script"] != "cifar10":
         raise ValueError(

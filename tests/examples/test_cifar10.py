@@ -229,3 +229,13 @@ def test_step_schedule(cifar10_example):
     assert cifar10_example.make_schedule("constant", 8) == []
     with pytest.raises(ValueError, match="make_schedule: expected one of"):
         cifar10_example.make_schedule("linear", 8)
+
+
+def test_load_model_reads_only_fixed_length_config_text(cifar10_example, tmp_path):
+    # A variable-length string attribute is refused before libhdf5 reads it (a damaged global
+    # heap can make that read loop for ever); save_model writes fixed-length text.
+    path = tmp_path / "vlen.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["example_config"] = '{"script": "cifar10"}'  # h5py: variable-length str
+    with pytest.raises(ValueError, match="vlen.h5.*is damaged: its example_config"):
+        cifar10_example.load_model(str(path))
