@@ -27,5 +27,5 @@ autodoc_typehints = "none"
 autodoc_mock_imports = ["torch"]
 nitpicky = False
 suppress_warnings = ["autosectionlabel.*"]
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "design"]  # design notes: read on GitHub, not part of the manual
 html_theme = "alabaster"
