@@ -11,6 +11,7 @@ state, learning rate, random generators -- which snapshots and checkpoints save 
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -140,6 +141,19 @@ def default_learning_rate(rule: Callable, caller: str = "Trainer") -> float:
     return float(param.default)
 
 
+def known_loss_name(loss: str | Callable | None) -> str | None:
+    """The name in :data:`LOSS_NAMES` of ``loss``: the name itself, the objective of that
+    name, or a ``functools.partial`` of it (``partial(categorical_crossentropy,
+    label_smoothing=0.1)``); None for other losses."""
+    if isinstance(loss, str):
+        return loss
+    func = loss.func if isinstance(loss, functools.partial) else loss
+    for name in LOSS_NAMES:
+        if func is getattr(objectives, name):
+            return name
+    return None
+
+
 def loss_and_accuracy(
     loss: str | Callable,
     accuracy: str | Callable | None,
@@ -152,11 +166,9 @@ def loss_and_accuracy(
     ``accuracy`` is ``"auto"`` (the fraction of correct classes for the cross-entropies),
     ``accuracy(predictions, targets)`` or None.
     """
+    loss_name = known_loss_name(loss)
     if isinstance(loss, str):
-        loss_name = loss
         loss = getattr(objectives, loss)
-    else:
-        loss_name = None
     value = loss(predictions, targets)
     if value.ndim > 0:
         value = value.mean()
