@@ -16,6 +16,7 @@
     ReduceLROnPlateau
     HistoryLogger
     TerminateOnNaN
+    TimeBudget
     ProgressBar
     TensorBoard
 
@@ -38,6 +39,7 @@ from .callbacks import (
     ReduceLROnPlateau,
     StepDecay,
     TerminateOnNaN,
+    TimeBudget,
 )
 from .history import History
 from .tensorboard import TensorBoard
@@ -57,6 +59,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "HistoryLogger",
     "TerminateOnNaN",
+    "TimeBudget",
     "ProgressBar",
     "TensorBoard",
     "callbacks",

@@ -1,11 +1,11 @@
 """Checks of the data given to :class:`~convnet.training.Trainer` against the network,
 before the first step: the inputs against the input layer, the targets against the loss
 and the output layer. Each message names the layer, its shape, the array's shape and
-dtype, and the fix."""
+dtype, and the fix. Also the versions of a batch that test-time augmentation averages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -155,3 +155,28 @@ def check_targets(y: ArrayLike, network: Layer, loss: str | Callable | None, cal
             f"{who}; {got}: targets for loss {loss if isinstance(loss, str) else 'squared_error'} "
             f"need the output's shape {_shape_text((None,) + tuple(out_shape[1:]))}"
         )
+
+
+def _flip_left_right(x: np.ndarray) -> np.ndarray:
+    return x[..., ::-1]
+
+
+def tta_views(
+    tta: str | Sequence[Callable[[np.ndarray], np.ndarray]] | None, caller: str
+) -> list[Callable[[np.ndarray], np.ndarray]] | None:
+    """The versions of a batch that test-time augmentation averages over (None: none)."""
+    if tta is None:
+        return None
+    if isinstance(tta, str):
+        if tta == "flip":
+            return [lambda x: x, _flip_left_right]
+        raise ValueError(
+            f"{caller}: tta: expected 'flip', a sequence of callables or None, received {tta!r}"
+        )
+    views = list(tta) if isinstance(tta, Sequence) else None
+    if not views or not all(callable(v) for v in views):
+        raise TypeError(
+            f"{caller}: tta: expected 'flip', a non-empty sequence of callables "
+            f"f(batch) -> batch, or None; received {tta!r}"
+        )
+    return views

@@ -177,7 +177,8 @@ class Trainer:
     steps_per_epoch : int or None
         The number of steps in an epoch of the running :meth:`fit`, None if unknown.
     target_epochs : int or None
-        The ``epochs`` of the running :meth:`fit`.
+        The epoch the running :meth:`fit` trains until: its ``epochs``, unless a callback
+        (:class:`~convnet.training.TimeBudget`) lowers it.
 
     Notes
     -----
@@ -283,11 +284,8 @@ class Trainer:
         """The loss in use: the ``loss`` given, or the one chosen from the first targets
         (None before the first compilation when no loss was given)."""
         if self.loss is not None:
-            return (
-                self.loss
-                if isinstance(self.loss, str)
-                else getattr(self.loss, "__name__", repr(self.loss))
-            )
+            known = _step.known_loss_name(self.loss)
+            return known or getattr(self.loss, "__name__", repr(self.loss))
         return None if self._auto_loss is None else self._auto_loss[0]
 
     def _loss_expr(
@@ -462,7 +460,7 @@ class Trainer:
             _checks.check_inputs(X, self.input_layer, caller, what)
         if y is None:
             return
-        loss = self.loss
+        loss = _step.known_loss_name(self.loss) or self.loss  # partial(objective, ...) too
         if loss is None:
             loss = self.loss_name
         if loss is None:
@@ -641,7 +639,10 @@ class Trainer:
         try:
             with _DeferredInterrupt(self):
                 hooks.on_train_begin()
-                while self.epoch < epochs and not (self.stop_training or self._interrupted):
+                # callbacks may lower target_epochs (TimeBudget)
+                while self.epoch < self.target_epochs and not (
+                    self.stop_training or self._interrupted
+                ):
                     self._run_epoch(source, val, hooks)
                 if self._interrupted:
                     hooks.close_displays()
@@ -801,7 +802,10 @@ class Trainer:
         return self._evaluate_source(source)
 
     def predict_proba(
-        self, X: ArrayLike | Iterable[ArrayLike], batch_size: int = 128
+        self,
+        X: ArrayLike | Iterable[ArrayLike],
+        batch_size: int = 128,
+        tta: str | Sequence[Callable[[np.ndarray], np.ndarray]] | None = None,
     ) -> np.ndarray:
         """The network's deterministic output for ``X`` (computed in batches).
 
@@ -810,35 +814,61 @@ class Trainer:
         X : array or iterable of input batches
         batch_size : int
             For arrays (default 128).
+        tta : "flip", sequence of callables, or None
+            Test-time augmentation: the output is the mean of the outputs for several
+            versions of each batch. ``"flip"``: the images and their left-right mirrors
+            (reversed last axis); a sequence: ``f(batch) -> batch`` for each version (include
+            ``lambda x: x`` for the images as they are). Default None: the images only.
         """
-        batch_size = check_int(
-            batch_size, caller="Trainer.predict_proba", argname="batch_size", minimum=1
-        )
+        caller = "Trainer.predict_proba"
+        batch_size = check_int(batch_size, caller=caller, argname="batch_size", minimum=1)
+        views = _checks.tta_views(tta, caller)
         dtype = self.input_var.dtype
         if is_array_like(X):
             X = np.asarray(X)
             if self.input_layer is not None:  # before anything is compiled
                 _checks.check_inputs(X, self.input_layer, "Trainer.predict")
-            fn = self._predict_function()
-            parts = [
-                fn(np.asarray(X[i : i + batch_size], dtype=dtype))
-                for i in range(0, len(X), batch_size)
-            ]
+            batches: Iterable[ArrayLike] = (
+                X[i : i + batch_size] for i in range(0, len(X), batch_size)
+            )
         else:
-            fn = self._predict_function()
-            parts = [fn(np.asarray(xb, dtype=dtype)) for xb in X]
+            batches = X
+        fn = self._predict_function()
+        parts = []
+        for xb in batches:
+            xb = np.asarray(xb, dtype=dtype)
+            if views is None:
+                parts.append(fn(xb))
+                continue
+            total = None
+            for k, view in enumerate(views):
+                xv = np.asarray(view(xb), dtype=dtype)
+                if xv.shape != xb.shape:
+                    raise ValueError(
+                        f"{caller}: tta[{k}] changed the batch's shape from {xb.shape} to "
+                        f"{xv.shape}; each version must keep the input's shape"
+                    )
+                out = np.asarray(fn(xv))
+                total = out.astype(np.float64) if total is None else total + out
+            parts.append((total / len(views)).astype(out.dtype))
         if not parts:
-            raise ValueError("Trainer.predict_proba: X is empty")
+            raise ValueError(f"{caller}: X is empty")
         return np.concatenate(parts, axis=0)
 
-    def predict(self, X: ArrayLike | Iterable[ArrayLike], batch_size: int = 128) -> np.ndarray:
+    def predict(
+        self,
+        X: ArrayLike | Iterable[ArrayLike],
+        batch_size: int = 128,
+        tta: str | Sequence[Callable[[np.ndarray], np.ndarray]] | None = None,
+    ) -> np.ndarray:
         """Predicted class labels (argmax over axis 1) for classifiers, else the output.
 
         A network counts as a classifier when its targets are integer class labels or its
         loss is a cross-entropy; its labels are the argmax of a 2-D output over the units,
-        or ``output >= 0.5`` for a single unit.
+        or ``output >= 0.5`` for a single unit. ``tta``: test-time augmentation, as in
+        :meth:`predict_proba` (the labels of the averaged output).
         """
-        out = self.predict_proba(X, batch_size)
+        out = self.predict_proba(X, batch_size, tta=tta)
         if not self._is_classifier():
             return out
         if out.ndim == 2 and out.shape[1] > 1:

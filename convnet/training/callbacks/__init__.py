@@ -13,7 +13,7 @@ includes their updates for the same batch or epoch.
 
 Each part lives in a private module of its own: ``_base`` (:class:`Callback`, and the
 ``CallbackList`` through which the trainer calls a run's callbacks), ``_stopping`` (early
-stopping, NaN losses), ``_schedules`` (learning-rate schedules), ``_checkpointing``
+stopping, NaN losses, time budgets), ``_schedules`` (learning-rate schedules), ``_checkpointing``
 (checkpoint and history files) and ``_progress`` (the progress bar). Import everything
 from ``convnet.training.callbacks`` (or ``convnet.training``).
 """
@@ -29,7 +29,7 @@ from ._schedules import (
     ReduceLROnPlateau,
     StepDecay,
 )
-from ._stopping import EarlyStopping, TerminateOnNaN
+from ._stopping import EarlyStopping, TerminateOnNaN, TimeBudget
 
 __all__ = [
     "Callback",
@@ -43,5 +43,6 @@ __all__ = [
     "ReduceLROnPlateau",
     "HistoryLogger",
     "TerminateOnNaN",
+    "TimeBudget",
     "ProgressBar",
 ]

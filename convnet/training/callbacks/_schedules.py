@@ -20,6 +20,16 @@ __all__ = [
 ]
 
 
+def _total_epochs(schedule: LearningRateScheduler, caller: str) -> int:
+    """A schedule's ``epochs``, or the running trainer's ``target_epochs`` when it is None."""
+    if schedule.epochs is not None:
+        return schedule.epochs
+    total = schedule.trainer.target_epochs
+    if total is None:
+        raise ValueError(f"{caller}: epochs=None needs a running Trainer.fit to take them from")
+    return total
+
+
 class LearningRateScheduler(Callback):
     """Set the learning rate from a function of the (possibly fractional) epoch.
 
@@ -126,8 +136,10 @@ class CosineDecay(LearningRateScheduler):
 
     Parameters
     ----------
-    epochs : int
-        The total number of epochs (the ``epochs`` given to :meth:`fit`).
+    epochs : int or None
+        The total number of epochs (the ``epochs`` given to :meth:`fit`); None: the
+        trainer's ``target_epochs``, read at every update, so the schedule follows a
+        :class:`~convnet.training.TimeBudget` that shortens the run.
     warmup_epochs : float
         Length of the linear warm-up, in epochs (may be fractional; default 0).
     min_lr : float
@@ -145,9 +157,13 @@ class CosineDecay(LearningRateScheduler):
     """
 
     def __init__(
-        self, epochs: int, warmup_epochs: float = 0.0, min_lr: float = 0.0, per_batch: bool = True
+        self,
+        epochs: int | None,
+        warmup_epochs: float = 0.0,
+        min_lr: float = 0.0,
+        per_batch: bool = True,
     ):
-        if not 0 <= warmup_epochs < epochs:
+        if not 0 <= warmup_epochs < (math.inf if epochs is None else epochs):
             raise ValueError(
                 f"CosineDecay: expected 0 <= warmup_epochs < epochs, received "
                 f"warmup_epochs={warmup_epochs!r}, epochs={epochs!r}"
@@ -159,7 +175,9 @@ class CosineDecay(LearningRateScheduler):
         if t < self.warmup_epochs:
             step = 1.0 / self.trainer.steps_per_epoch if self.per_batch else 1.0
             return base * min(1.0, (t + step) / self.warmup_epochs)
-        frac = (t - self.warmup_epochs) / (self.epochs - self.warmup_epochs)
+        epochs = _total_epochs(self, "CosineDecay")
+        span = epochs - self.warmup_epochs
+        frac = (t - self.warmup_epochs) / span if span > 0 else 1.0
         frac = min(max(frac, 0.0), 1.0)
         return self.min_lr + (base - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
@@ -177,8 +195,9 @@ class OneCycle(LearningRateScheduler):
     ----------
     max_lr : float or None
         The peak rate; None: the learning rate when training begins.
-    epochs : int
-        The total number of epochs.
+    epochs : int or None
+        The total number of epochs; None: the trainer's ``target_epochs`` (see
+        :class:`CosineDecay`).
     pct_start : float
         The fraction of training spent rising (default 0.3).
     div_factor, final_div_factor : float
@@ -201,7 +220,7 @@ class OneCycle(LearningRateScheduler):
     def __init__(
         self,
         max_lr: float | None,
-        epochs: int,
+        epochs: int | None,
         pct_start: float = 0.3,
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
@@ -226,7 +245,7 @@ class OneCycle(LearningRateScheduler):
 
     def _lr(self, t: float, base: float) -> float:
         steps = self.trainer.steps_per_epoch
-        return self.lr_at_step(round(t * steps), self.epochs * steps)
+        return self.lr_at_step(round(t * steps), _total_epochs(self, "OneCycle") * steps)
 
 
 class ReduceLROnPlateau(Callback):

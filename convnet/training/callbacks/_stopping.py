@@ -1,18 +1,20 @@
 """Callbacks that stop training: :class:`EarlyStopping` when a metric stops improving,
-:class:`TerminateOnNaN` at the first step whose loss is not finite."""
+:class:`TerminateOnNaN` at the first step whose loss is not finite, :class:`TimeBudget`
+before an epoch that would not fit in the time left."""
 
 from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import Any, TextIO
 
 import numpy as np
 
-from ..._checks import check_int
+from ..._checks import check_int, is_number
 from ._base import Callback, Monitor
 
-__all__ = ["EarlyStopping", "TerminateOnNaN"]
+__all__ = ["EarlyStopping", "TerminateOnNaN", "TimeBudget"]
 
 
 class EarlyStopping(Callback):
@@ -159,3 +161,122 @@ class TerminateOnNaN(Callback):
         stream = sys.stderr if self.stream is None else self.stream
         if stream:
             print(self.message, file=stream)
+
+
+class TimeBudget(Callback):
+    """Fit training into a wall-clock budget: after each epoch, shorten the run to the
+    epochs that still fit, and stop before an epoch that would not.
+
+    The budget counts from the start of :meth:`Trainer.fit <convnet.training.Trainer.fit>`
+    (or, for a resumed run, continues from the time the checkpoint recorded). After every
+    epoch the time that epoch took -- without the first step's compilation, with the
+    validation pass -- sets how many more epochs fit in what is left, and the trainer's
+    ``target_epochs`` becomes that number (at most ``fit``'s ``epochs``).
+    Schedules built with ``epochs=None`` (:class:`~convnet.training.CosineDecay`,
+    :class:`~convnet.training.OneCycle`) follow the new total, so the learning rate still
+    anneals to its end in the last epoch that fits.
+
+    Parameters
+    ----------
+    seconds : float
+        The budget for ``fit``, in seconds.
+    reserve : float
+        Seconds kept free at the end (for a final evaluation, saving), default 0.
+    stream : file-like, optional
+        Where to say when the run is shortened (default ``sys.stdout``); ``False`` to stay
+        silent.
+
+    Attributes
+    ----------
+    elapsed : float
+        Seconds of the budget used so far.
+    epoch_seconds : float or None
+        The last epoch's time (without compilation), None before the first.
+
+    Examples
+    --------
+    Train for at most 10 minutes, annealing the rate to zero in the last epoch that fits:
+
+    >>> from convnet.training import CosineDecay, TimeBudget
+    >>> callbacks = [TimeBudget(600, reserve=10), CosineDecay(epochs=None, warmup_epochs=1)]
+    >>> callbacks[0].seconds
+    600.0
+    """
+
+    def __init__(self, seconds: float, reserve: float = 0.0, stream: TextIO | None | bool = None):
+        for name, value in (("seconds", seconds), ("reserve", reserve)):
+            if not is_number(value):
+                raise TypeError(
+                    f"TimeBudget: expected {name} to be a number of seconds, received "
+                    f"{type(value).__name__} {value!r}"
+                )
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"TimeBudget: expected {name} to be a finite number >= 0, received {value!r}"
+                )
+        if reserve >= seconds:
+            raise ValueError(
+                f"TimeBudget: expected reserve < seconds, received reserve={reserve!r}, "
+                f"seconds={seconds!r}"
+            )
+        self.seconds, self.reserve, self.stream = float(seconds), float(reserve), stream
+        self.elapsed = 0.0
+        self.epoch_seconds: float | None = None
+        self._clock: float | None = (
+            None  # perf_counter() when `elapsed` was last brought up to date
+        )
+        self._epoch_start = 0.0
+        self._compile = 0.0
+        self._requested = 0
+
+    def _tick(self) -> float:
+        now = time.perf_counter()
+        if self._clock is not None:
+            self.elapsed += now - self._clock
+        self._clock = now
+        return self.elapsed
+
+    def on_train_begin(self):
+        self._clock = time.perf_counter()
+        self._requested = self.trainer.target_epochs
+
+    def on_epoch_begin(self, epoch):
+        self._epoch_start = self._tick()
+        self._compile = 0.0
+
+    def on_batch_end(self, batch, logs):
+        self._compile += float(logs.get("compile_time", 0.0))
+
+    def on_epoch_end(self, epoch, logs):
+        used = self._tick()
+        took = used - self._epoch_start - self._compile
+        self.epoch_seconds = took
+        trainer = self.trainer
+        left = self.seconds - self.reserve - used
+        fit = int(left // took) if took > 0 else self._requested
+        target = max(trainer.epoch, min(self._requested, trainer.epoch + fit))
+        if target != trainer.target_epochs:
+            stream = sys.stdout if self.stream is None else self.stream
+            if stream:
+                print(
+                    f"TimeBudget: {used:.0f} s of {self.seconds:.0f} s used, epochs of "
+                    f"{took:.0f} s: training for {target} epochs instead of "
+                    f"{trainer.target_epochs}",
+                    file=stream,
+                )
+            trainer.target_epochs = target
+        if trainer.epoch >= target:
+            trainer.stop_training = True
+
+    def on_train_end(self):
+        self._tick()
+        self._clock = None
+
+    def get_state(self):
+        self._tick()
+        return {"elapsed": self.elapsed, "epoch_seconds": self.epoch_seconds}
+
+    def set_state(self, state):
+        self.elapsed = float(state["elapsed"])
+        self.epoch_seconds = state["epoch_seconds"]
+        self._clock = None
