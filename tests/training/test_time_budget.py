@@ -45,6 +45,28 @@ def test_the_run_is_cut_to_the_epochs_that_fit(trainer, data, monkeypatch):
     ]
 
 
+def test_work_done_at_the_end_of_an_epoch_counts(trainer, data, monkeypatch):
+    X, y, _, _ = data
+    clock = FakeClock(monkeypatch)
+
+    class SlowEvaluation(Callback):  # an evaluation of 30 fake seconds after every epoch
+        def on_epoch_end(self, epoch, logs):
+            clock.now += 30.0
+
+    budget = TimeBudget(200, stream=False)
+    # listed first, TimeBudget still runs after the evaluation (order 90)
+    trainer.fit(
+        X,
+        y,
+        epochs=10,
+        batch_size=16,
+        progress=False,
+        callbacks=[budget, clock, SlowEvaluation()],
+    )
+    # epochs of 60 + 30 s: after epoch 1, 90 s used, 110 s left: one more epoch
+    assert trainer.epoch == 2 and budget.epoch_seconds == pytest.approx(90.0)
+
+
 def test_reserve_keeps_time_free_and_nothing_is_said_when_all_epochs_fit(
     trainer, data, monkeypatch
 ):

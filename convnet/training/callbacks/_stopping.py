@@ -169,9 +169,11 @@ class TimeBudget(Callback):
 
     The budget counts from the start of :meth:`Trainer.fit <convnet.training.Trainer.fit>`
     (or, for a resumed run, continues from the time the checkpoint recorded). After every
-    epoch the time that epoch took -- without the first step's compilation, with the
-    validation pass -- sets how many more epochs fit in what is left, and the trainer's
-    ``target_epochs`` becomes that number (at most ``fit``'s ``epochs``).
+    epoch the time since the end of the one before -- the epoch's steps without the first
+    step's compilation, its validation pass, and what other callbacks did at its end (an
+    evaluation, a checkpoint) -- sets how many more epochs fit in what is left, and the
+    trainer's ``target_epochs`` becomes that number (at most ``fit``'s ``epochs``). It runs
+    after the other callbacks (``order = 90``), before :class:`ModelCheckpoint`.
     Schedules built with ``epochs=None`` (:class:`~convnet.training.CosineDecay`,
     :class:`~convnet.training.OneCycle`) follow the new total, so the learning rate still
     anneals to its end in the last epoch that fits.
@@ -191,7 +193,7 @@ class TimeBudget(Callback):
     elapsed : float
         Seconds of the budget used so far.
     epoch_seconds : float or None
-        The last epoch's time (without compilation), None before the first.
+        The last epoch's time (as above), None before the first.
 
     Examples
     --------
@@ -202,6 +204,8 @@ class TimeBudget(Callback):
     >>> callbacks[0].seconds
     600.0
     """
+
+    order = 90
 
     def __init__(self, seconds: float, reserve: float = 0.0, stream: TextIO | None | bool = None):
         for name, value in (("seconds", seconds), ("reserve", reserve)):
@@ -225,7 +229,7 @@ class TimeBudget(Callback):
         self._clock: float | None = (
             None  # perf_counter() when `elapsed` was last brought up to date
         )
-        self._epoch_start = 0.0
+        self._last_end = 0.0  # `elapsed` at the end of the last epoch (or the start)
         self._compile = 0.0
         self._requested = 0
 
@@ -239,9 +243,7 @@ class TimeBudget(Callback):
     def on_train_begin(self):
         self._clock = time.perf_counter()
         self._requested = self.trainer.target_epochs
-
-    def on_epoch_begin(self, epoch):
-        self._epoch_start = self._tick()
+        self._last_end = self.elapsed
         self._compile = 0.0
 
     def on_batch_end(self, batch, logs):
@@ -249,7 +251,8 @@ class TimeBudget(Callback):
 
     def on_epoch_end(self, epoch, logs):
         used = self._tick()
-        took = used - self._epoch_start - self._compile
+        took = used - self._last_end - self._compile
+        self._last_end, self._compile = used, 0.0
         self.epoch_seconds = took
         trainer = self.trainer
         left = self.seconds - self.reserve - used
