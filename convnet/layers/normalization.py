@@ -14,6 +14,7 @@ from .. import _tensor, init, nonlinearities
 from .._checks import INT_TYPES, label
 from .._errors import UnsupportedValueError
 from .._types import Incoming, Nonlinearity, ParamSpec
+from ..ops import concrete_shape
 from ._shapes import known_shape
 from .base import Layer
 
@@ -265,10 +266,16 @@ class BatchNormLayer(Layer):
         x, axes, stat_pattern = input, self.axes, pattern
         if groups > 1:
             # (N, ...) -> (groups, N / groups, ...): statistics per group, over the axes one
-            # further on; the parameters broadcast over the groups.
-            x = input.reshape(
-                (groups, input.shape[0] // groups, *input.shape[1:]), ndim=input.ndim + 1
-            )
+            # further on; the parameters broadcast over the groups. Sizes known when the
+            # layer was built are given as numbers (JAX needs concrete shapes), the batch's
+            # as -1.
+            rest = [
+                input.shape[i] if size is None else size
+                for i, size in enumerate(self.input_shape[1:], start=1)
+            ]
+            # concrete_shape: shapes downstream (the gradient's reshape back) are read off the
+            # value, not computed from the -1 (a traced value under JAX)
+            x = concrete_shape(input.reshape((groups, -1, *rest), ndim=input.ndim + 1))
             axes = tuple(a + 1 for a in self.axes)
             stat_pattern = [0] + [p if p == "x" else p + 1 for p in pattern]
             pattern = ["x", *pattern]
@@ -315,7 +322,9 @@ class BatchNormLayer(Layer):
         normalized = centered * scale.dimshuffle(scale_pattern)
         if self.beta is not None:
             normalized = normalized + self.beta.dimshuffle(pattern)
-        return normalized.reshape(input.shape, ndim=input.ndim) if groups > 1 else normalized
+        if groups > 1:
+            return normalized.reshape((-1, *rest), ndim=input.ndim)
+        return normalized
 
     def _groups(self, groups: int | None) -> int:
         """The number of groups the batch is normalized in (1 unless axis 0 is among
