@@ -50,7 +50,7 @@ from .._types import ArrayLike
 from . import _checks, _step, checkpoint
 from .callbacks import Callback, ModelCheckpoint, ProgressBar, TerminateOnNaN
 from .callbacks._base import CallbackList
-from .data import BatchSource, Data, is_array_like, make_source
+from .data import ArraySource, BatchSource, Data, is_array_like, make_source
 from .history import History
 
 if TYPE_CHECKING:
@@ -200,8 +200,8 @@ class Trainer:
 
     With ``devices``, a step on ``n`` devices gives the parameters of a step on one device
     for the same batch, up to the order of float additions (with ``batch_norm="sync"``).
-    :meth:`fit`, :meth:`evaluate` and :meth:`predict` refuse a ``batch_size`` that is not
-    a multiple of ``n``. In training, the last, partial batch of an epoch (arrays whose
+    For arrays, :meth:`fit`, :meth:`evaluate` and :meth:`predict` refuse a ``batch_size``
+    that is not a multiple of ``n``. In training, the last, partial batch of an epoch (arrays whose
     length is not a multiple of ``batch_size``) is cut to a multiple of ``n`` samples, so
     at most ``n - 1`` samples an epoch go unused (others every epoch when shuffled); a
     batch from an iterable must be a multiple of ``n`` itself. :meth:`evaluate` and
@@ -305,10 +305,18 @@ class Trainer:
         """The number of devices each step's batch is split over (1 without ``devices``)."""
         return 1 if self.devices is None else len(self.devices)
 
-    def _check_batch_size(self, batch_size: int, caller: str, argname: str = "batch_size") -> None:
-        """ValueError unless ``batch_size`` is a multiple of the number of devices."""
+    def _check_batch_size(
+        self,
+        data: BatchSource | np.ndarray,
+        batch_size: int,
+        caller: str,
+        argname: str = "batch_size",
+    ) -> None:
+        """ValueError unless ``batch_size`` is a multiple of the number of devices, for data
+        split into batches of it (arrays; iterables bring their own batches)."""
         n = self.n_devices
-        if batch_size % n:
+        arrays = isinstance(data, ArraySource | np.ndarray)
+        if arrays and batch_size % n:
             fits = (batch_size // n + 1) * n
             raise ValueError(
                 f"{caller}: {argname}={batch_size} is not a multiple of the {n} devices the "
@@ -664,11 +672,6 @@ class Trainer:
                 f"Trainer.fit: expected epochs >= 0 and batch_size >= 1, received "
                 f"epochs={epochs}, batch_size={batch_size}"
             )
-        self._check_batch_size(int(batch_size), "Trainer.fit")
-        if validation_batch_size is not None:
-            self._check_batch_size(
-                int(validation_batch_size), "Trainer.fit", "validation_batch_size"
-            )
         source = self._source(
             X,
             y,
@@ -679,6 +682,7 @@ class Trainer:
             callable_ok=True,
             multiple=self.n_devices,
         )
+        self._check_batch_size(source, int(batch_size), "Trainer.fit")
         val = None
         if validation_data is not None:
             val = self._source(
@@ -687,6 +691,10 @@ class Trainer:
                 int(validation_batch_size or batch_size),
                 "Trainer.fit(validation_data=...)",
             )
+            if validation_batch_size is not None:
+                self._check_batch_size(
+                    val, int(validation_batch_size), "Trainer.fit", "validation_batch_size"
+                )
         self._prepare(source)
         if val is not None:
             self._prepare(val)
@@ -888,8 +896,8 @@ class Trainer:
         batch_size = check_int(
             batch_size, caller="Trainer.evaluate", argname="batch_size", minimum=1
         )
-        self._check_batch_size(batch_size, "Trainer.evaluate")
         source = self._source(X, y, batch_size, "Trainer.evaluate")
+        self._check_batch_size(source, batch_size, "Trainer.evaluate")
         self._prepare(source)
         return self._evaluate_source(source)
 
@@ -914,11 +922,11 @@ class Trainer:
         """
         caller = "Trainer.predict_proba"
         batch_size = check_int(batch_size, caller=caller, argname="batch_size", minimum=1)
-        self._check_batch_size(batch_size, caller)
         views = _checks.tta_views(tta, caller)
         dtype = self.input_var.dtype
         if is_array_like(X):
             X = np.asarray(X)
+            self._check_batch_size(X, batch_size, caller)
             if self.input_layer is not None:  # before anything is compiled
                 _checks.check_inputs(X, self.input_layer, "Trainer.predict")
             batches: Iterable[ArrayLike] = (

@@ -82,6 +82,8 @@ def test_batch_sizes_the_devices_cannot_share_are_refused_with_the_fix(fit_resul
         "ValueError: Trainer.fit: batch 1 of epoch 3 has 6 samples, not a multiple of the 4 devices"
     )
     assert fit_results["iterable_steps_done"] == 1  # the batch of 8 before it trained
+    pieces, arrays = errors["iterable_evaluate"]
+    assert pieces["loss"] == pytest.approx(arrays["loss"], rel=1e-5)
     assert errors["too_many"].startswith("ValueError: Trainer(devices=...): expected 1 to 4")
     assert "expected batch_norm 'sync' or 'per_device', received 'per_gpu'" in errors["batch_norm"]
     assert "need the JAX mode, received mode='c'" in errors["mode_c"]

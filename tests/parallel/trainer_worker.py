@@ -158,6 +158,13 @@ def _errors(t, X, y):
         "batch_norm": _error(lambda: _trainer(2, batch_norm="per_gpu")),
         "mode_c": _error(lambda: _trainer(2, mode="c").fit(X, y, batch_size=8, progress=False)),
     }
+    # batch_size is for arrays: batches from an iterable are not checked against it, and one
+    # the devices cannot share (6 samples) is evaluated on one device
+    pieces = [(X[:8], y[:8]), (X[8:14], y[8:14])]
+    errors["iterable_evaluate"] = [
+        t.evaluate(pieces, batch_size=6),
+        t.evaluate(X[:14], y[:14], batch_size=8),
+    ]
     return errors, t.global_step - steps  # the first batch (8) trained, then the error
 
 
