@@ -99,6 +99,7 @@ __all__ = [
     "get_mode",
     "function",
     "compilation_cache_dir",
+    "resolve_devices",
 ]
 
 #: The updates of shared variables a function makes: ``{shared: new value}`` or pairs.
@@ -549,7 +550,7 @@ def function(
                 f"convnet.function(devices=...): data-parallel functions need the JAX mode, "
                 f"received mode={mode!r}"
             )
-        parallel = _DataParallel(_resolve_devices(devices), batch_inputs)
+        parallel = _DataParallel(resolve_devices(devices), batch_inputs)
     elif batch_inputs is not None:
         raise ValueError("convnet.function(batch_inputs=...) needs devices=...")
     if isinstance(mode, Mode):
@@ -570,36 +571,41 @@ def function(
     return Function(fn, name, parallel)
 
 
-def _resolve_devices(devices):
-    """The JAX devices named by ``function(devices=...)``."""
+def resolve_devices(
+    devices: int | str | Sequence[jax.Device], caller: str = "convnet.function(devices=...)"
+) -> list[jax.Device]:
+    """The JAX devices that ``devices`` names, as :func:`function` reads it.
+
+    ``n``: the first ``n`` of ``jax.devices()``; ``"all"``: all of them; a sequence of JAX
+    devices: those. ValueError or TypeError, starting with ``caller``, for anything else.
+    """
     import jax
 
     available = jax.devices()
     if isinstance(devices, str):
         if devices != "all":
             raise ValueError(
-                f"convnet.function(devices=...): expected an int, 'all' or a sequence of JAX "
-                f"devices, received {devices!r}"
+                f"{caller}: expected an int, 'all' or a sequence of JAX devices, "
+                f"received {devices!r}"
             )
         return available
     if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
         if not 1 <= devices <= len(available):
             raise ValueError(
-                f"convnet.function(devices=...): expected 1 to {len(available)} (the devices "
-                f"JAX sees: {available}), received {devices}"
+                f"{caller}: expected 1 to {len(available)} (the devices JAX sees: "
+                f"{available}), received {devices}"
             )
         return available[: int(devices)]
     try:
         chosen = list(devices)
     except TypeError:
         raise TypeError(
-            f"convnet.function(devices=...): expected an int, 'all' or a sequence of JAX "
-            f"devices, received {type(devices).__name__}"
+            f"{caller}: expected an int, 'all' or a sequence of JAX devices, received "
+            f"{type(devices).__name__}"
         ) from None
     if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
         raise TypeError(
-            f"convnet.function(devices=...): expected a non-empty sequence of JAX devices, "
-            f"received {devices!r}"
+            f"{caller}: expected a non-empty sequence of JAX devices, received {devices!r}"
         )
     return chosen
 

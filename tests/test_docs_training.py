@@ -170,13 +170,25 @@ def training_step(batch_size=8):
 
 
 def test_a_data_parallel_function(in_tmp):
-    one_machine, several = code_blocks(PAGE, "More than one device")
+    one_machine, _, several = code_blocks(PAGE, "More than one device")
     scope, X, Y = training_step()
     first = float(convnet.function([scope["x"], scope["y"]], scope["loss"])(X, Y))
     scope["batches"] = [(X, Y)] * 3
     one_machine.run(scope)  # devices="all": here the CPU's one device
     assert float(scope["train"](X, Y)) < first  # three steps made, a fourth now
     assert "jax.distributed.initialize" in several.code
+
+
+def test_a_data_parallel_trainer(in_tmp, capsys):
+    _, with_trainer, _ = code_blocks(PAGE, "More than one device")
+    scope = mnist_splits()
+    scope["network"] = small_network()
+    with_trainer.run(scope)  # devices="all": here the CPU's one device
+    trainer = scope["trainer"]
+    assert trainer.epoch == 2 and trainer.n_devices == 1
+    assert trainer.history["loss"][-1] < trainer.history["loss"][0]
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert printed.startswith("{'loss': ") and "'acc': " in printed
 
 
 PRELUDE = """
@@ -193,7 +205,7 @@ globals().update(scope)
 
 @pytest.mark.slow  # two fresh processes import JAX and compile: 15-40 s
 def test_several_machines_on_localhost(in_tmp):
-    one_machine, several = code_blocks(PAGE, "More than one device")
+    several = code_blocks(PAGE, "More than one device")[-1]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -14,6 +14,7 @@ from .. import _tensor, init, nonlinearities
 from .._checks import INT_TYPES, label
 from .._errors import UnsupportedValueError
 from .._types import Incoming, Nonlinearity, ParamSpec
+from ..ops import concrete_shape
 from ._shapes import known_shape
 from .base import Layer
 
@@ -170,6 +171,16 @@ class BatchNormLayer(Layer):
     happens in any function compiled from the expression, under every backend, without
     passing it in ``updates``.
 
+    ``batch_norm_groups`` (default None: one group) normalizes each of that many equal,
+    consecutive groups of the batch with its own statistics, when the batch axis 0 is among
+    ``axes``: the batch of ``N`` becomes ``(groups, N / groups)`` and the statistics are
+    taken over the second of these. A data-parallel function splits its batch in the same
+    consecutive parts over its devices, so ``batch_norm_groups`` equal to the device count
+    gives each device the statistics of its own part (Lasagne's batch norm with one network
+    copy per GPU); the :class:`~convnet.training.Trainer` passes it for
+    ``batch_norm="per_device"``. The running averages move towards the mean over the
+    groups of their ``mean`` and ``inv_std``. ``N`` must be a multiple of ``groups``.
+
     References
     ----------
     Sergey Ioffe, Christian Szegedy (2015): Batch normalization: accelerating deep
@@ -245,23 +256,41 @@ class BatchNormLayer(Layer):
         deterministic=False,
         batch_norm_use_averages=None,
         batch_norm_update_averages=None,
+        batch_norm_groups=None,
         **kwargs,
     ):
         dtype = input.dtype
         param_axes = iter(range(input.ndim - len(self.axes)))
         pattern = ["x" if axis in self.axes else next(param_axes) for axis in range(input.ndim)]
+        groups = self._groups(batch_norm_groups)
+        x, axes, stat_pattern = input, self.axes, pattern
+        if groups > 1:
+            # (N, ...) -> (groups, N / groups, ...): statistics per group, over the axes one
+            # further on; the parameters broadcast over the groups. Sizes known when the
+            # layer was built are given as numbers (JAX needs concrete shapes), the batch's
+            # as -1.
+            rest = [
+                input.shape[i] if size is None else size
+                for i, size in enumerate(self.input_shape[1:], start=1)
+            ]
+            # concrete_shape: shapes downstream (the gradient's reshape back) are read off the
+            # value, not computed from the -1 (a traced value under JAX)
+            x = concrete_shape(input.reshape((groups, -1, *rest), ndim=input.ndim + 1))
+            axes = tuple(a + 1 for a in self.axes)
+            stat_pattern = [0] + [p if p == "x" else p + 1 for p in pattern]
+            pattern = ["x", *pattern]
         # The batch's variance from the centred input that the output also uses: one
         # centring, so the gradient has one path through it (about 3x faster under JAX than
         # the variance centring the input a second time; the same values).
-        input_mean = _tensor.mean(input, self.axes)
-        centered_batch = input - input_mean.dimshuffle(pattern)
-        input_var = _tensor.mean(T.sqr(centered_batch), self.axes)
+        input_mean = _tensor.mean(x, axes)
+        centered_batch = x - input_mean.dimshuffle(stat_pattern)
+        input_var = _tensor.mean(T.sqr(centered_batch), axes)
         input_inv_std = T.reciprocal(T.sqrt(input_var + _const(self.epsilon, dtype)))
 
         if batch_norm_use_averages is None:
             batch_norm_use_averages = deterministic
         if batch_norm_use_averages:
-            centered = input - self.mean.dimshuffle(pattern)
+            centered = x - self.mean.dimshuffle(pattern)
             inv_std = self.inv_std
         else:
             centered, inv_std = centered_batch, input_inv_std
@@ -277,6 +306,8 @@ class BatchNormLayer(Layer):
             # has an update), is never an operand, so reads of mean/inv_std elsewhere in the
             # same function (e.g. a deterministic output) see the old values.
             for param, batch in ((self.mean, input_mean), (self.inv_std, input_inv_std)):
+                if groups > 1:  # the mean over the groups' statistics
+                    batch = _tensor.mean(batch, 0)
                 running = param.clone()
                 a = _const(self.alpha, param.dtype)
                 one_minus_a = _const(1 - self.alpha, param.dtype)
@@ -286,10 +317,26 @@ class BatchNormLayer(Layer):
                 inv_std = inv_std + anchor
 
         scale = inv_std if self.gamma is None else self.gamma * inv_std
-        normalized = centered * scale.dimshuffle(pattern)
+        # per-group statistics have a leading groups axis; the running averages have none
+        scale_pattern = stat_pattern if scale.ndim > self.mean.ndim else pattern
+        normalized = centered * scale.dimshuffle(scale_pattern)
         if self.beta is not None:
             normalized = normalized + self.beta.dimshuffle(pattern)
+        if groups > 1:
+            return normalized.reshape((-1, *rest), ndim=input.ndim)
         return normalized
+
+    def _groups(self, groups: int | None) -> int:
+        """The number of groups the batch is normalized in (1 unless axis 0 is among
+        ``axes``); ValueError for anything but None or a positive int."""
+        if groups is None:
+            return 1
+        if isinstance(groups, bool) or not isinstance(groups, INT_TYPES) or groups < 1:
+            raise ValueError(
+                f"{label(self)}: batch_norm_groups: expected None or a positive int, "
+                f"received {groups!r}"
+            )
+        return int(groups) if 0 in self.axes else 1
 
 
 def _strip_nonlinearity_and_bias(layer: Layer) -> Nonlinearity | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -225,6 +225,19 @@ class CompiledStep:
     param_containers: list[Container]
     #: whether the training function has run (been JIT-compiled)
     called: bool = False
+    #: the evaluation function's inputs, outputs and mode, to compile it for one device
+    evaluate_graph: tuple[list, list, Any] | None = None
+    _evaluate_one: Function | None = field(default=None, repr=False)
+
+    def evaluate_on_one_device(self) -> Function:
+        """The evaluation function on one device: for the batches of a data-parallel
+        trainer that its devices cannot share equally (compiled at the first call)."""
+        if self._evaluate_one is None:
+            if self.evaluate_graph is None:
+                return self.evaluate
+            inputs, outputs, mode = self.evaluate_graph
+            self._evaluate_one = backend.function(inputs, outputs, mode=mode)
+        return self._evaluate_one
 
 
 def compile_step(
@@ -239,16 +252,21 @@ def compile_step(
     update_kwargs: Mapping[str, Any],
     learning_rate: SharedVariable,
     mode: str | Mode | None,
+    devices: list | None = None,
+    batch_norm_groups: int | None = None,
 ) -> CompiledStep:
     """Compile the training and evaluation functions of ``network``.
 
     ``objective(predictions, targets)`` gives the loss and accuracy; the training function
     minimises the loss plus the ``regularization`` penalty with ``update(loss,
     trainable_params, learning_rate=learning_rate, **update_kwargs)``. ``params`` are all
-    the network's parameters (their state is not listed in ``entries``).
+    the network's parameters (their state is not listed in ``entries``). ``devices``: the
+    JAX devices both functions run data-parallel on (None: one); ``batch_norm_groups``:
+    passed to the batch-norm layers of the training output (per-device statistics).
     """
     x, t = input_var, target_var
-    out_train = layers.get_output(network, deterministic=False)
+    bn = {} if batch_norm_groups is None else {"batch_norm_groups": batch_norm_groups}
+    out_train = layers.get_output(network, deterministic=False, **bn)
     out_test = layers.get_output(network, deterministic=True)
     loss, acc = objective(out_train, t)
     minimised = loss
@@ -257,11 +275,10 @@ def compile_step(
         minimised = loss + T.cast(extra, loss.dtype)
     step_updates = update(minimised, trainable_params, learning_rate=learning_rate, **update_kwargs)
     outputs = [loss] + ([acc] if acc is not None else [])
-    train = backend.function([x, t], outputs, mode=mode, updates=step_updates)
+    train = backend.function([x, t], outputs, mode=mode, updates=step_updates, devices=devices)
     test_loss, test_acc = objective(out_test, t)
-    evaluate = backend.function(
-        [x, t], [test_loss] + ([test_acc] if test_acc is not None else []), mode=mode
-    )
+    test_outputs = [test_loss] + ([test_acc] if test_acc is not None else [])
+    evaluate = backend.function([x, t], test_outputs, mode=mode, devices=devices)
     # The state a training step changes: parameters (incl. batch-norm statistics, whose
     # updates may act on clones sharing the parameter's container), then every other
     # shared variable the compiled function holds (optimiser state, learning rate,
@@ -293,4 +310,5 @@ def compile_step(
         target_ndim=t.ndim,
         entries=entries,
         param_containers=[p.container for p in params],
+        evaluate_graph=None if devices is None else ([x, t], test_outputs, mode),
     )

@@ -125,11 +125,13 @@ def make_source(
     steps_per_epoch: int | None,
     caller: str,
     callable_ok: bool,
+    multiple: int = 1,
 ) -> BatchSource:
     """The source for ``fit``'s or ``evaluate``'s data ``X, y`` (see the module docstring).
 
     ``callable_ok``: whether ``X`` may be a callable ``(epoch, rng) -> batches`` (only the
-    training data of ``fit``). Raises ValueError or TypeError, starting with ``caller``,
+    training data of ``fit``). ``multiple``: arrays' last batch is cut to a multiple of it
+    (see :class:`ArraySource`). Raises ValueError or TypeError, starting with ``caller``,
     for data of none of the forms.
     """
     if isinstance(X, tuple | list) and y is None and len(X) == 2 and is_array_like(X[0]):
@@ -137,7 +139,7 @@ def make_source(
     if is_array_like(X):
         if y is None:
             raise ValueError(f"{caller}: X is an array, so y (the targets) is required")
-        return ArraySource(X, y, batch_size, shuffle, caller)
+        return ArraySource(X, y, batch_size, shuffle, caller, multiple)
     if y is not None:
         raise ValueError(
             f"{caller}: y must be None when X is an iterable or callable of "
@@ -160,9 +162,24 @@ def make_source(
 
 class ArraySource:
     """Batches of ``batch_size`` from arrays ``X, y``, in a new order every epoch when
-    ``shuffle`` (and a generator is given); converted once, by :meth:`prepare`."""
+    ``shuffle`` (and a generator is given); converted once, by :meth:`prepare`.
 
-    def __init__(self, X: ArrayLike, y: ArrayLike, batch_size: int, shuffle: bool, caller: str):
+    The last batch of an epoch holds the samples left over. With ``multiple`` (the number
+    of devices a data-parallel step splits each batch over; ``batch_size`` is a multiple of
+    it), that batch is cut to a multiple of ``multiple`` samples, and left out when fewer
+    remain: at most ``multiple - 1`` samples an epoch go unused, others each epoch when
+    shuffled.
+    """
+
+    def __init__(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        batch_size: int,
+        shuffle: bool,
+        caller: str,
+        multiple: int = 1,
+    ):
         X, y = np.asarray(X), np.asarray(y)
         if len(X) != len(y):
             raise ValueError(
@@ -176,7 +193,10 @@ class ArraySource:
         self.shuffle = shuffle
         self.caller = caller
         self.n = len(X)
-        self.steps: int | None = math.ceil(self.n / batch_size)
+        # the samples an epoch uses: the last batch cut to a multiple of ``multiple``
+        last = self.n % batch_size
+        self.used = self.n - last + last // multiple * multiple
+        self.steps: int | None = math.ceil(self.used / batch_size)
 
     def check(self, check: CheckBatch) -> None:
         check(self.X, self.y, self.caller, "X")
@@ -198,11 +218,12 @@ class ArraySource:
         if self.shuffle and rng is not None:
             perm = rng.permutation(self.n)
             for i in range(start, self.steps):
-                idx = perm[i * bs : (i + 1) * bs]
+                idx = perm[i * bs : min((i + 1) * bs, self.used)]
                 yield X[idx], y[idx]
         else:
             for i in range(start, self.steps):
-                yield X[i * bs : (i + 1) * bs], y[i * bs : (i + 1) * bs]
+                end = min((i + 1) * bs, self.used)
+                yield X[i * bs : end], y[i * bs : end]
 
 
 class IterableSource:

@@ -50,7 +50,7 @@ from .._types import ArrayLike
 from . import _checks, _step, checkpoint
 from .callbacks import Callback, ModelCheckpoint, ProgressBar, TerminateOnNaN
 from .callbacks._base import CallbackList
-from .data import BatchSource, Data, is_array_like, make_source
+from .data import ArraySource, BatchSource, Data, is_array_like, make_source
 from .history import History
 
 if TYPE_CHECKING:
@@ -161,6 +161,17 @@ class Trainer:
         expression; None to report no accuracy.
     mode : str or pytensor Mode, optional
         The compilation mode (see :func:`convnet.function`); default convnet's (JAX).
+    devices : None, int, "all" or a sequence of JAX devices
+        None (default): one device. Otherwise the training, evaluation and prediction
+        functions run data-parallel over these devices (as :func:`convnet.function`'s
+        ``devices``; JAX mode only): every batch is split over them along its first axis,
+        so ``batch_size`` must be a multiple of their number. See Notes.
+    batch_norm : "sync" or "per_device"
+        The statistics batch normalisation trains with on several devices: ``"sync"``
+        (default), those of the whole batch, as on one device; ``"per_device"``, those of
+        each device's part of the batch (Lasagne's batch norm with one network copy per
+        GPU; ``batch_norm_groups`` of :class:`~convnet.layers.BatchNormLayer`). The same on
+        one device.
 
     Attributes
     ----------
@@ -186,6 +197,17 @@ class Trainer:
     normalisation on batch statistics and updating its averages); :meth:`evaluate`,
     :meth:`predict` and :meth:`predict_proba` with ``deterministic=True``. Functions are
     compiled at the first call that needs them, each once.
+
+    With ``devices``, a step on ``n`` devices gives the parameters of a step on one device
+    for the same batch, up to the order of float additions (with ``batch_norm="sync"``).
+    For arrays, :meth:`fit`, :meth:`evaluate` and :meth:`predict` refuse a ``batch_size``
+    that is not a multiple of ``n``. In training, the last, partial batch of an epoch (arrays whose
+    length is not a multiple of ``batch_size``) is cut to a multiple of ``n`` samples, so
+    at most ``n - 1`` samples an epoch go unused (others every epoch when shuffled); a
+    batch from an iterable must be a multiple of ``n`` itself. :meth:`evaluate` and
+    :meth:`predict` use every sample: a last batch the devices cannot share equally runs
+    on one device. Parameters and checkpoints are the same on any number of devices, so a
+    checkpoint written on two devices resumes on one and back.
 
     Examples
     --------
@@ -218,7 +240,17 @@ class Trainer:
         regularization: Mapping[str, float] | Callable | None = None,
         accuracy: str | Callable | None = "auto",
         mode: str | Mode | None = None,
+        devices: int | str | Sequence[Any] | None = None,
+        batch_norm: str = "sync",
     ):
+        if batch_norm not in ("sync", "per_device"):
+            raise ValueError(
+                f"Trainer: expected batch_norm 'sync' or 'per_device', received {batch_norm!r}"
+            )
+        self.devices = (
+            None if devices is None else backend.resolve_devices(devices, "Trainer(devices=...)")
+        )
+        self.batch_norm = batch_norm
         self.network = network
         self.input_layer, self.input_var = _step.find_input(network, input_var)
         self._auto_loss: tuple[str, str] | None = None
@@ -249,6 +281,7 @@ class Trainer:
         self._epoch_state: EpochState | None = None
         self._compiled: _step.CompiledStep | None = None
         self._predict_fn: Function | None = None
+        self._predict_one: Function | None = None  # one device, for unequal batches
         self._callbacks = CallbackList()  # those of the running (or last) fit
         self._pending_callback_states: list[dict] | None = None  # from load_checkpoint
         self._interrupted = False  # set by the first Ctrl-C during fit
@@ -266,6 +299,30 @@ class Trainer:
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         self._lr.set_value(np.asarray(value, dtype=self._lr.dtype))
+
+    @property
+    def n_devices(self) -> int:
+        """The number of devices each step's batch is split over (1 without ``devices``)."""
+        return 1 if self.devices is None else len(self.devices)
+
+    def _check_batch_size(
+        self,
+        data: BatchSource | np.ndarray,
+        batch_size: int,
+        caller: str,
+        argname: str = "batch_size",
+    ) -> None:
+        """ValueError unless ``batch_size`` is a multiple of the number of devices, for data
+        split into batches of it (arrays; iterables bring their own batches)."""
+        n = self.n_devices
+        arrays = isinstance(data, ArraySource | np.ndarray)
+        if arrays and batch_size % n:
+            fits = (batch_size // n + 1) * n
+            raise ValueError(
+                f"{caller}: {argname}={batch_size} is not a multiple of the {n} devices the "
+                f"trainer runs on (Trainer(devices=...)), which each take an equal part of "
+                f"every batch; use {argname}={fits} or another multiple of {n}"
+            )
 
     @property
     def epoch_sums(self) -> dict[str, float] | None:
@@ -322,12 +379,34 @@ class Trainer:
             self.update_kwargs,
             self._lr,
             self.mode,
+            devices=self.devices,
+            batch_norm_groups=self._batch_norm_groups(),
         )
 
-    def _predict_function(self) -> Function:
+    def _batch_norm_groups(self) -> int | None:
+        """``batch_norm_groups`` for the training output: the device count for per-device
+        statistics of a network with batch normalisation, else None (nothing passed)."""
+        if self.batch_norm != "per_device" or self.n_devices == 1:
+            return None
+        if not any(
+            isinstance(l, layers.BatchNormLayer) for l in layers.get_all_layers(self.network)
+        ):
+            return None
+        return self.n_devices
+
+    def _predict_function(self, n: int) -> Function:
+        """The prediction function for a batch of ``n`` samples: data-parallel when the
+        devices share it equally, else on one device."""
+        if self.devices is not None and n % self.n_devices:
+            if self._predict_one is None:
+                out = layers.get_output(self.network, deterministic=True)
+                self._predict_one = backend.function([self.input_var], out, mode=self.mode)
+            return self._predict_one
         if self._predict_fn is None:
             out = layers.get_output(self.network, deterministic=True)
-            self._predict_fn = backend.function([self.input_var], out, mode=self.mode)
+            self._predict_fn = backend.function(
+                [self.input_var], out, mode=self.mode, devices=self.devices
+            )
         return self._predict_fn
 
     # ----------------------------------------------------------------------------------
@@ -484,6 +563,7 @@ class Trainer:
         shuffle: bool = False,
         steps_per_epoch: int | None = None,
         callable_ok: bool = False,
+        multiple: int = 1,
     ) -> BatchSource:
         """The source of ``X, y``, checked against the network (arrays at once, iterables
         at their first batch); :meth:`_prepare` it before reading batches."""
@@ -495,6 +575,7 @@ class Trainer:
             steps_per_epoch=steps_per_epoch,
             caller=caller,
             callable_ok=callable_ok,
+            multiple=multiple,
         )
         source.check(self._check_batch)
         return source
@@ -599,7 +680,9 @@ class Trainer:
             shuffle=shuffle,
             steps_per_epoch=steps_per_epoch,
             callable_ok=True,
+            multiple=self.n_devices,
         )
+        self._check_batch_size(source, int(batch_size), "Trainer.fit")
         val = None
         if validation_data is not None:
             val = self._source(
@@ -608,6 +691,10 @@ class Trainer:
                 int(validation_batch_size or batch_size),
                 "Trainer.fit(validation_data=...)",
             )
+            if validation_batch_size is not None:
+                self._check_batch_size(
+                    val, int(validation_batch_size), "Trainer.fit", "validation_batch_size"
+                )
         self._prepare(source)
         if val is not None:
             self._prepare(val)
@@ -716,7 +803,16 @@ class Trainer:
         has_acc = len(c.metrics) == 2
         es.started = time.perf_counter()
         b = start
+        n_devices = self.n_devices
         for xb, yb in batches:
+            if len(xb) % n_devices:  # a batch from an iterable (arrays are cut to fit)
+                raise ValueError(
+                    f"Trainer.fit: batch {b} of epoch {epoch + 1} has {len(xb)} samples, not a "
+                    f"multiple of the {n_devices} devices the trainer runs on "
+                    f"(Trainer(devices=...)); give batches whose size is a multiple of "
+                    f"{n_devices} (drop or fill the last one), or pass arrays X, y, whose last "
+                    f"batch fit cuts to fit"
+                )
             callbacks.on_batch_begin(b)
             t_step = time.perf_counter()
             out = train(xb, yb)
@@ -770,7 +866,10 @@ class Trainer:
         totals = np.zeros(len(c.metrics))
         n = 0
         for xb, yb in source.batches(0, None, 0):
-            out = c.evaluate(xb, yb)
+            if len(xb) % self.n_devices:  # the devices cannot share it: on one device
+                out = c.evaluate_on_one_device()(xb, yb)
+            else:
+                out = c.evaluate(xb, yb)
             k = len(xb)
             totals += np.array([float(v) for v in out]) * k
             n += k
@@ -798,6 +897,7 @@ class Trainer:
             batch_size, caller="Trainer.evaluate", argname="batch_size", minimum=1
         )
         source = self._source(X, y, batch_size, "Trainer.evaluate")
+        self._check_batch_size(source, batch_size, "Trainer.evaluate")
         self._prepare(source)
         return self._evaluate_source(source)
 
@@ -826,6 +926,7 @@ class Trainer:
         dtype = self.input_var.dtype
         if is_array_like(X):
             X = np.asarray(X)
+            self._check_batch_size(X, batch_size, caller)
             if self.input_layer is not None:  # before anything is compiled
                 _checks.check_inputs(X, self.input_layer, "Trainer.predict")
             batches: Iterable[ArrayLike] = (
@@ -833,10 +934,10 @@ class Trainer:
             )
         else:
             batches = X
-        fn = self._predict_function()
         parts = []
         for xb in batches:
             xb = np.asarray(xb, dtype=dtype)
+            fn = self._predict_function(len(xb))
             if views is None:
                 parts.append(fn(xb))
                 continue

@@ -117,6 +117,54 @@ def test_batch_norm_gradient():
     check_grad(fun, [float64(*shape, seed=6), float64(3, seed=7), float64(3, seed=8)])
 
 
+@pytest.mark.parametrize("mode", VALUE_MODES)
+def test_batch_norm_groups_normalise_each_part_of_the_batch_on_its_own(mode):
+    x4 = float64(8, 3, 2, 5, seed=9) * 2 + 1
+    x4[4:] = 3 * x4[4:] - 2  # the halves differ
+    l4 = InputLayer((None, 3, 2, None))  # an unknown spatial size too
+    beta, gamma = float64(3, seed=10), float64(3, seed=11, low=0.5, high=2)
+    bn = BatchNormLayer(l4, beta=beta, gamma=gamma)
+    fn = compile_fn([l4.input_var], get_output(bn, batch_norm_groups=2), mode)
+    out = fn(x4)
+    ref = np.concatenate([ref_batch_norm(part, (0, 2, 3), beta, gamma) for part in np.split(x4, 2)])
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
+    assert np.abs(out - ref_batch_norm(x4, (0, 2, 3), beta, gamma)).max() > 0.1
+    # the running averages move towards the mean over the groups of their statistics
+    parts = np.split(x4, 2)
+    means = np.mean([p.mean((0, 2, 3)) for p in parts], axis=0)
+    inv_stds = np.mean([1 / np.sqrt(p.var((0, 2, 3)) + 1e-4) for p in parts], axis=0)
+    np.testing.assert_allclose(bn.mean.get_value(), 0.1 * means, rtol=1e-10)
+    np.testing.assert_allclose(bn.inv_std.get_value(), 0.9 + 0.1 * inv_stds, rtol=1e-10)
+    # deterministic: the running averages, whatever the groups
+    det = compile_fn([l4.input_var], get_output(bn, deterministic=True, batch_norm_groups=2), mode)
+    mean, inv = np.asarray(bn.mean.get_value()), np.asarray(bn.inv_std.get_value())
+    ref = ref_batch_norm(x4, (0, 2, 3), beta, gamma, mean, inv)
+    np.testing.assert_allclose(det(x4), ref, rtol=1e-10)
+
+
+def test_batch_norm_groups_need_the_batch_axis_and_a_positive_int():
+    l_in = InputLayer((6, 4))
+    x = float64(6, 4, seed=12)
+    per_sample = BatchNormLayer(l_in, axes=1)  # no statistics over the batch: one group
+    fn = compile_fn([l_in.input_var], get_output(per_sample, batch_norm_groups=3), "py")
+    np.testing.assert_allclose(fn(x), ref_batch_norm(x, (1,), 0, 1), rtol=1e-10)
+    bn = BatchNormLayer(l_in, name="bn")
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match=rf"BatchNormLayer 'bn': batch_norm_groups: expected "
+                           rf"None or a positive int, received {bad!r}"):  # fmt: skip
+            get_output(bn, batch_norm_groups=bad)
+
+
+def test_batch_norm_groups_gradient():
+    shape = (6, 3, 2, 2)
+
+    def fun(x, beta, gamma):
+        bn = BatchNormLayer(shape, beta=beta, gamma=gamma)
+        return bn.get_output_for(x, batch_norm_update_averages=False, batch_norm_groups=3)
+
+    check_grad(fun, [float64(*shape, seed=13), float64(3, seed=14), float64(3, seed=15)])
+
+
 def ref_lrn(x, alpha, k, beta, n):
     half = n // 2
     out = np.empty_like(x)

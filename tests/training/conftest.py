@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import _tinynet as tn  # noqa: E402
 
 #: Attributes that compiling sets and a reset keeps.
-COMPILED = frozenset({"_compiled", "_predict_fn", "target_var", "_auto_loss"})
+COMPILED = frozenset({"_compiled", "_predict_fn", "_predict_one", "target_var", "_auto_loss"})
 
 
 def reset(trainer, snapshot, lr, initial):

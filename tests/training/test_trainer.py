@@ -205,6 +205,25 @@ def test_learning_rate_property_and_dtype(trainer):
     assert "learning_rate=0.125" in repr(trainer)
 
 
+def test_a_trainer_on_one_device_given_as_devices_trains_like_the_default(trainer, tinynet, data):
+    # The data-parallel functions on a mesh of one device (tests/parallel: several devices).
+    X, y, Xv, yv = data
+    runs = []
+    for t in (trainer, tinynet.make_trainer(devices=1)):
+        start = t.get_param_values()
+        t.fit(X[:90], y[:90], epochs=2, batch_size=16, seed=0, progress=False)
+        assert t.steps_per_epoch == 6  # the last batch: 10 samples
+        runs.append((start, t.get_param_values(), t.evaluate(Xv, yv), t.predict_proba(Xv)))
+    (s0, p0, e0, out0), (s1, p1, e1, out1) = runs
+    assert (trainer.n_devices, trainer.devices) == (1, None)
+    for a, b, c, d in zip(s0, s1, p0, p1, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(c, d, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(s0[0], p0[0])
+    assert e1 == pytest.approx(e0, rel=1e-5)
+    np.testing.assert_allclose(out1, out0, rtol=1e-5, atol=1e-6)
+
+
 def test_checks_arguments(tinynet, trainer, data):
     X, y, _, _ = data
     net = tinynet.build_net()
@@ -218,6 +237,12 @@ def test_checks_arguments(tinynet, trainer, data):
         Trainer(net, update=tinynet.sgd, learning_rate=0.1, regularization={"l3": 1.0})
     with pytest.raises(ValueError, match="pass the learning rate as learning_rate="):
         Trainer(net, update=tinynet.sgd, update_kwargs={"learning_rate": 0.1})
+    with pytest.raises(
+        ValueError, match="expected batch_norm 'sync' or 'per_device', received 'x'"
+    ):
+        Trainer(net, update=tinynet.sgd, learning_rate=0.1, batch_norm="x")
+    with pytest.raises(ValueError, match=r"Trainer\(devices=\.\.\.\): expected an int, 'all' or"):
+        Trainer(net, update=tinynet.sgd, learning_rate=0.1, devices="gpus")
     with pytest.raises(ValueError, match="exactly one InputLayer, found 2"):
         Trainer([net, tinynet.build_net(name_prefix="b")], update=tinynet.sgd, learning_rate=1)
     with pytest.raises(
