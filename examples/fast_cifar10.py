@@ -35,7 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pytensor  # noqa: E402
 from fast_fashion import load_data as _load  # noqa: E402
-from fast_fashion import parse_args, run  # noqa: E402
+from fast_fashion import parse_args as _parse_args  # noqa: E402
+from fast_fashion import run  # noqa: E402
 
 import convnet  # noqa: E402
 from convnet import layers  # noqa: E402
@@ -85,10 +86,16 @@ def build_network(widths=(64, 256, 256), stem=32, without=()):
         return layers.DenseLayer(net, 10, nonlinearity=nl.softmax, name="out")
 
 
+def parse_args(argv=None):
+    """The command line: ``fast_fashion.py``'s options, with this script's description and
+    curve file (``fast_cifar10.png``)."""
+    return _parse_args(argv, description=__doc__.split("\n\n")[0], plot="fast_cifar10.png")
+
+
 def main(argv=None, start=None):
     """Run the recipe as the command line ``argv`` says; the budget counts from ``start``
     (default: the script's start)."""
-    args = parse_args(argv, description=__doc__.split("\n\n")[0], plot="fast_cifar10.png")
+    args = parse_args(argv)
     train, held_out = load_data(args.data_dir, args.validate, args.limit)
     net = build_network(without=args.without)
     result = run(

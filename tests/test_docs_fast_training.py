@@ -52,3 +52,13 @@ def test_the_scripts_docstring_command_lines_parse(name):
     assert lines
     for argv in lines:
         script.parse_args(argv)
+
+
+def test_the_cifar10_command_lines_parse():
+    fast_cifar10 = example_script("fast_cifar10")
+    (bash,) = code_blocks(PAGE, "CIFAR-10", language="bash")
+    long_run, quick = [
+        fast_cifar10.parse_args(a) for a in command_lines(bash.code, "examples/fast_cifar10.py")
+    ]
+    assert long_run.budget_minutes == 60 and long_run.plot == "fast_cifar10.png"
+    assert quick.validate and (quick.limit, quick.budget_minutes) == (5000, 3.0)
