@@ -748,7 +748,11 @@ class Trainer:
         loss = self.loss_name
         why = f" (chosen for {self._auto_loss[1]})" if self.loss is None and self._auto_loss else ""
         acc = "accuracy reported" if c is not None and "acc" in c.metrics else "no accuracy"
-        steps = f"{self.steps_per_epoch} steps per epoch" if self.steps_per_epoch else "steps"
+        steps = (
+            f"{self.steps_per_epoch} steps per epoch"
+            if self.steps_per_epoch
+            else "steps per epoch not known in advance"
+        )
         first, last = self.epoch + 1, self.target_epochs
         epochs = f"epoch {last}" if first == last else f"epochs {first}-{last}"
         return (

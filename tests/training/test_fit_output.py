@@ -43,6 +43,20 @@ def test_one_line_per_epoch_without_a_terminal(trainer, data, capsys):
     assert f"val_acc {h['val_acc'][2]:.4f}" in lines[2]
 
 
+def test_first_line_says_how_many_steps_or_that_they_are_unknown(trainer, data, capsys):
+    X, y, _, _ = data
+    trainer.fit(X, y, epochs=1, batch_size=16)
+    assert "; epoch 1, 6 steps per epoch, float32 inputs" in capsys.readouterr().out
+
+    def batches(epoch, rng):  # a callable source: its length is not known before the epoch
+        for i in range(0, len(X), 16):
+            yield X[i : i + 16], y[i : i + 16]
+
+    trainer.fit(batches, epochs=2)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("; epoch 2, steps per epoch not known in advance, float32 inputs")
+
+
 def test_progress_false_prints_nothing(trainer, data, capsys):
     X, y, _, _ = data
     trainer.fit(X, y, epochs=1, batch_size=16, progress=False)
