@@ -7,15 +7,20 @@ operators are in ``convnet/_pytensor_patches.py``. Convolutions call
 ``jax.lax.conv_general_dilated``; their input gradients are its exact transposes
 (``jax.linear_transpose``), which XLA lowers to its own transposed-convolution kernels.
 
-Two cases where XLA's CPU convolution is slow get their own formulation when JAX runs on the
-CPU (measured on 2 cores, batch 128; the training-step figures are in ``docs/benchmarks.md``):
+When JAX runs on the CPU, XLA's convolution kernels are 1.5-5x slower than oneDNN's for the
+layer shapes of small image networks (measured on 2 cores, batch 128-256; the figures are in
+``docs/benchmarks.md``). There, by default:
 
-* the filter gradient: XLA computes it as a convolution whose "batch" is the input's channel
-  axis and whose reduction runs over batch and space, 2.5-5x slower than one matrix product
-  per filter offset, ``gz (F, N*O) @ x_shifted (N*O, C)``, summed by stacking;
-* the forward pass of convolutions with few input channels (the first layer of a network on
-  grey or colour images, ``C * prod(K) <= 32``): a sum of ``C * prod(K)`` broadcast
-  multiply-adds, which XLA fuses into one loop, is 3-5x faster than its convolution kernel.
+* when PyTorch is installed, convolutions and both their gradients call PyTorch's CPU kernels
+  (oneDNN) through :func:`jax.pure_callback` (:mod:`convnet.ops._torch_kernels`), in float32
+  and float64; the rest of the step stays one XLA program;
+* without PyTorch, the filter gradient is one matrix product per filter offset,
+  ``gz (F, N*O) @ x_shifted (N*O, C)``, summed by stacking (XLA computes it as a convolution
+  whose "batch" is the input's channel axis, 2.5-5x slower);
+* either way, the forward pass of convolutions with few input channels (the first layer of a
+  network on grey or colour images, ``C * prod(K) <= 32``, static filter shape) is a sum of
+  ``C * prod(K)`` broadcast multiply-adds, which XLA fuses into one loop: 3-5x faster than its
+  convolution kernel, and faster than oneDNN's too.
 
 On other platforms (a GPU) every convolution goes through ``lax`` and cuDNN.
 Pooling whose windows tile the input exactly is a reshape and a reduction; its max gradient
@@ -23,14 +28,16 @@ is routed through a one-hot of the first argmax of each window. Other pooling ge
 ``lax.reduce_window`` and JAX's own gradient (``select_and_scatter_add``, which also picks the
 first maximum).
 
-Two environment variables switch the formulations, for benchmarking (not an API); both are
-read each time an operator is converted to JAX, that is when a function is compiled:
+Two environment variables choose the kernels; both are read each time an operator is
+converted to JAX, that is when a function is compiled:
 
-* ``CONVNET_JAX_CONV_LAYOUT=NCHW``: 2-D convolutions in XLA's channels-first layout (the
-  default, ``NHWC``, transposes around each convolution: XLA's CPU kernels run faster
-  channels-last, and XLA merges the transposes of neighbouring operations);
-* ``CONVNET_JAX_CPU_CONV=lax``: XLA's kernels on the CPU too, instead of the two
-  formulations above.
+* ``CONVNET_JAX_CPU_CONV``: ``auto`` (the default: ``torch`` when PyTorch is installed and
+  JAX sees one device, else ``matmul``: with several devices, for data-parallel training, a
+  callback would gather the sharded batch onto one device), ``torch``, ``matmul`` (convnet's formulations above with XLA's kernels for the
+  rest) or ``lax`` (XLA's kernels for every convolution);
+* ``CONVNET_JAX_CONV_LAYOUT=NCHW``: 2-D convolutions through XLA in its channels-first layout
+  (the default, ``NHWC``, transposes around each convolution: XLA's CPU kernels run faster
+  channels-last, and XLA merges the transposes of neighbouring operations).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import numpy as np
 from jax import lax
 from pytensor.link.jax.dispatch import jax_funcify
 
+from . import _torch_kernels
 from ._geometry import conv_output_shape, pool_counts, pool_geometry
 from .conv import Conv, ConvGradInput, ConvGradWeights
 from .pool import MaxPoolGather, Pool, PoolGrad, RuntimePool
@@ -61,12 +69,45 @@ def _channels_last() -> bool:
     return os.environ.get(_LAYOUT_ENV, "NHWC").upper() == "NHWC"
 
 
+#: Values of ``$CONVNET_JAX_CPU_CONV``.
+CPU_CONV_CHOICES = ("auto", "torch", "matmul", "lax")
+
+
+def _cpu_kernels() -> str | None:
+    """The convolution kernels JAX on the CPU uses, from ``$CONVNET_JAX_CPU_CONV`` now:
+    ``"torch"``, ``"matmul"`` or ``"lax"``; None on other platforms (a GPU: cuDNN)."""
+    value = os.environ.get(_CPU_CONV_ENV, "auto").strip().lower() or "auto"
+    if value not in CPU_CONV_CHOICES:
+        raise ValueError(
+            f"environment variable {_CPU_CONV_ENV}: expected one of "
+            f"{', '.join(CPU_CONV_CHOICES)}, got {os.environ[_CPU_CONV_ENV]!r}"
+        )
+    if jax.default_backend() != "cpu":
+        return None
+    if value == "auto":
+        # With several devices (data-parallel training) a callback would gather the sharded
+        # batch onto one device: XLA's kernels keep the work on each device.
+        single = jax.device_count() == 1
+        return "torch" if single and _torch_kernels.available() else "matmul"
+    if value == "torch" and not _torch_kernels.available():
+        raise ModuleNotFoundError(
+            f"environment variable {_CPU_CONV_ENV}=torch asks for PyTorch's convolution "
+            f"kernels, but PyTorch is not installed (pip install torch), or unset it"
+        )
+    return value
+
+
 def _cpu_formulations() -> bool:
-    """Whether JAX on the CPU gets convnet's own formulations: JAX's platform and
-    ``$CONVNET_JAX_CPU_CONV``, now."""
-    return os.environ.get(_CPU_CONV_ENV, "matmul").lower() != "lax" and (
-        jax.default_backend() == "cpu"
-    )
+    """Whether JAX on the CPU gets convnet's own formulations (not plain ``lax``)."""
+    return _cpu_kernels() in ("torch", "matmul")
+
+
+def _torch_for(op, node, position=0) -> bool:
+    """Whether ``op`` at ``node`` runs PyTorch's kernels (its output dtype permitting)."""
+    if _cpu_kernels() != "torch":
+        return False
+    dtype = node.outputs[position].type.dtype if node is not None else "float32"
+    return _torch_kernels.usable(op, dtype)
 
 
 def _conv_fn(op, channels_last, pads=None):
@@ -162,19 +203,25 @@ def _jax_conv(op, node=None, **kwargs):
         c, *kernel = node.inputs[1].type.shape[1:]
         small = None not in (c, *kernel) and c * int(np.prod(kernel)) <= _SMALL_CONV_TAPS
 
+    use_torch = _torch_for(op, node)
+
     def conv(x, w):
         dtype = jnp.result_type(x, w)
         x, w = x.astype(dtype), w.astype(dtype)
         if small:
             return _conv_small_taps(op, x, w)
+        if use_torch:
+            spatial = conv_output_shape(x.shape[2:], w.shape[2:], op.stride, op.pads, op.dilation)
+            return _torch_kernels.conv(op, x, w, (x.shape[0], w.shape[0]) + spatial)
         return fwd(x, w)
 
     return conv
 
 
 @jax_funcify.register(ConvGradInput)
-def _jax_conv_grad_input(op, **kwargs):
+def _jax_conv_grad_input(op, node=None, **kwargs):
     channels_last = _channels_last()
+    use_torch = _torch_for(op, node)
 
     def grad_input(gz, w, *like):
         dtype = jnp.result_type(gz, w)
@@ -200,8 +247,10 @@ def _jax_conv_grad_input(op, **kwargs):
                 gz.shape[2:], kernel, op.stride, op.pads, op.dilation, spatial
             )
         )
-        fwd = _conv_fn(op, channels_last, pads)
         shape = (gz.shape[0], w.shape[1] * op.groups) + tuple(spatial)
+        if use_torch:
+            return _torch_kernels.conv_grad_input(op, gz, w, shape, pads)
+        fwd = _conv_fn(op, channels_last, pads)
         transpose = jax.linear_transpose(lambda x: fwd(x, w), jax.ShapeDtypeStruct(shape, dtype))
         return transpose(gz)[0]
 
@@ -209,13 +258,16 @@ def _jax_conv_grad_input(op, **kwargs):
 
 
 @jax_funcify.register(ConvGradWeights)
-def _jax_conv_grad_weights(op, **kwargs):
+def _jax_conv_grad_weights(op, node=None, **kwargs):
     fwd = _conv_fn(op, _channels_last())
+    use_torch = _torch_for(op, node)
     matmul = _cpu_formulations() and op.groups == 1
 
     def grad_weights(x, gz, like):
         dtype = jnp.result_type(x, gz)
         x, gz = x.astype(dtype), gz.astype(dtype)
+        if use_torch:
+            return _torch_kernels.conv_grad_weights(op, x, gz, like.shape)
         if matmul:
             return _conv_grad_weights_matmul(op, x, gz, like.shape[2:])
         transpose = jax.linear_transpose(

@@ -128,6 +128,19 @@ def test_values_and_gradients_match_torch(mode, cases):
     check_cases(mode, cases)
 
 
+@pytest.mark.skipif(
+    __import__("jax").default_backend() != "cpu", reason="the kernel choice is the CPU's"
+)
+@pytest.mark.parametrize("kernels", ["torch", "matmul", "lax"])
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic-filters", "static-filters"])
+def test_every_cpu_kernel_choice_of_jax_matches_torch(kernels, static, monkeypatch):
+    """CONVNET_JAX_CPU_CONV: PyTorch's kernels through callbacks (every padding, through
+    explicit padding where it is asymmetric or negative), convnet's matmul formulations, and
+    XLA's own kernels all give the reference values and gradients."""
+    monkeypatch.setenv("CONVNET_JAX_CPU_CONV", kernels)
+    check_cases("jax", JAX_STATIC_CASES if static else JAX_CASES, cached=False)
+
+
 def test_even_kernel_same_padding_puts_the_extra_element_at_the_end():
     """'same' with k=2: output[i] = w0 * x[i] + w1 * x[i + 1] (zero past the end)."""
     import pytensor.tensor as pt

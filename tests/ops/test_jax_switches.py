@@ -6,7 +6,7 @@ import pytensor.tensor as pt
 import pytest
 
 import convnet
-from convnet.ops import conv
+from convnet.ops import _torch_kernels, conv
 
 
 def _forward_convolutions(monkeypatch, channels):
@@ -31,6 +31,7 @@ def _forward_convolutions(monkeypatch, channels):
 
 def test_layout_is_read_at_each_compile(monkeypatch):
     channels = 8  # 8 x 9 taps: not the CPU's multiply-add formulation
+    monkeypatch.setenv("CONVNET_JAX_CPU_CONV", "matmul")  # XLA's kernel, not PyTorch's
     monkeypatch.setenv("CONVNET_JAX_CONV_LAYOUT", "NCHW")
     assert _forward_convolutions(monkeypatch, channels) == [None]  # lax's default, NCHW
     monkeypatch.setenv("CONVNET_JAX_CONV_LAYOUT", "NHWC")
@@ -45,3 +46,79 @@ def test_cpu_formulations_switch_is_read_at_each_compile(monkeypatch):
     assert _forward_convolutions(monkeypatch, channels) == [("NHWC", "OIHW", "NHWC")]
     monkeypatch.setenv("CONVNET_JAX_CPU_CONV", "matmul")
     assert _forward_convolutions(monkeypatch, channels) == []
+
+
+def _kernel_calls(monkeypatch):
+    """Compile the forward and both gradients of an 8-channel 3x3 convolution under JAX; the
+    PyTorch kernels traced on the way, by name, and the number of ``lax`` convolutions."""
+    calls = []
+    for name in ("conv", "conv_grad_input", "conv_grad_weights"):
+        real = getattr(_torch_kernels, name)
+
+        def spy(*args, _real=real, _name=name):
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(_torch_kernels, name, spy)
+    lax_calls = []
+    real_lax = jax.lax.conv_general_dilated
+
+    def lax_spy(*args, **kwargs):
+        lax_calls.append(1)
+        return real_lax(*args, **kwargs)
+
+    monkeypatch.setattr(jax.lax, "conv_general_dilated", lax_spy)
+    x = pt.tensor("x", dtype="float32", shape=(None, 8, 6, 6))
+    w = pt.tensor("w", dtype="float32", shape=(4, 8, 3, 3))
+    y = conv(x, w, padding=1)
+    cost = (y * y).sum()
+    f = convnet.function([x, w], [y, *pt.grad(cost, [x, w])], mode="jax")
+    rng = np.random.default_rng(0)
+    xv = rng.standard_normal((2, 8, 6, 6)).astype("float32")
+    wv = rng.standard_normal((4, 8, 3, 3)).astype("float32")
+    out, gx, gw = f(xv, wv)
+    monkeypatch.undo()
+    ref = convnet.function([x, w], [y, *pt.grad(cost, [x, w])], mode="c")(xv, wv)
+    for got, want in zip((out, gx, gw), ref):
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-3)
+    return sorted(calls), len(lax_calls)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the kernel choice is the CPU's")
+def test_auto_uses_pytorch_kernels_when_pytorch_is_installed(monkeypatch):
+    monkeypatch.delenv("CONVNET_JAX_CPU_CONV", raising=False)
+    calls, lax_calls = _kernel_calls(monkeypatch)
+    assert calls == ["conv", "conv_grad_input", "conv_grad_weights"]
+    assert lax_calls == 0
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the kernel choice is the CPU's")
+def test_auto_keeps_xla_kernels_without_pytorch(monkeypatch):
+    monkeypatch.delenv("CONVNET_JAX_CPU_CONV", raising=False)
+    monkeypatch.setattr(_torch_kernels, "available", lambda: False)
+    calls, lax_calls = _kernel_calls(monkeypatch)
+    assert calls == []
+    assert lax_calls >= 2  # the forward pass and the input gradient (the filter gradient is
+    # convnet's matmul formulation)
+
+
+def test_unknown_kernel_choice_names_the_variable_and_the_choices(monkeypatch):
+    monkeypatch.setenv("CONVNET_JAX_CPU_CONV", "onednn")
+    x = pt.tensor("x", dtype="float32", shape=(None, 8, 6, 6))
+    w = pt.tensor("w", dtype="float32", shape=(4, 8, 3, 3))
+    with pytest.raises(
+        ValueError,
+        match=r"CONVNET_JAX_CPU_CONV: expected one of auto, torch, "
+        r"matmul, lax, got 'onednn'",
+    ):
+        convnet.function([x, w], conv(x, w), mode="jax")
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the kernel choice is the CPU's")
+def test_asking_for_pytorch_kernels_without_pytorch_says_so(monkeypatch):
+    monkeypatch.setenv("CONVNET_JAX_CPU_CONV", "torch")
+    monkeypatch.setattr(_torch_kernels, "available", lambda: False)
+    x = pt.tensor("x", dtype="float32", shape=(None, 8, 6, 6))
+    w = pt.tensor("w", dtype="float32", shape=(4, 8, 3, 3))
+    with pytest.raises(ModuleNotFoundError, match="CONVNET_JAX_CPU_CONV=torch .* PyTorch is not"):
+        convnet.function([x, w], conv(x, w), mode="jax")
