@@ -85,6 +85,7 @@ def _kernel_calls(monkeypatch):
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="the kernel choice is the CPU's")
+@pytest.mark.skipif(not _torch_kernels.available(), reason="PyTorch is not installed")
 def test_auto_uses_pytorch_kernels_when_pytorch_is_installed(monkeypatch):
     monkeypatch.delenv("CONVNET_JAX_CPU_CONV", raising=False)
     calls, lax_calls = _kernel_calls(monkeypatch)
