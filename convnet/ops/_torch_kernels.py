@@ -73,6 +73,12 @@ def _unpad(t, pads):
     return _pad(t, tuple((-lo, -hi) for lo, hi in pads))
 
 
+def _padded(x, explicit):
+    """``x`` as a tensor, padded (or cropped) explicitly where the kernel cannot."""
+    xt = _tensor(x)
+    return _pad(xt, explicit) if explicit else xt
+
+
 def _kernel_args(op, padding):
     return list(op.stride), padding, list(op.dilation), False, [0] * op.nd, op.groups
 
@@ -85,10 +91,7 @@ def conv(op, x, w, out_shape):
     def host(x, w):
         torch = _torch()
         with torch.no_grad():
-            xt = _tensor(x)
-            if explicit:
-                xt = _pad(xt, explicit)
-            y = torch.ops.aten.convolution(xt, _tensor(w), None, *args)
+            y = torch.ops.aten.convolution(_padded(x, explicit), _tensor(w), None, *args)
         return y.numpy()
 
     return jax.pure_callback(host, jax.ShapeDtypeStruct(out_shape, x.dtype), x, w)
@@ -131,13 +134,10 @@ def conv_grad_weights(op, x, gz, w_shape):
     def host(x, gz):
         torch = _torch()
         with torch.no_grad():
-            xt = _tensor(x)
-            if explicit:
-                xt = _pad(xt, explicit)
             gzt = _tensor(gz)
             w = torch.empty(w_shape, dtype=gzt.dtype)  # only its shape is read
             _, dw, _ = torch.ops.aten.convolution_backward(
-                gzt, xt, w, None, *args, [False, True, False]
+                gzt, _padded(x, explicit), w, None, *args, [False, True, False]
             )
         return dw.numpy()
 

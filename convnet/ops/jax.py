@@ -33,8 +33,9 @@ converted to JAX, that is when a function is compiled:
 
 * ``CONVNET_JAX_CPU_CONV``: ``auto`` (the default: ``torch`` when PyTorch is installed and
   JAX sees one device, else ``matmul``: with several devices, for data-parallel training, a
-  callback would gather the sharded batch onto one device), ``torch``, ``matmul`` (convnet's formulations above with XLA's kernels for the
-  rest) or ``lax`` (XLA's kernels for every convolution);
+  callback would gather the sharded batch onto one device), ``torch``, ``matmul``
+  (convnet's formulations above with XLA's kernels for the rest) or ``lax`` (XLA's kernels
+  for every convolution);
 * ``CONVNET_JAX_CONV_LAYOUT=NCHW``: 2-D convolutions through XLA in its channels-first layout
   (the default, ``NHWC``, transposes around each convolution: XLA's CPU kernels run faster
   channels-last, and XLA merges the transposes of neighbouring operations).
@@ -102,11 +103,11 @@ def _cpu_formulations() -> bool:
     return _cpu_kernels() in ("torch", "matmul")
 
 
-def _torch_for(op, node, position=0) -> bool:
+def _torch_for(op, node) -> bool:
     """Whether ``op`` at ``node`` runs PyTorch's kernels (its output dtype permitting)."""
     if _cpu_kernels() != "torch":
         return False
-    dtype = node.outputs[position].type.dtype if node is not None else "float32"
+    dtype = node.outputs[0].type.dtype if node is not None else "float32"
     return _torch_kernels.usable(op, dtype)
 
 
