@@ -85,6 +85,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 from pytensor.link.jax.linker import JAXLinker  # imports neither JAX nor its dispatch
 
+from . import _malloc
 from ._types import TensorLike
 
 if TYPE_CHECKING:
@@ -541,6 +542,7 @@ def function(
     array([2., 4.])
     """
     pt_mode = get_mode(mode)
+    _malloc.tune()
     if _is_jax_mode(pt_mode):
         _configure_compilation_cache()
     parallel = None
