@@ -108,7 +108,10 @@ def _torch_for(op, node) -> bool:
     if _cpu_kernels() != "torch":
         return False
     dtype = node.outputs[0].type.dtype if node is not None else "float32"
-    return _torch_kernels.usable(op, dtype)
+    if not _torch_kernels.usable(op, dtype):
+        return False
+    _torch_kernels.preload()
+    return True
 
 
 def _conv_fn(op, channels_last, pads=None):

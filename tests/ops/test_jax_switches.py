@@ -123,3 +123,51 @@ def test_asking_for_pytorch_kernels_without_pytorch_says_so(monkeypatch):
     w = pt.tensor("w", dtype="float32", shape=(4, 8, 3, 3))
     with pytest.raises(ModuleNotFoundError, match="CONVNET_JAX_CPU_CONV=torch .* PyTorch is not"):
         convnet.function([x, w], conv(x, w), mode="jax")
+
+
+_PRELOAD_SCRIPT = """
+import sys
+import numpy as np, pytensor.tensor as pt
+import convnet
+from convnet.ops import _torch_kernels, conv
+
+x = pt.tensor("x", dtype="float32", shape=(None, 8, 6, 6))
+w = pt.tensor("w", dtype="float32", shape=(4, 8, 3, 3))
+f = convnet.function([x, w], conv(x, w), mode="jax")
+thread = _torch_kernels._preloading
+print("started", thread is not None and thread.name == "convnet-import-torch")
+out = f(np.ones((1, 8, 6, 6), "float32"), np.ones((4, 8, 3, 3), "float32"))
+print("result", float(out.min()), float(out.max()), "torch" in sys.modules)
+"""
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the kernel choice is the CPU's")
+@pytest.mark.skipif(not _torch_kernels.available(), reason="PyTorch is not installed")
+def test_compiling_a_function_with_pytorch_kernels_starts_importing_pytorch():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CONVNET_JAX_CPU_CONV"}
+    run = subprocess.run(
+        [sys.executable, "-c", _PRELOAD_SCRIPT], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert "started True" in run.stdout, run.stdout
+    assert "result 72.0 72.0 True" in run.stdout, run.stdout
+
+
+def test_a_failed_background_import_fails_the_first_kernel_call_with_its_error(monkeypatch):
+    def broken(name):
+        raise ImportError(f"{name}: libtorch_cpu.so: cannot open shared object file")
+
+    monkeypatch.setattr(_torch_kernels.importlib, "import_module", broken)
+    monkeypatch.setattr(_torch_kernels, "_preloading", None)
+    monkeypatch.setattr(_torch_kernels, "_preload_error", None)
+    monkeypatch.delitem(__import__("sys").modules, "torch", raising=False)
+    _torch_kernels._torch.cache_clear()
+    _torch_kernels.preload()
+    _torch_kernels._preloading.join()
+    with pytest.raises(ImportError, match="libtorch_cpu.so: cannot open"):
+        _torch_kernels._torch()
+    _torch_kernels._torch.cache_clear()
