@@ -58,6 +58,13 @@ The cache is capped at :data:`CACHE_MAX_BYTES` (least recently used entries go f
 then takes a file lock around every read and write, so processes that compile at the same
 time share the folder safely. An entry JAX cannot read back is compiled again.
 
+Memory allocation
+-----------------
+The first :func:`function` call of a process raises glibc's mmap and trim thresholds
+(:mod:`convnet._malloc`), so the large blocks a step frees are reused by the next step instead
+of being mapped afresh (a page fault per 4 KiB); ``CONVNET_NO_MALLOC_TUNING=1`` or the user's
+own ``MALLOC_*``/``GLIBC_TUNABLES`` settings leave ``malloc`` alone.
+
 Float32 data through float64 parameters
 ---------------------------------------
 PyTensor's ``floatX`` defaults to float64, so parameters created without setting it are

@@ -40,6 +40,7 @@ LEVELS = {
     "convnet.random": 0,
     "convnet.backend": 0,
     "convnet._pytensor_patches": 0,
+    "convnet._malloc": 0,
     # operators and the mathematics of training
     "convnet.ops": 1,
     "convnet.theano_extensions": 1,
