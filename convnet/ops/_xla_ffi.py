@@ -24,7 +24,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -207,7 +207,7 @@ def registered(name: str) -> bool:
     return name in _handlers
 
 
-def call(name: str, result, *args: Sequence):
+def call(name: str, result, *args):
     """The custom call ``name`` on ``args`` (JAX arrays or tracers), giving ``result``'s
     shape and dtype (a :class:`jax.ShapeDtypeStruct`)."""
     import jax
