@@ -2,8 +2,10 @@
 """Lasagne's MNIST CNN under plain ``pytensor.function`` (numba) and ``convnet.function`` (JAX).
 
 A Lasagne script ported by changing its imports compiles with ``theano.function``, i.e.
-PyTensor's default mode, whose linker is numba; convnet's operators then run the kernels of
-``convnet/ops/numba.py``. This script builds the CNN of Lasagne's ``examples/mnist.py``
+PyTensor's default mode, whose linker is numba. There numba runs the random draws and hands
+the rest of the graph to one JAX function (``convnet/ops/numba_jax.py``); with
+``CONVNET_NUMBA_JAX=0`` in the environment numba runs all of it, convnet's operators through
+the kernels of ``convnet/ops/numba.py``. This script builds the CNN of Lasagne's ``examples/mnist.py``
 (28x28x1 input, conv5x5(32)+ReLU, maxpool 2, conv5x5(32)+ReLU, maxpool 2, dropout 0.5,
 dense 256+ReLU, dropout 0.5, dense 10 softmax; Nesterov momentum 0.9, batch 500) with convnet's
 Lasagne API, and reports for both ways of compiling:

@@ -7,6 +7,10 @@ numba's own compile events (``numba.core.event``): one per compiled function, ne
 compiles callees inside their callers. Prints the total, then the functions that took longest
 (inclusive time: a function's time contains that of the functions compiled inside it).
 
+By default numba compiles only what convnet leaves it (the random draws and the call of the
+JAX function that runs the rest, ``convnet/ops/numba_jax.py``); ``CONVNET_NUMBA_JAX=0`` in
+the environment profiles the graph compiled with numba all through.
+
 Run it with an empty PyTensor cache directory, or the numba code comes from the disk cache::
 
     PYTENSOR_FLAGS=base_compiledir=$(mktemp -d) python benchmarks/numba_compile_profile.py

@@ -17,12 +17,15 @@ name       PyTensor mode
 ========== ===================================================================
 ``jax``    ``Mode(linker="jax")`` with PyTensor's JAX rewrites (``mode="JAX"``)
 ``c``      the C virtual machine linker (``linker="cvm"``), PyTensor's C backend
-``numba``  PyTensor's numba backend (``mode="NUMBA"``)
+``numba``  PyTensor's numba backend (``mode="NUMBA"``), numba all through
 ``py``     the pure-Python virtual machine (``linker="py"``), slow but simple
 ========== ===================================================================
 
 Plain ``pytensor.function`` (PyTensor's own default mode, the numba linker) gives the same
-results, more slowly than JAX (see docs/benchmarks.md).
+results. On a graph built with convnet, numba there runs only the random draws: the rest of
+the graph is one node that calls the ``"jax"`` mode's compilation of it, because numba takes
+45-55 s to compile a small CNN's training step and XLA 2-4 s (:mod:`convnet.ops.numba_jax`;
+``CONVNET_NUMBA_JAX=0`` turns this off). ``mode="numba"`` here is numba all through.
 
 Fixes to PyTensor's JAX backend, for convnet's functions only
 --------------------------------------------------------------
@@ -185,7 +188,9 @@ def get_mode(mode: str | Mode | None = None) -> Mode:
 
         return jax_mode()
     if name == "numba":
-        return _pytensor_get_mode("NUMBA")
+        # numba all through: without the rewrite that hands convnet graphs to JAX under
+        # PyTensor's own numba modes (the name convnet.ops.numba_jax registers it under)
+        return _pytensor_get_mode("NUMBA").excluding("convnet_numba_jax")
     if name == "c":
         return Mode(linker="cvm", optimizer="fast_run")
     # No fusion: fused Composite ops of many inputs fail like wide sums (below), and the

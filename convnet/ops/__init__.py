@@ -8,6 +8,7 @@ NumPy implementations, the numba linker (PyTensor's default mode) compiled kerne
 ``jax.lax`` (see :mod:`convnet.ops.jax`).
 """
 
+from . import numba_jax as _numba_jax  # noqa: F401  (registers its rewrite)
 from ._args import (
     as_int_tuple,
     as_pad_pairs,

@@ -208,6 +208,16 @@ class Conv(_ConvBase):
     def _sdp(self):
         return dict(stride=self.stride, pads=self.pads, dilation=self.dilation)
 
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        """Sizes from the output type where it knows them, else from the input shapes."""
+        node, (x_shape, w_shape) = args[-2], args[-1]
+        static = node.outputs[0].type.shape
+        sizes = [x_shape[0], w_shape[0]]
+        for j, (lo, hi) in enumerate(self.pads):
+            span = self.dilation[j] * (w_shape[2 + j] - 1) + 1
+            sizes.append((x_shape[2 + j] + lo + hi - span) // self.stride[j] + 1)
+        return [tuple(s if s is not None else size for s, size in zip(static, sizes))]
+
     def perform(self, node, inputs, outputs):
         x, w = inputs
         if x.shape[1] != w.shape[1] * self.groups:

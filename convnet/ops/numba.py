@@ -39,6 +39,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 from pytensor.link.numba.dispatch import basic as _numba_basic
 
 from .conv import Conv, ConvGradInput, ConvGradWeights
+from .numba_jax import JaxGraph
 from .pool import MaxPoolGather, Pool, PoolGrad
 from .shape import ConcreteShape
 
@@ -611,3 +612,34 @@ def _numba_concrete_shape(op, node):
         return x
 
     return concrete_shape
+
+
+# --------------------------------------------------------------------------------------------
+# The JAX body of convnet's graphs (convnet.ops.numba_jax)
+# --------------------------------------------------------------------------------------------
+
+
+@_numba_basic.numba_funcify.register(JaxGraph)
+def _numba_jax_graph(op, node, **kwargs):
+    """Call the subgraph's compiled function in numba's object mode (no fallback warning)."""
+    types = [_numba_basic.get_numba_type(o.type) for o in node.outputs]
+    ret_sig = numba.types.Tuple(types) if len(types) > 1 else types[0]
+    run = op.run
+
+    if len(types) == 1:
+
+        @_numba_basic.numba_njit
+        def jax_graph_1(*inputs):
+            with numba.objmode(ret=ret_sig):
+                ret = run(inputs)[0]
+            return ret
+
+        return jax_graph_1
+
+    @_numba_basic.numba_njit
+    def jax_graph(*inputs):
+        with numba.objmode(ret=ret_sig):
+            ret = run(inputs)
+        return ret
+
+    return jax_graph

@@ -117,6 +117,19 @@ class _PoolBase(Op):
             for i, w, s, p in zip(spatial, self.ws, self.stride, self.pad)
         )
 
+    def _infer_out_shape(self, node, in_shape):
+        """Sizes from the output type where it knows them, else from the input's shape."""
+        static = node.outputs[0].type.shape
+        sizes = list(in_shape[: -self.nd])
+        for i, w, s, p in zip(in_shape[-self.nd :], self.ws, self.stride, self.pad):
+            if self.ignore_border:
+                sizes.append((i + 2 * p - w) // s + 1)
+            elif s >= w:
+                sizes.append((i + s - 1) // s)
+            else:
+                sizes.append(pt.maximum(0, (i - w + s - 1) // s) + 1)
+        return [tuple(st if st is not None else size for st, size in zip(static, sizes))]
+
     def _params(self):
         return dict(
             ws=self.ws,
@@ -149,6 +162,9 @@ class Pool(_PoolBase):
         (x,) = inputs
         out, _ = pool_np(x, self.ws, self.stride, self.pad, self.ignore_border, self.mode)
         outputs[0][0] = out
+
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        return self._infer_out_shape(args[-2], args[-1][0])
 
     def pullback(self, inputs, outputs, output_grads):
         (x,) = inputs
@@ -207,6 +223,9 @@ class MaxPoolGather(_PoolBase):
         win = win.reshape(win.shape[: 2 + n] + (-1,))
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         outputs[0][0] = out.reshape(x.shape[:-n] + out_shape).astype(g.dtype, copy=False)
+
+    def infer_shape(self, *args):  # (fgraph, node, shapes) < pytensor 3.3 <= (node, shapes)
+        return self._infer_out_shape(args[-2], args[-1][0])
 
     def pullback(self, inputs, outputs, output_grads):
         x, g = inputs

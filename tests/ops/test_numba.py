@@ -3,8 +3,9 @@
 The values and gradients of every operator are checked against torch and the loop reference
 under ``mode="numba"`` in test_conv.py, test_pool.py, test_max_ties.py and test_gradients.py;
 this file checks what those cannot: that plain ``pytensor.function`` compiles a whole training
-step without falling back to numba's object mode, that the registration waits until PyTensor
-loads its numba backend, and the integer code paths.
+step without falling back to numba's object mode (handing it to JAX, or with numba all
+through when that is turned off), that the registration waits until PyTensor loads its numba
+backend, and the integer code paths. test_numba_jax.py checks the hand-over itself.
 
 Every numba compilation costs seconds, so the tests compile few functions.
 """
@@ -31,8 +32,20 @@ from convnet.ops import (
     Pool,
     PoolGrad,
     conv,
+    numba_jax,
     pool,
 )
+from convnet.ops.numba_jax import JaxGraph
+
+
+def ancestors_of(outputs):
+    """The apply nodes computing ``outputs``."""
+    try:
+        from pytensor.graph.traversal import applys_between
+    except ImportError:  # PyTensor 3.0
+        from pytensor.graph.basic import applys_between
+    return list(applys_between([], outputs))
+
 
 OPS = (Conv, ConvGradInput, ConvGradWeights, Pool, PoolGrad, MaxPoolGather, ConcreteShape)
 
@@ -59,36 +72,68 @@ def _training_step(seed_params):
     return [x, y], loss, updates, params
 
 
-def test_plain_pytensor_function_compiles_a_training_step_without_object_mode():
-    mode = pytensor.compile.mode.get_default_mode()
-    if type(mode.linker).__name__ != "NumbaLinker":
-        pytest.skip(f"PyTensor's default mode here is {mode!r}, not the numba linker")
+def _start_values():
     rng = np.random.default_rng(0)
     params_shapes = [p.get_value().shape for p in layers.get_all_params(_net(pt.tensor4()))]
     start = [rng.normal(0, 0.3, shape) for shape in params_shapes]
     x = rng.uniform(0, 1, (5, 2, 9, 8))
     y = rng.integers(0, 3, 5).astype("int32")
+    return start, x, y
 
-    inputs, loss, updates, params = _training_step(start)
+
+def _check_against_python_mode(step, params, start, x, y):
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # an object-mode fallback warns when compiling
-        # ... but numba's speed notices are not fallbacks: PyTensor's own Dot warns that
-        # np.dot is faster on contiguous arrays when it is compiled for a transposed view,
-        # which happens or not depending on what this process compiled before (it failed
-        # with an empty cache under pytest -n 2).
-        warnings.simplefilter("ignore", NumbaPerformanceWarning)
-        step = pytensor.function(inputs, loss, updates=updates)
+        warnings.simplefilter("error")  # an object-mode fallback warns
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)  # numba's notices are not
         losses = [step(x, y) for _ in range(2)]
     got = [p.get_value() for p in params]
-    kinds = {type(node.op) for node in step.maker.fgraph.toposort()}
-    assert {Conv, ConvGradInput, ConvGradWeights, Pool, PoolGrad} <= kinds, kinds
-
     inputs, loss, updates, params = _training_step(start)
     reference = convnet.function(inputs, loss, updates=updates, mode="py")
     expected_losses = [reference(x, y) for _ in range(2)]
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-10)
     for p, value in zip(params, got):
         np.testing.assert_allclose(value, p.get_value(), rtol=1e-9, atol=1e-12, err_msg=p.name)
+
+
+def _compile_quietly(inputs, loss, updates, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # PyTensor's own Dot warns that np.dot is faster on contiguous arrays when it is
+        # compiled for a transposed view, depending on what this process compiled before.
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        return pytensor.function(inputs, loss, updates=updates, **kwargs)
+
+
+def test_plain_pytensor_function_hands_a_convnet_graph_to_jax():
+    mode = pytensor.compile.mode.get_default_mode()
+    if type(mode.linker).__name__ != "NumbaLinker":
+        pytest.skip(f"PyTensor's default mode here is {mode!r}, not the numba linker")
+    start, x, y = _start_values()
+    inputs, loss, updates, params = _training_step(start)
+    step = _compile_quietly(inputs, loss, updates)
+    nodes = step.maker.fgraph.toposort()
+    assert [type(node.op) for node in nodes] == [JaxGraph], nodes
+    inner = {type(node.op) for node in ancestors_of(nodes[0].op.outputs)}
+    assert {Conv, ConvGradInput, ConvGradWeights, Pool, PoolGrad} <= inner, inner
+    _check_against_python_mode(step, params, start, x, y)
+
+
+def test_without_the_jax_body_numba_compiles_the_whole_step(monkeypatch):
+    monkeypatch.setenv(numba_jax.ENV_VAR, "0")
+    start, x, y = _start_values()
+    inputs, loss, updates, params = _training_step(start)
+    step = _compile_quietly(inputs, loss, updates, mode=pytensor.compile.mode.get_mode("NUMBA"))
+    kinds = {type(node.op) for node in step.maker.fgraph.toposort()}
+    assert {Conv, ConvGradInput, ConvGradWeights, Pool, PoolGrad} <= kinds, kinds
+    assert JaxGraph not in kinds
+    _check_against_python_mode(step, params, start, x, y)
+
+
+def test_convnets_numba_mode_runs_numba_all_through():
+    inputs, loss, updates, _ = _training_step(_start_values()[0])
+    fn = convnet.function(inputs, loss, mode="numba")  # no updates: a small graph
+    kinds = {type(node.op) for node in fn.maker.fgraph.toposort()}
+    assert JaxGraph not in kinds and Conv in kinds, kinds
 
 
 def test_every_operator_is_registered_with_the_numba_dispatcher():
