@@ -141,6 +141,14 @@ def _jax_limits():
     )
 
 
+def _is_jax_limit(error):
+    """Whether ``error`` says that JAX cannot trace the graph (a value it needs static)."""
+    if isinstance(error, _jax_limits()):
+        return True
+    text = str(error)
+    return "Tracer" in text or "static" in text or "concrete" in text.lower()
+
+
 class _Compiled:
     """Calls the subgraph through JAX, or through numba when JAX cannot compile it.
 
@@ -168,7 +176,9 @@ class _Compiled:
                 return self._fall_back(error, values)
         try:
             results = self._fn(*values)
-        except _jax_limits() as error:
+        except Exception as error:
+            if not _is_jax_limit(error):
+                raise
             return self._fall_back(error, values)
         self._checked = True
         return results

@@ -160,3 +160,17 @@ def test_a_wrong_input_is_the_callers_error_and_jax_is_kept():
         assert fn(np.ones((1, 2, 4, 4)), np.ones((2, 2, 3, 3))) == pytest.approx(2 * 4 * 18)
     body = next(n.op for n in fn.maker.fgraph.apply_nodes if isinstance(n.op, JaxGraph))
     assert body._function()._fn.mode_name == "jax"
+
+
+def test_a_size_jax_cannot_make_static_runs_with_numba():
+    """Slicing to a length computed from a value (not a shape) is beyond JAX's tracing."""
+    _numba_mode()
+    x = pt.tensor4("x")
+    n = pt.lscalar("n")
+    y = convnet.ops.pool(x, (1, 1))[:, :, : n * 2].sum()
+    fn = _compile([x, n], y)
+    value = np.arange(48.0).reshape(1, 2, 6, 4)
+    with pytest.warns(RuntimeWarning, match="JAX cannot run"):
+        got = fn(value, 1)
+    assert got == pytest.approx(value[:, :, :2].sum())
+    assert fn(value, 2) == pytest.approx(value[:, :, :4].sum())
