@@ -5,10 +5,10 @@ A Lasagne script ported by changing its imports compiles with ``theano.function`
 PyTensor's default mode, whose linker is numba. There numba runs the random draws and hands
 the rest of the graph to one JAX function (``convnet/ops/numba_jax.py``); with
 ``CONVNET_NUMBA_JAX=0`` in the environment numba runs all of it, convnet's operators through
-the kernels of ``convnet/ops/numba.py``. This script builds the CNN of Lasagne's ``examples/mnist.py``
-(28x28x1 input, conv5x5(32)+ReLU, maxpool 2, conv5x5(32)+ReLU, maxpool 2, dropout 0.5,
-dense 256+ReLU, dropout 0.5, dense 10 softmax; Nesterov momentum 0.9, batch 500) with convnet's
-Lasagne API, and reports for both ways of compiling:
+the kernels of ``convnet/ops/numba.py``. This script builds the CNN of Lasagne's
+``examples/mnist.py`` (28x28x1 input, conv5x5(32)+ReLU, maxpool 2, conv5x5(32)+ReLU,
+maxpool 2, dropout 0.5, dense 256+ReLU, dropout 0.5, dense 10 softmax; Nesterov momentum 0.9,
+batch 500) with convnet's Lasagne API, and reports for both ways of compiling:
 
 * the cold compile time of the training function (compilation plus first call, wall and
   CPU seconds), each in a fresh process with an empty PyTensor cache directory (numba's
