@@ -213,13 +213,11 @@ def _draws(fgraph):
 
 class _DropConcreteShape(GraphRewriter):
     """Under numba, :class:`ConcreteShape` (an identity that hides shapes from PyTensor's
-    shape inference, for JAX) only costs: remove it, so that the shapes the random draws
-    need become arithmetic on the input's shape instead of depending on the layers' values.
-    Marks the graph as built by convnet for :class:`_JaxBody`."""
+    shape inference, for JAX) only costs: remove it from what numba runs, so that the sizes
+    the random draws need become arithmetic on the input's shape (the layers they were read
+    from are then no longer computed outside the JAX body)."""
 
     def apply(self, fgraph):
-        if any(isinstance(node.op, _CONVNET_OPS) for node in fgraph.apply_nodes):
-            fgraph.convnet_graph = True
         for node in fgraph.toposort():
             if isinstance(node.op, ConcreteShape):  # node.inputs follow earlier replacements
                 fgraph.replace(node.outputs[0], node.inputs[0], reason=_DROP_NAME)
@@ -228,15 +226,17 @@ class _DropConcreteShape(GraphRewriter):
 class _JaxBody(GraphRewriter):
     """Replace what JAX can run of a convnet graph by one :class:`JaxGraph` node.
 
-    The body is everything the graph's outputs need except the random draws: their samples
-    become inputs of the body. The shape arithmetic a draw needs stays in the numba graph for
-    it and is computed again inside the body, where JAX sees the shapes as static values.
+    It runs first, on the graph as the user built it, so the body is what
+    :func:`convnet.function` would compile. The body is everything the graph's outputs need
+    except the random draws, whose samples become its inputs. What a draw needs (its size,
+    read off a layer's output) stays in the numba graph, where shape inference then reduces
+    it to arithmetic on the input's shape.
     """
 
     def apply(self, fgraph):
         if os.environ.get(ENV_VAR, "1").strip() == "0":
             return
-        if not getattr(fgraph, "convnet_graph", False):
+        if not any(isinstance(node.op, _CONVNET_OPS) for node in fgraph.apply_nodes):
             return
         draws = _draws(fgraph)
         drawn = {out for node in draws for out in node.outputs}
@@ -258,9 +258,8 @@ class _JaxBody(GraphRewriter):
 
 
 _DROP_NAME = "convnet_numba_drop_concrete_shape"
-# Between the first merge (0) and the shape feature's attachment (0.1), which would record
-# the hidden shapes, under every mode with the numba linker (its rewrites carry "numba").
-optdb.register(_DROP_NAME, _DropConcreteShape(), "numba", position=0.05)
-# After canonicalisation and specialisation (the sizes the draws need are then arithmetic
-# on the input's shape), before fusion and the in-place rewrites: the JAX mode does its own.
-optdb.register(REWRITE_NAME, _JaxBody(), "numba", position=3.5)
+# Under every mode with the numba linker (its rewrites carry the tag "numba"): the body first,
+# right after the first merge (position 0), on the graph as built; then ConcreteShape leaves
+# what numba runs, before the shape feature (0.1) records the shapes it would hide.
+optdb.register(REWRITE_NAME, _JaxBody(), "numba", position=0.03)
+optdb.register(_DROP_NAME, _DropConcreteShape(), "numba", position=0.06)

@@ -174,3 +174,20 @@ def test_a_size_jax_cannot_make_static_runs_with_numba():
         got = fn(value, 1)
     assert got == pytest.approx(value[:, :, :2].sum())
     assert fn(value, 2) == pytest.approx(value[:, :, :4].sum())
+
+
+def test_the_body_is_the_graph_as_built():
+    """The body keeps convnet's static shapes: a backwards recurrent layer (whose reversal
+    JAX compiles only with them) runs in JAX, without falling back to numba."""
+    _numba_mode()
+    x = pt.tensor3("x")
+    layer = layers.LSTMLayer(layers.InputLayer((2, 3, 4)), num_units=2, backwards=True)
+    out = layers.get_output(layer, x)
+    fn = _compile([x], out)
+    assert [type(node.op) for node in fn.maker.fgraph.apply_nodes] == [JaxGraph]
+    value = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(x.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback
+        got = fn(value)
+    expected = convnet.function([x], out, mode="py")(value)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
