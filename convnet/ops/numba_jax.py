@@ -8,13 +8,15 @@ loops, reductions, softmax, the graph function) take more than 20 s by themselve
 compiles the same training step in 2-4 s.
 
 So when a numba-linked function is compiled from a graph built with convnet (one that holds
-one of convnet's operators), a rewrite registered here replaces the part
-of the graph that JAX can run -- in practice all of it except the random draws and the shape
-arithmetic they depend on -- by one :class:`JaxGraph` node. Its numba implementation calls,
-through numba's object mode, that subgraph compiled by :func:`convnet.function`'s JAX mode
-(the same conversion, kernels, compilation cache and float64 handling). Random numbers still
-come from numba (PyTensor's NumPy generators, so the streams and the generator updates stay
-PyTensor's), and the results equal those of the numba kernels to rounding.
+one of convnet's operators), the first rewrite replaces what the graph's outputs need, except
+the random draws, by one :class:`JaxGraph` node, taken from the graph as the user built it.
+Its numba implementation calls, through numba's object mode, that subgraph compiled by
+:func:`convnet.function`'s JAX mode (the same rewrites, conversion, kernels, compilation
+cache and float64 handling). The draws stay with numba (PyTensor's NumPy generators, so the
+streams and the generator updates are PyTensor's); the sizes they need, read off layers'
+outputs, become arithmetic on the input's shape through PyTensor's shape inference once
+:class:`~convnet.ops.ConcreteShape` leaves the numba part. The results equal those of the
+numba kernels to rounding.
 
 The JAX function is compiled on the node's first call. If JAX cannot compile the subgraph
 (an operator without a JAX conversion, a shape JAX cannot make static), the node warns once
