@@ -242,6 +242,8 @@ class _JaxBody(GraphRewriter):
             return
         draws = _draws(fgraph)
         drawn = {out for node in draws for out in node.outputs}
+        # what the draws need stays theirs (replacing it would make them need the body)
+        drawn.update(ancestors([v for node in draws for v in node.inputs]))
         outputs = []
         for out in fgraph.outputs:
             if out.owner is None or out in drawn or out in outputs:

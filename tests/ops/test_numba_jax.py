@@ -191,3 +191,18 @@ def test_the_body_is_the_graph_as_built():
         got = fn(value)
     expected = convnet.function([x], out, mode="py")(value)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_an_output_the_draws_also_need_stays_outside_the_body():
+    _numba_mode()
+    from convnet._random import RandomStreams
+
+    x = pt.tensor4("x")
+    h = convnet.ops.pool(x, (2, 2))
+    noisy = h * RandomStreams(0).uniform(size=h.shape)
+    fn = _compile([x], [noisy.sum(), h.shape])
+    assert any(isinstance(node.op, JaxGraph) for node in fn.maker.fgraph.apply_nodes)
+    value = np.ones((2, 3, 4, 4))
+    total, shape = fn(value)
+    assert tuple(shape) == (2, 3, 2, 2)
+    assert 0 < total < 24
