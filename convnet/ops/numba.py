@@ -625,21 +625,12 @@ def _numba_jax_graph(op, node, **kwargs):
     types = [_numba_basic.get_numba_type(o.type) for o in node.outputs]
     ret_sig = numba.types.Tuple(types) if len(types) > 1 else types[0]
     run = op.run
-
-    if len(types) == 1:
-
-        @_numba_basic.numba_njit
-        def jax_graph_1(*inputs):
-            with numba.objmode(ret=ret_sig):
-                ret = run(inputs)[0]
-            return ret
-
-        return jax_graph_1
+    call = (lambda inputs: run(inputs)[0]) if len(types) == 1 else run
 
     @_numba_basic.numba_njit
     def jax_graph(*inputs):
         with numba.objmode(ret=ret_sig):
-            ret = run(inputs)
+            ret = call(inputs)
         return ret
 
     return jax_graph
